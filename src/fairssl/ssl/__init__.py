@@ -1,0 +1,1 @@
+"""fairssl.ssl."""

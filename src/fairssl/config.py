@@ -1,0 +1,409 @@
+"""The typed, validated study configuration: the one place for defaults.
+
+A study is read from TOML (``fairssl run --config study.toml``) on top of a *profile*:
+
+- ``quick`` (default): the whole assessment on the simulator in a few minutes on 2 CPU cores
+  (smaller pool, fewer epochs, Adam for fast convergence, fewer bootstrap resamples).
+- ``paper``: the settings of Yfantidou et al. (KDD 2024): encoder 32/64/96 with kernels 24/16/8,
+  projection 256-128-50, NT-Xent temperature 0.1, SGD lr 0.1 cosine, batch 128, 200 epochs; fine-tuning
+  with Adadelta (lr 0.1, rho 0.95, eps 1e-7), cosine over the configured epochs (not the reference's
+  2,000 steps), class weights, early stopping on validation loss (patience 10).
+
+Unknown keys and bad values are rejected with a one-line :class:`ConfigError` naming the key and the
+allowed values. ``example_toml()`` returns a commented example (``fairssl config --example``).
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from fairssl.errors import ConfigError
+
+SETUP_NAMES = ("supervised", "0", "1-first", "1-middle", "2-first-middle", "2-first-last", "3")
+PROFILES = ("quick", "paper")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class MeasurementBias(_Section):
+    """Offset (and extra noise) in one channel for one group, e.g. pulse-oximetry overestimation."""
+
+    attribute: str = "race"
+    group: str = "black"
+    channel: str = "spo2"
+    offset: float = 0.0
+    noise: float = 0.0
+
+
+class LabelBias(_Section):
+    """Under-recording: a true positive of ``group`` is recorded as negative with probability ``rate``."""
+
+    attribute: str = "sex"
+    group: str = "female"
+    rate: float = Field(0.0, ge=0.0, le=1.0)
+
+
+class SpuriousChannel(_Section):
+    """A channel that tracks the recorded label only for one group (a shortcut the model can learn)."""
+
+    attribute: str = "age_group"
+    group: str = ">=65"
+    strength: float = Field(0.0, ge=0.0)
+
+
+class SimulationConfig(_Section):
+    """Knobs of :func:`fairssl.data.simulate.simulate`; see its docstring for the generative model."""
+
+    n_subjects: int = Field(1000, ge=20)
+    windows_per_subject: int = Field(10, ge=1)
+    n_steps: int = Field(48, ge=8)
+    pool_fraction: float = Field(0.5, ge=0.0, lt=1.0)
+    labelled_fraction: float = Field(1.0, gt=0.0, le=1.0)
+    prevalence: float = Field(0.2, gt=0.0, lt=1.0)
+    race_shares: dict[str, float] = Field(
+        default_factory=lambda: {"white": 0.62, "black": 0.16, "hispanic": 0.11, "asian": 0.07, "other": 0.04}
+    )
+    female_share: float = Field(0.45, gt=0.0, lt=1.0)
+    old_share: float = Field(0.4, gt=0.0, lt=1.0)
+    missing_share: float = Field(0.02, ge=0.0, lt=0.5)
+    measurement_bias: MeasurementBias = Field(default_factory=lambda: MeasurementBias(offset=0.6, noise=0.3))
+    label_bias: LabelBias = Field(default_factory=lambda: LabelBias(rate=0.1))
+    spurious: SpuriousChannel = Field(default_factory=SpuriousChannel)
+
+    @field_validator("race_shares")
+    @classmethod
+    def _shares(cls, v: dict[str, float]) -> dict[str, float]:
+        if not v or any(s <= 0 for s in v.values()):
+            raise ValueError("race_shares needs at least one group, each with a positive share")
+        return v
+
+
+class DataConfig(_Section):
+    source: Literal["simulate", "mimic3", "mesa", "globem", "arrays", "long", "pbcseq", "folder"] = "simulate"
+    path: str | None = None
+    options: dict[str, Any] = Field(default_factory=dict)
+    simulate: SimulationConfig = Field(default_factory=SimulationConfig)
+
+    @model_validator(mode="after")
+    def _path_needed(self) -> DataConfig:
+        if self.source not in ("simulate", "pbcseq") and not self.path:
+            raise ValueError(f"data.path is required for data.source = '{self.source}'")
+        return self
+
+
+class ModelConfig(_Section):
+    widths: list[int] = Field(default_factory=lambda: [32, 64, 96])
+    kernels: list[int] = Field(default_factory=lambda: [24, 16, 8])
+    padding: Literal["valid", "same"] = "valid"
+    dropout: float = Field(0.1, ge=0.0, lt=1.0)
+    head_hidden: int = Field(128, ge=1)
+    head_dropout: float = Field(0.6, ge=0.0, lt=1.0)
+    projection: list[int] = Field(default_factory=lambda: [256, 128, 50])
+
+    @model_validator(mode="after")
+    def _layers(self) -> ModelConfig:
+        if len(self.widths) != len(self.kernels) or not self.widths:
+            raise ValueError("model.widths and model.kernels must be non-empty lists of equal length")
+        return self
+
+
+class PretrainConfig(_Section):
+    epochs: int = Field(200, ge=1)
+    batch_size: int = Field(128, ge=2)
+    lr: float = Field(0.1, gt=0.0)
+    optimizer: Literal["sgd", "adam"] = "sgd"
+    momentum: float = Field(0.0, ge=0.0, lt=1.0)
+    temperature: float = Field(0.1, gt=0.0)
+    augmentation: str | list[str] = "paper"
+    patience: int = Field(10, ge=0)
+    """Early stopping on validation NT-Xent; 0 disables it."""
+
+
+class FinetuneConfig(_Section):
+    setups: list[str] = Field(default_factory=lambda: list(SETUP_NAMES))
+    epochs: int = Field(200, ge=1)
+    batch_size: int = Field(128, ge=2)
+    optimizer: Literal["adadelta", "adam", "sgd"] = "adadelta"
+    lr: float = Field(0.1, gt=0.0)
+    patience: int = Field(10, ge=0)
+    selection: Literal["loss", "auroc"] = "loss"
+    class_weights: bool = True
+    l2_conv: float = Field(1e-4, ge=0.0)
+    l2_head: float = Field(1e-2, ge=0.0)
+    unfreeze_every: int = Field(0, ge=0)
+    """Gradual unfreezing (ULMFiT): unfreeze one frozen layer every k epochs from the top; 0 = off."""
+
+    @field_validator("setups")
+    @classmethod
+    def _setups(cls, v: list[str]) -> list[str]:
+        for name in v:
+            if name not in SETUP_NAMES and not name.startswith("freeze:") and name != "linear-probe":
+                raise ValueError(
+                    f"unknown setup {name!r}; allowed: {', '.join(SETUP_NAMES)}, 'linear-probe', "
+                    "or 'freeze:conv1,conv3' for a custom frozen set"
+                )
+        if not v:
+            raise ValueError("finetune.setups is empty; list at least one setup")
+        return v
+
+
+class EvaluationConfig(_Section):
+    attributes: list[str] | None = None
+    """Protected attributes to evaluate; None = all columns of the dataset's attribute table."""
+    reference: str | dict[str, str] = "majority"
+    threshold: float = Field(0.5, gt=0.0, lt=1.0)
+    min_group_size: int = Field(30, ge=1)
+    include_missing: bool = False
+    n_boot: int = Field(200, ge=0)
+    cluster: Literal["subject", "window"] = "subject"
+
+
+class SimilarityConfig(_Section):
+    enabled: bool = True
+    debiased: bool = True
+    n_per_group: int | None = Field(None, ge=10)
+    n_draws: int = Field(5, ge=1)
+    n_permutations: int = Field(10, ge=0)
+
+
+class RuntimeConfig(_Section):
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    threads: int | None = Field(None, ge=1)
+    workers: int | None = Field(None, ge=1)
+    executor: Literal["local", "ray"] = "local"
+    ray_address: str | None = None
+
+
+class StudyConfig(_Section):
+    """The whole study. Every field has a default from the chosen profile."""
+
+    name: str = "fairssl-study"
+    profile: Literal["quick", "paper"] = "quick"
+    output_dir: str = "fairssl-runs"
+    seeds: list[int] = Field(default_factory=lambda: [0])
+    data: DataConfig = Field(default_factory=DataConfig)
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    pretrain: PretrainConfig = Field(default_factory=PretrainConfig)
+    finetune: FinetuneConfig = Field(default_factory=FinetuneConfig)
+    evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
+    similarity: SimilarityConfig = Field(default_factory=SimilarityConfig)
+    runtime: RuntimeConfig = Field(default_factory=RuntimeConfig)
+
+    @field_validator("seeds")
+    @classmethod
+    def _seeds(cls, v: list[int]) -> list[int]:
+        if not v or len(set(v)) != len(v):
+            raise ValueError("seeds must be a non-empty list of distinct integers")
+        return v
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+    def digest(self, *sections: str) -> str:
+        """A short content hash of the given sections (all when none): run ids derive from it."""
+        data = self.to_dict()
+        part = {s: data[s] for s in sections} if sections else data
+        return hashlib.sha256(json.dumps(part, sort_keys=True).encode()).hexdigest()[:12]
+
+
+# Profile overrides on top of the model defaults (which are the paper's settings).
+_PROFILE_OVERRIDES: dict[str, dict[str, Any]] = {
+    "paper": {"evaluation": {"n_boot": 1000}, "similarity": {"n_draws": 10, "n_permutations": 20}},
+    "quick": {
+        "pretrain": {"epochs": 15, "patience": 0, "optimizer": "sgd", "lr": 0.1, "momentum": 0.9},
+        "finetune": {"epochs": 12, "patience": 4, "optimizer": "adam", "lr": 1e-3},
+    },
+}
+
+
+def _merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def _format_error(err: ValidationError) -> str:
+    first = err.errors()[0]
+    loc = ".".join(str(p) for p in first["loc"] if not str(p).startswith("function-"))
+    if first["type"] == "extra_forbidden":
+        parent = first["loc"][:-1]
+        allowed = _allowed_keys(parent)
+        return f"unknown config key '{loc}'; allowed keys here: {', '.join(allowed)}"
+    msg = first["msg"].removeprefix("Value error, ")
+    got = first.get("input")
+    got_text = "" if isinstance(got, dict) or got is None else f" (got {got!r})"
+    where = f"config key '{loc}': " if loc else "config: "
+    return f"{where}{msg}{got_text}"
+
+
+def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
+    model: Any = StudyConfig
+    for part in loc:
+        field = model.model_fields.get(str(part))
+        if field is None or not isinstance(field.annotation, type) or not issubclass(field.annotation, BaseModel):
+            return []
+        model = field.annotation
+    return sorted(model.model_fields)
+
+
+def build_config(overrides: Mapping[str, Any] | None = None, *, profile: str | None = None) -> StudyConfig:
+    """Validate ``overrides`` (a nested dict as read from TOML) on top of a profile.
+
+    The profile is ``profile`` if given, else ``overrides['profile']``, else ``quick``.
+    """
+    data = dict(overrides or {})
+    chosen = profile or data.get("profile") or "quick"
+    if chosen not in PROFILES:
+        raise ConfigError(f"unknown profile {chosen!r}; allowed: {', '.join(PROFILES)}")
+    data["profile"] = chosen
+    merged = _merge(_PROFILE_OVERRIDES[chosen], data)
+    try:
+        return StudyConfig.model_validate(merged)
+    except ValidationError as err:
+        raise ConfigError(_format_error(err)) from None
+
+
+def load_config(path: str | Path | None = None, *, profile: str | None = None) -> StudyConfig:
+    """Read a TOML study file (or none: the profile's defaults) and validate it."""
+    if path is None:
+        return build_config({}, profile=profile)
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"config file {p} not found; give the path of a TOML file (see `fairssl config --example`)")
+    try:
+        raw = tomllib.loads(p.read_text())
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"{p} is not valid TOML ({err}); fix the syntax at that line") from None
+    return build_config(raw, profile=profile)
+
+
+def save_config(config: StudyConfig, path: str | Path) -> None:
+    """Write the resolved config as TOML-compatible JSON-typed TOML (round-trips through load_config)."""
+    Path(path).write_text(to_toml(config.to_dict()))
+
+
+def to_toml(data: Mapping[str, Any], prefix: str = "") -> str:
+    """Serialise a nested dict of TOML-compatible values (None values are left out)."""
+    scalars: list[str] = []
+    tables: list[str] = []
+    for key, value in data.items():
+        if value is None:
+            continue
+        if isinstance(value, Mapping):
+            name = f"{prefix}.{key}" if prefix else key
+            body = to_toml(value, name)
+            tables.append(f"[{name}]\n{body}" if not body.startswith("[") else f"[{name}]\n{body}")
+        else:
+            scalars.append(f"{_toml_key(key)} = {json.dumps(value)}")
+    text = "\n".join(scalars)
+    if tables:
+        text = (text + "\n\n" if text else "") + "\n\n".join(t.rstrip() for t in tables)
+    return text + "\n"
+
+
+def _toml_key(key: str) -> str:
+    return key if key.replace("_", "").replace("-", "").isalnum() else json.dumps(key)
+
+
+def example_toml() -> str:
+    """A commented example study file covering every section."""
+    return _EXAMPLE
+
+
+_EXAMPLE = """\
+# fairssl study configuration. Every key is optional: missing keys take the profile's default.
+# Run with:  fairssl run --config study.toml [--profile quick|paper]
+
+name = "my-study"
+profile = "quick"            # quick (minutes on a laptop) | paper (the KDD 2024 settings, full length)
+output_dir = "fairssl-runs"  # each run writes a folder <output_dir>/<name>-<hash>/
+seeds = [0, 1, 2]            # several seeds give confidence intervals across runs
+
+[data]
+source = "simulate"          # simulate | mimic3 | mesa | globem | arrays | long | pbcseq | folder
+# path = "/data/mimic3-benchmarks"   # required for every source but simulate and pbcseq
+# [data.options]             # passed to the loader, e.g. window = 24, stride = 12 for source = "long"
+
+[data.simulate]              # only used when source = "simulate"
+n_subjects = 1000
+windows_per_subject = 10
+n_steps = 48
+pool_fraction = 0.5          # share of subjects whose windows form the unlabelled pre-training pool
+labelled_fraction = 1.0      # share of the remaining training subjects that keep their labels
+prevalence = 0.2
+race_shares = { white = 0.62, black = 0.16, hispanic = 0.11, asian = 0.07, other = 0.04 }
+female_share = 0.45
+old_share = 0.4
+missing_share = 0.02         # share of subjects whose race is unknown (kept as its own 'missing' group)
+measurement_bias = { attribute = "race", group = "black", channel = "spo2", offset = 0.6, noise = 0.3 }
+label_bias = { attribute = "sex", group = "female", rate = 0.1 }
+spurious = { attribute = "age_group", group = ">=65", strength = 0.0 }
+
+[model]
+widths = [32, 64, 96]
+kernels = [24, 16, 8]
+padding = "valid"            # valid | same ('same' for short windows such as GLOBEM's 28 days)
+dropout = 0.1
+head_hidden = 128
+head_dropout = 0.6
+projection = [256, 128, 50]
+
+[pretrain]
+epochs = 200
+batch_size = 128
+optimizer = "sgd"            # sgd | adam
+lr = 0.1                     # cosine-decayed to 0 over the configured epochs
+temperature = 0.1
+augmentation = "paper"       # paper (scale + negate) | default | none | a list of augmentation names
+patience = 10                # early stopping on validation NT-Xent; 0 = off
+
+[finetune]
+setups = ["supervised", "0", "1-first", "1-middle", "2-first-middle", "2-first-last", "3"]
+epochs = 200
+batch_size = 128
+optimizer = "adadelta"       # adadelta | adam | sgd (the same for every setup: a controlled comparison)
+lr = 0.1
+patience = 10
+selection = "loss"           # loss | auroc, on the validation split only
+class_weights = true         # w_c = N / (K N_c)
+l2_conv = 1e-4
+l2_head = 1e-2
+unfreeze_every = 0           # >0: gradual unfreezing, one layer every k epochs from the top
+
+[evaluation]
+# attributes = ["sex", "age_group", "race"]   # default: every attribute of the dataset
+reference = "majority"       # majority | rest | best | { sex = "male", race = "white" }
+threshold = 0.5
+min_group_size = 30
+include_missing = false
+n_boot = 200                 # bootstrap resamples (subjects are resampled, not windows)
+cluster = "subject"          # subject | window
+
+[similarity]
+enabled = true
+debiased = true
+# n_per_group = 200          # default: the smallest eligible group's size
+n_draws = 5
+n_permutations = 10
+
+[runtime]
+device = "auto"              # auto | cpu | cuda
+# threads = 2
+# workers = 1
+executor = "local"           # local | ray
+# ray_address = "auto"
+"""

@@ -1,0 +1,188 @@
+"""Fine-tuning of every setup, and the supervised baseline, under ONE training recipe.
+
+The supervised model differs from the SSL setups only in its initialisation (random instead of the
+pre-trained encoder) and in having nothing frozen: architecture, head, dropout, optimiser, schedule,
+class weights, regularisation and model selection are identical (fixing paper.md defect 4).
+
+Loss on a batch: weighted cross-entropy (w_c = N / (K N_c) from the training labels) plus L2 penalties
+``l2_conv * sum ||W_conv||^2`` over *trainable* conv kernels and ``l2_head * ||W_hidden||^2`` on the head's
+hidden layer. Model selection uses the validation split only (weighted cross-entropy without the L2 terms,
+or AUROC) with early stopping; the test split is never seen here.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from sklearn.metrics import roc_auc_score
+from torch import nn
+
+from fairssl.config import FinetuneConfig, ModelConfig
+from fairssl.errors import DataError
+from fairssl.finetune.freezing import freeze, set_train_mode, trainable_parameters, unfreeze
+from fairssl.finetune.setups import Setup
+from fairssl.runtime import seed_everything
+from fairssl.ssl.encoder import Encoder
+from fairssl.ssl.heads import Classifier, ClassifierHead
+from fairssl.ssl.pretrain import EpochCallback, _tensor, batches, build_encoder, cosine_lambda
+
+
+@dataclass
+class FinetuneResult:
+    """Per-epoch history (train/val loss, val AUROC, lr, trainable count) and the selected epoch."""
+
+    history: list[dict[str, float]] = field(default_factory=list)
+    best_epoch: int = 0
+    stopped_early: bool = False
+    trainable_parameters: int = 0
+
+
+def class_weights(y: np.ndarray, n_classes: int) -> np.ndarray:
+    """w_c = N / (K N_c): balanced weights (1 for every class when classes are balanced)."""
+    counts = np.bincount(y, minlength=n_classes).astype(float)
+    if (counts == 0).any():
+        missing = np.flatnonzero(counts == 0).tolist()
+        raise DataError(f"the training split has no windows of class(es) {missing}; every class needs examples")
+    return len(y) / (n_classes * counts)
+
+
+def build_classifier(model: ModelConfig, encoder: Encoder, n_classes: int, *, linear_head: bool = False) -> Classifier:
+    head = ClassifierHead(encoder.out_dim, n_classes, hidden=model.head_hidden, dropout=model.head_dropout)
+    if linear_head:  # a linear probe: D -> K directly
+        lin = nn.Linear(encoder.out_dim, n_classes)
+        head = nn.Sequential(lin)  # type: ignore[assignment]
+    return Classifier(encoder, head)
+
+
+def _optimizer(config: FinetuneConfig, params: list[nn.Parameter]) -> torch.optim.Optimizer:
+    if config.optimizer == "adadelta":
+        return torch.optim.Adadelta(params, lr=config.lr, rho=0.95, eps=1e-7)
+    if config.optimizer == "adam":
+        return torch.optim.Adam(params, lr=config.lr)
+    return torch.optim.SGD(params, lr=config.lr, momentum=0.9)
+
+
+def _l2(model: Classifier, config: FinetuneConfig) -> torch.Tensor:
+    penalty = torch.zeros((), device=next(model.parameters()).device)
+    for block in model.encoder.blocks():
+        w = block.conv.weight
+        if w.requires_grad and config.l2_conv:
+            penalty = penalty + config.l2_conv * (w**2).sum()
+    first = model.head[0]
+    if isinstance(first, nn.Linear) and first.weight.requires_grad and config.l2_head and len(model.head) > 1:
+        penalty = penalty + config.l2_head * (first.weight**2).sum()
+    return penalty
+
+
+def predict_proba(model: nn.Module, X: np.ndarray, *, batch_size: int = 1024, device: torch.device | str = "cpu") -> np.ndarray:
+    """Class probabilities (N, K) in eval mode (dropout off)."""
+    device = torch.device(device)
+    model.eval()
+    out = []
+    with torch.no_grad():
+        for i in range(0, X.shape[0], batch_size):
+            idx = np.arange(i, min(i + batch_size, X.shape[0]))
+            out.append(torch.softmax(model(_tensor(X, idx, device)), dim=1).cpu().numpy())
+    return np.concatenate(out) if out else np.zeros((0, 2), dtype=np.float32)
+
+
+def _val_metrics(model: Classifier, X: np.ndarray, y: np.ndarray, weight: torch.Tensor, device: torch.device) -> tuple[float, float]:
+    prob = predict_proba(model, X, device=device)
+    p = torch.from_numpy(np.clip(prob, 1e-7, 1.0)).to(device)
+    loss = float(nn.functional.nll_loss(torch.log(p), torch.from_numpy(y).to(device), weight=weight))
+    try:
+        auc = float(roc_auc_score(y, prob[:, 1])) if prob.shape[1] == 2 else float(
+            roc_auc_score(y, prob, multi_class="ovr")
+        )
+    except ValueError:
+        auc = math.nan
+    return loss, auc
+
+
+def finetune(
+    X_train: np.ndarray,
+    y_train: np.ndarray,
+    X_val: np.ndarray,
+    y_val: np.ndarray,
+    *,
+    setup: Setup,
+    model: ModelConfig,
+    config: FinetuneConfig,
+    encoder_state: dict[str, torch.Tensor] | None = None,
+    n_classes: int = 2,
+    seed: int = 0,
+    device: torch.device | str = "cpu",
+    on_epoch: EpochCallback | None = None,
+) -> tuple[Classifier, FinetuneResult]:
+    """Train one setup; returns the best-validation classifier (on CPU) and its history.
+
+    ``encoder_state`` (from pre-training) is required for every setup but ``supervised``.
+    """
+    device = torch.device(device)
+    generator = seed_everything(seed)
+    _n, c, t = X_train.shape
+    encoder = build_encoder(model, c, t)
+    if setup.pretrained:
+        if encoder_state is None:
+            raise ValueError(f"setup {setup.name!r} needs a pre-trained encoder state")
+        encoder.load_state_dict(encoder_state)
+    net = build_classifier(model, encoder, n_classes, linear_head=setup.linear_head).to(device)
+    frozen = [getattr(net.encoder, name) for name in setup.frozen]
+    for module in frozen:
+        freeze(module)
+    optimizer = _optimizer(config, list(trainable_parameters(net)))
+    bs = min(config.batch_size, X_train.shape[0])
+    steps_per_epoch = math.ceil(X_train.shape[0] / bs)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, cosine_lambda(config.epochs * steps_per_epoch))
+    weight = torch.tensor(
+        class_weights(y_train, n_classes) if config.class_weights else np.ones(n_classes), dtype=torch.float32
+    ).to(device)
+    loss_fn = nn.CrossEntropyLoss(weight=weight)
+    y_t = torch.from_numpy(np.asarray(y_train, dtype=np.int64))
+
+    result = FinetuneResult(trainable_parameters=sum(p.numel() for p in trainable_parameters(net)))
+    best_score, bad = math.inf, 0
+    best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
+    # Gradual unfreezing order: top (last) frozen layer first.
+    to_unfreeze = [name for name in reversed(net.encoder.layer_names) if name in setup.frozen]
+    for epoch in range(config.epochs):
+        if config.unfreeze_every and epoch and epoch % config.unfreeze_every == 0 and to_unfreeze:
+            name = to_unfreeze.pop(0)
+            unfreeze(getattr(net.encoder, name), optimizer)
+            frozen = [getattr(net.encoder, n) for n in setup.frozen if n in to_unfreeze]
+        set_train_mode(net, frozen)
+        total = 0.0
+        for idx in batches(X_train.shape[0], bs, generator, shuffle=True, drop_last=False):
+            x = _tensor(X_train, idx, device)
+            loss = loss_fn(net(x), y_t[idx].to(device)) + _l2(net, config)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            total += float(loss) * len(idx)
+        val_loss, val_auroc = _val_metrics(net, X_val, np.asarray(y_val, dtype=np.int64), weight, device)
+        row = {
+            "epoch": float(epoch + 1),
+            "train_loss": total / X_train.shape[0],
+            "val_loss": val_loss,
+            "val_auroc": val_auroc,
+            "lr": scheduler.get_last_lr()[0],
+        }
+        result.history.append(row)
+        if on_epoch is not None:
+            on_epoch(row)
+        score = val_loss if config.selection == "loss" else -val_auroc
+        if score < best_score - 1e-6:
+            best_score, bad = score, 0
+            best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
+            result.best_epoch = epoch + 1
+        else:
+            bad += 1
+            if config.patience and bad >= config.patience:
+                result.stopped_early = True
+                break
+    net.load_state_dict(best_state)
+    return net.cpu(), result

@@ -1,0 +1,37 @@
+"""Device and thread settings shared by pre-training, fine-tuning and the grid workers."""
+
+from __future__ import annotations
+
+import os
+import random
+
+import numpy as np
+import torch
+
+from fairssl.errors import ConfigError
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """``auto`` -> CUDA when available, else CPU; ``cuda`` without a GPU is a ConfigError."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("runtime.device = 'cuda' but no CUDA device is visible; use 'auto' or 'cpu'")
+    if name not in ("cpu", "cuda"):
+        raise ConfigError(f"runtime.device must be auto, cpu or cuda; got {name!r}")
+    return torch.device(name)
+
+
+def set_threads(threads: int | None) -> None:
+    """Pin torch's intra-op threads (a grid worker gets its share of the cores)."""
+    if threads is not None:
+        torch.set_num_threads(int(threads))
+        os.environ["OMP_NUM_THREADS"] = str(threads)
+
+
+def seed_everything(seed: int) -> torch.Generator:
+    """Seed Python, NumPy and torch; return a CPU generator for data order and augmentations."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    return torch.Generator().manual_seed(seed)

@@ -64,6 +64,8 @@ class SpuriousChannel(_Section):
 class SimulationConfig(_Section):
     """Knobs of :func:`fairssl.data.simulate.simulate`; see its docstring for the generative model."""
 
+    seed: int = 0
+    """Seed of the simulated dataset (the study's ``seeds`` seed the models, not the data)."""
     n_subjects: int = Field(1000, ge=20)
     windows_per_subject: int = Field(10, ge=1)
     n_steps: int = Field(48, ge=8)
@@ -124,7 +126,7 @@ class PretrainConfig(_Section):
     optimizer: Literal["sgd", "adam"] = "sgd"
     momentum: float = Field(0.0, ge=0.0, lt=1.0)
     temperature: float = Field(0.1, gt=0.0)
-    augmentation: str | list[str] = "paper"
+    augmentation: str | list[str | dict[str, dict[str, Any]]] = "paper"
     patience: int = Field(10, ge=0)
     """Early stopping on validation NT-Xent; 0 disables it."""
 
@@ -339,6 +341,7 @@ source = "simulate"          # simulate | mimic3 | mesa | globem | arrays | long
 # [data.options]             # passed to the loader, e.g. window = 24, stride = 12 for source = "long"
 
 [data.simulate]              # only used when source = "simulate"
+seed = 0                     # the dataset's seed (the study's seeds above seed the models)
 n_subjects = 1000
 windows_per_subject = 10
 n_steps = 48
@@ -368,7 +371,8 @@ batch_size = 128
 optimizer = "sgd"            # sgd | adam
 lr = 0.1                     # cosine-decayed to 0 over the configured epochs
 temperature = 0.1
-augmentation = "paper"       # paper (scale + negate) | default | none | a list of augmentation names
+augmentation = "paper"       # paper (scale+negate) | paper_fixed | default | none | a list such as
+                             # ["scaling", { time_warp = { sigma = 0.2 } }]
 patience = 10                # early stopping on validation NT-Xent; 0 = off
 
 [finetune]

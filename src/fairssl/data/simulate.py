@@ -5,11 +5,12 @@ T steps, 7 channels ``heart_rate, spo2, resp_rate, temperature, sbp, activity, d
 
 1. Subjects get ``sex`` (female/male), ``age_group`` (<65 / >=65) and ``race`` (imbalanced shares, a
    ``missing`` share kept as its own group). A subject risk r_s ~ N(0, 1) + 0.5 [age >= 65].
-2. Each window has a latent severity z = 0.7 r_s + 0.7 e, e ~ N(0, 1). The clean label is
-   y_clean = [z > q], q the (1 - prevalence) quantile of z.
+2. Each window has a latent severity z = 0.7 r_s + 0.7 e, e ~ N(0, 1). The outcome depends on it
+   with noise: y_clean = [z + 0.6 u > q], u ~ N(0, 1), q the (1 - prevalence) quantile.
 3. Channels = subject baseline (group-dependent physiology: heart rate higher in women, blood pressure
    higher in the old) + an event response after a random onset t0 whose amplitude grows with z
-   (heart rate, respiration and temperature rise; SpO2 and blood pressure fall) + AR(1) noise.
+   (heart rate, respiration and temperature rise; SpO2 and blood pressure fall; amplitude
+   0.8 softplus(1.5 (z - q + 1)), so severity is the dominant structure of the data) + AR(1) noise.
    ``activity`` is a subject-specific rhythm unrelated to the outcome; ``device_flag`` is noise.
 4. Bias sources (knobs of :class:`fairssl.config.SimulationConfig`):
    - representation: ``race_shares``, ``female_share``, ``old_share``;
@@ -111,9 +112,10 @@ def simulate(config: SimulationConfig | None = None, *, seed: int = 0, **overrid
 
     # Latent severity and clean labels.
     risk = rng.normal(size=s) + 0.5 * old  # (S,)
-    z = 0.7 * np.repeat(risk, w) + 0.7 * rng.normal(size=n)  # (N,)
-    q = np.quantile(z, 1.0 - cfg.prevalence)
-    y_clean = (z > q).astype(np.int64)
+    z = 0.7 * np.repeat(risk, w) + 0.7 * rng.normal(size=n)  # (N,) latent severity
+    outcome = z + 0.6 * rng.normal(size=n)  # the outcome depends on severity, not deterministically
+    q = np.quantile(outcome, 1.0 - cfg.prevalence)
+    y_clean = (outcome > q).astype(np.int64)
 
     # Subject baselines (S, C) with group physiology; broadcast to windows.
     base = rng.normal(scale=0.5, size=(s, c))
@@ -122,7 +124,7 @@ def simulate(config: SimulationConfig | None = None, *, seed: int = 0, **overrid
     base_w = np.repeat(base, w, axis=0)[:, :, None]  # (N, C, 1)
 
     # Event response: amplitude grows smoothly with z, onset t0 uniform in the middle of the window.
-    amp = 0.5 * np.log1p(np.exp(1.5 * (z - q + 0.3)))  # (N,) softplus
+    amp = 0.8 * np.log1p(np.exp(1.5 * (z - q + 1.0)))  # (N,) softplus: grows smoothly with severity
     t0 = rng.uniform(0.2 * t, 0.7 * t, size=n)  # (N,)
     steps = np.arange(t)[None, :]  # (1, T)
     profile = 1.0 / (1.0 + np.exp(-(steps - t0[:, None]) / 2.5))  # (N, T)

@@ -136,7 +136,8 @@ def finetune(
     optimizer = _optimizer(config, list(trainable_parameters(net)))
     bs = min(config.batch_size, X_train.shape[0])
     steps_per_epoch = math.ceil(X_train.shape[0] / bs)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, cosine_lambda(config.epochs * steps_per_epoch))
+    schedule = cosine_lambda(config.epochs * steps_per_epoch)  # set by hand: groups may be added later
+    step = 0
     weight = torch.tensor(
         class_weights(y_train, n_classes) if config.class_weights else np.ones(n_classes), dtype=torch.float32
     ).to(device)
@@ -161,15 +162,17 @@ def finetune(
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-            scheduler.step()
-            total += float(loss) * len(idx)
+            step += 1
+            for group in optimizer.param_groups:
+                group["lr"] = config.lr * schedule(step)
+            total += float(loss.detach()) * len(idx)
         val_loss, val_auroc = _val_metrics(net, X_val, np.asarray(y_val, dtype=np.int64), weight, device)
         row = {
             "epoch": float(epoch + 1),
             "train_loss": total / X_train.shape[0],
             "val_loss": val_loss,
             "val_auroc": val_auroc,
-            "lr": scheduler.get_last_lr()[0],
+            "lr": optimizer.param_groups[0]["lr"],
         }
         result.history.append(row)
         if on_epoch is not None:

@@ -140,7 +140,7 @@ def pretrain(
             loss.backward()
             optimizer.step()
             scheduler.step()
-            total += float(loss) * len(idx)
+            total += float(loss.detach()) * len(idx)
             count += len(idx)
         row = {"epoch": float(epoch + 1), "train_loss": total / max(count, 1), "lr": scheduler.get_last_lr()[0]}
         if X_val is not None and len(X_val) >= 2:
@@ -157,8 +157,6 @@ def pretrain(
             best_state = {k: v.detach().clone() for k, v in encoder.state_dict().items()}
             result.best_epoch = epoch + 1
         result.history.append(row)
-        if on_epoch is not None:
-            on_epoch(row)
         if checkpoint is not None:
             _atomic_save(
                 {
@@ -175,6 +173,8 @@ def pretrain(
                 },
                 checkpoint,
             )
+        if on_epoch is not None:
+            on_epoch(row)
     encoder.load_state_dict(best_state)
     return encoder.cpu(), result
 

@@ -1,0 +1,162 @@
+"""The ``fairssl`` command: thin wrappers that parse, load the config, call the API and print.
+
+User errors (:class:`fairssl.errors.FairsslError`) print one line ``error: ...`` to stderr and exit
+with the error's code (2 for bad input), never a traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from fairssl.errors import FairsslError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Does self-supervised pre-training make my model fairer, at what cost, and where? "
+    "(the five-stage assessment of Yfantidou et al., KDD 2024)",
+)
+out = Console()
+err = Console(stderr=True)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def user_errors(fn: F) -> F:
+    """Turn FairsslError into a one-line message and its exit code; Ctrl-C into exit 130."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except FairsslError as exc:
+            err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            raise typer.Exit(exc.exit_code) from None
+        except KeyboardInterrupt:
+            err.print("interrupted: finished runs are kept; run the same command again to resume")
+            raise typer.Exit(130) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="study TOML file (see `fairssl config --example`)")]
+ProfileOpt = Annotated[str | None, typer.Option("--profile", "-p", help="quick | paper (default: the file's, else quick)")]
+
+
+def _print_summary(run_dir: Path) -> None:
+    import pandas as pd
+
+    from fairssl.report.tables import headline, summary_table
+
+    summary = pd.read_csv(run_dir / "results" / "summary.csv")
+    table = summary_table(summary)
+    view = Table(title="fairssl: SSL setups vs supervised", title_style="bold")
+    for col in table.columns:
+        view.add_column(str(col), justify="left" if col == "setup" else "right")
+    for _, row in table.iterrows():
+        view.add_row(*[f"{v:.3f}" if isinstance(v, float) else str(v) for v in row])
+    out.print(view)
+    out.print(headline(summary), highlight=False, soft_wrap=True)
+
+
+@app.command()
+@user_errors
+def run(
+    config: ConfigOpt = None,
+    profile: ProfileOpt = None,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="run folder (default: <output_dir>/<name>-<hash>)")] = None,
+) -> None:
+    """Run the whole assessment (default: the built-in simulator, quick profile) and write a report."""
+    from fairssl.config import load_config
+    from fairssl.experiments.runner import run_study
+
+    cfg = load_config(config, profile=profile)
+    quiet = not sys.stderr.isatty()
+    run_dir = run_study(cfg, run_dir=out_dir, log=(lambda m: err.print(m, highlight=False)) if not quiet else print)
+    _print_summary(run_dir)
+    out.print(f"run folder: {run_dir}\nreport:     {run_dir / 'report.html'}", highlight=False)
+
+
+@app.command()
+@user_errors
+def report(run_dir: Annotated[Path, typer.Argument(help="a run folder written by `fairssl run`")]) -> None:
+    """(Re)build report.html of a run folder from its stored results, without retraining."""
+    from fairssl.report.html import build_report
+
+    path = build_report(run_dir)
+    out.print(f"report: {path}", highlight=False)
+
+
+@app.command()
+@user_errors
+def status(run_dir: Annotated[Path, typer.Argument(help="a run folder written by `fairssl run`")]) -> None:
+    """What a study has done and what is left."""
+    from fairssl.config import load_config
+    from fairssl.errors import DataError
+    from fairssl.experiments.grid import expand
+    from fairssl.experiments.runner import Workspace
+
+    if not (run_dir / "config.toml").is_file():
+        raise DataError(f"{run_dir} is not a run folder (no config.toml); give a folder written by `fairssl run`")
+    cfg = load_config(run_dir / "config.toml")
+    ws = Workspace(run_dir)
+    specs = expand(cfg)
+    done = [s for s in specs if ws.is_done(s.run_id)]
+    started = [s for s in specs if not ws.is_done(s.run_id) and ws.run(s.run_id).is_dir()]
+    out.print(f"{len(done)} done, {len(started)} started (interrupted or running), "
+              f"{len(specs) - len(done) - len(started)} pending, of {len(specs)} runs")
+
+
+@app.command()
+@user_errors
+def audit(
+    data: Annotated[str | None, typer.Argument(help="dataset path (omit for the simulator)")] = None,
+    source: Annotated[str | None, typer.Option(help="simulate | mimic3 | mesa | globem | arrays | long | pbcseq | folder")] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Stage 1: dataset size, groups, label prevalence and label bias per group, warnings."""
+    from fairssl.config import build_config, load_config
+    from fairssl.data.audit import audit as run_audit
+    from fairssl.experiments.runner import load_study_data
+
+    cfg = load_config(config)
+    if data is not None or source is not None:
+        raw = cfg.to_dict()
+        raw["data"] = {**raw["data"], "source": source or "folder", "path": data}
+        cfg = build_config(raw)
+    ds = load_study_data(cfg)
+    result = run_audit(ds, reference=cfg.evaluation.reference)
+    out.print(result.summary_text(), highlight=False)
+
+
+@app.command("config")
+@user_errors
+def config_cmd(
+    example: Annotated[bool, typer.Option("--example", help="print a commented example study file")] = False,
+    show: Annotated[Path | None, typer.Option("--show", help="print the resolved config of a study file")] = None,
+    profile: ProfileOpt = None,
+) -> None:
+    """Print a commented example config, or the fully resolved config of a file."""
+    from fairssl.config import example_toml, load_config, to_toml
+
+    if example:
+        out.print(example_toml(), highlight=False, markup=False, soft_wrap=True)
+        return
+    cfg = load_config(show, profile=profile)
+    out.print(to_toml(cfg.to_dict()), highlight=False, markup=False, soft_wrap=True)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,28 @@
+"""Shared fixtures: tiny configs and datasets that keep every test fast on 2 CPU cores."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import torch
+
+torch.set_num_threads(1)
+
+TINY: dict[str, Any] = {
+    "name": "tiny",
+    "seeds": [0],
+    "data": {"simulate": {"n_subjects": 80, "windows_per_subject": 5, "pool_fraction": 0.3}},
+    "model": {"widths": [8, 8, 8]},
+    "pretrain": {"epochs": 2, "batch_size": 32},
+    "finetune": {"epochs": 2, "batch_size": 32, "setups": ["supervised", "0", "2-first-last"]},
+    "evaluation": {"n_boot": 20, "min_group_size": 5},
+    "similarity": {"n_draws": 2, "n_permutations": 2},
+}
+
+
+@pytest.fixture
+def tiny_config_dict() -> dict[str, Any]:
+    import copy
+
+    return copy.deepcopy(TINY)

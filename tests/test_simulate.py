@@ -1,0 +1,110 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fairssl.config import SimulationConfig
+from fairssl.data.dataset import MISSING
+from fairssl.data.simulate import CHANNELS, simulate
+from fairssl.errors import ConfigError
+
+
+def small(**kw: object) -> SimulationConfig:
+    base = {"n_subjects": 300, "windows_per_subject": 4}
+    base.update(kw)
+    return SimulationConfig.model_validate(base)
+
+
+def test_contract_shapes_splits_and_ids() -> None:
+    ds = simulate(small(), seed=1)
+    assert ds.X.shape == (1200, len(CHANNELS), 48) and ds.X.dtype == np.float32
+    assert set(ds.split) == {"train", "val", "test", "pool"}
+    assert (ds.y[ds.split == "pool"] == -1).all()
+    assert set(np.unique(ds.y[ds.split != "pool"])) == {0, 1}
+    assert list(ds.attributes.columns) == ["sex", "age_group", "race"]
+    assert (ds.attributes.index == ds.window_id).all()
+    # subject-disjoint
+    per_subject = {s: set(ds.split[ds.subject == s]) for s in np.unique(ds.subject)}
+    assert all(len(v) == 1 for v in per_subject.values())
+
+
+def test_deterministic_given_seed_and_different_across_seeds() -> None:
+    a, b, c = simulate(small(), seed=3), simulate(small(), seed=3), simulate(small(), seed=4)
+    np.testing.assert_array_equal(a.X, b.X)
+    np.testing.assert_array_equal(a.y, b.y)
+    assert not np.array_equal(a.X, c.X)
+
+
+def test_prevalence_and_group_shares_follow_the_knobs() -> None:
+    ds = simulate(small(n_subjects=2000, windows_per_subject=2, prevalence=0.3,
+                        race_shares={"a": 0.8, "b": 0.2}, missing_share=0.1,
+                        measurement_bias={"offset": 0.0, "noise": 0.0}), seed=0)
+    assert abs(ds.y_clean.mean() - 0.3) < 0.01
+    race = ds.attributes["race"].astype(str).to_numpy()
+    assert abs((race == MISSING).mean() - 0.1) < 0.03
+    known = race[race != MISSING]
+    assert abs((known == "b").mean() - 0.2) < 0.04
+
+
+def test_label_bias_under_records_positives_only_in_the_group() -> None:
+    ds = simulate(small(n_subjects=1500, label_bias={"attribute": "sex", "group": "female", "rate": 0.5},
+                        pool_fraction=0.0), seed=0)
+    female = ds.attributes["sex"].astype(str).to_numpy() == "female"
+    pos = ds.y_clean == 1
+    flipped = (ds.y == 0) & pos
+    assert abs(flipped[female & pos].mean() - 0.5) < 0.06
+    assert flipped[~female].sum() == 0
+    assert (ds.y[~pos] == 0).all()  # negatives never become positive
+
+
+def test_no_bias_knobs_means_clean_labels() -> None:
+    ds = simulate(small(label_bias={"rate": 0.0}, pool_fraction=0.0), seed=0)
+    np.testing.assert_array_equal(ds.y, ds.y_clean)
+
+
+def test_measurement_bias_shifts_only_the_groups_channel() -> None:
+    off = simulate(small(measurement_bias={"offset": 0.0, "noise": 0.0}), seed=5)
+    on = simulate(small(measurement_bias={"attribute": "race", "group": "black", "channel": "spo2",
+                                          "offset": 3.0, "noise": 0.0}), seed=5)
+    black = on.attributes["race"].astype(str).to_numpy() == "black"
+    spo2 = CHANNELS.index("spo2")
+    shift = on.X[:, spo2].mean(axis=1) - off.X[:, spo2].mean(axis=1)
+    assert shift[black].mean() > 2.5
+    assert np.abs(shift[~black]).max() < 1e-5
+    np.testing.assert_allclose(np.delete(on.X, spo2, axis=1), np.delete(off.X, spo2, axis=1), atol=1e-5)
+
+
+def test_spurious_channel_tracks_label_in_the_group() -> None:
+    ds = simulate(small(n_subjects=800, spurious={"attribute": "age_group", "group": ">=65", "strength": 2.0},
+                        pool_fraction=0.0), seed=0)
+    old = ds.attributes["age_group"].astype(str).to_numpy() == ">=65"
+    flag = ds.X[:, CHANNELS.index("device_flag")].mean(axis=1)
+    corr_old = np.corrcoef(flag[old], ds.y[old])[0, 1]
+    corr_young = np.corrcoef(flag[~old], ds.y[~old])[0, 1]
+    assert corr_old > 0.8 and abs(corr_young) < 0.15
+
+
+def test_labelled_fraction_moves_train_subjects_to_the_pool() -> None:
+    full = simulate(small(), seed=0)
+    half = simulate(small(labelled_fraction=0.5), seed=0)
+    assert (half.split == "train").sum() < 0.6 * (full.split == "train").sum()
+    assert (half.split == "pool").sum() > (full.split == "pool").sum()
+
+
+@pytest.mark.parametrize(
+    ("kw", "match"),
+    [
+        ({"label_bias": {"attribute": "religion", "rate": 0.1}}, r"bias attribute 'religion' does not exist"),
+        ({"label_bias": {"attribute": "sex", "group": "Female", "rate": 0.1}}, r"group 'Female' of 'sex' does not exist"),
+        ({"measurement_bias": {"channel": "lactate", "offset": 1.0}}, r"measurement_bias.channel 'lactate' unknown"),
+        ({"n_subjects": 20, "pool_fraction": 0.95}, r"empty train/val/test split"),
+    ],
+)
+def test_bad_knobs_are_one_line_errors(kw: dict, match: str) -> None:
+    with pytest.raises(ConfigError, match=match):
+        simulate(small(**kw), seed=0)
+
+
+def test_overrides_are_validated() -> None:
+    with pytest.raises(ConfigError, match="simulate: invalid option"):
+        simulate(seed=0, n_subjects=-5)

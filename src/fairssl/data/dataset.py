@@ -57,9 +57,8 @@ def normalise_attributes(attributes: pd.DataFrame) -> pd.DataFrame:
     out = pd.DataFrame(index=attributes.index)
     for col in attributes.columns:
         values = attributes[col].astype(object)
-        values = values.where(values.notna(), MISSING)
-        values = values.map(lambda v: MISSING if str(v).strip() == "" else str(v))
-        out[str(col)] = pd.Categorical(values)
+        text = values.where(values.notna(), MISSING).astype(str).str.strip()  # vectorised, no per-row lambda
+        out[str(col)] = pd.Categorical(text.mask(text == "", MISSING))
     return out
 
 
@@ -180,14 +179,24 @@ class WindowDataset:
                 f"{len(shared)} subject(s) appear in more than one split (e.g. {shared.index[0]!r}); "
                 "splits must be subject-disjoint: re-split by subject"
             )
-        if not allow_nan and self.X.size <= 50_000_000:
-            bad = ~np.isfinite(self.X)
-            if bad.any():
-                first = np.argwhere(bad)[0]
-                raise DataError(
-                    f"X holds {int(bad.sum())} NaN/Inf values (first at window {self.window_id[first[0]]!r}, "
-                    f"channel {self.channel_names[first[1]]!r}); impute them or load with imputation enabled"
-                )
+        if not allow_nan:
+            self._check_finite()
+
+    def _check_finite(self, chunk: int = 65_536) -> None:
+        """Raise on NaN/Inf in X, reading it in chunks of windows (a memmap is never loaded whole)."""
+        total, first = 0, None
+        for start in range(0, self.X.shape[0], chunk):
+            bad = ~np.isfinite(np.asarray(self.X[start : start + chunk]))
+            count = int(bad.sum())
+            if count and first is None:
+                w, c, _ = np.argwhere(bad)[0]
+                first = (self.window_id[start + w], self.channel_names[c])
+            total += count
+        if first is not None:
+            raise DataError(
+                f"X holds {total} NaN/Inf values (first at window {first[0]!r}, channel {first[1]!r}); "
+                "impute them or load with imputation enabled"
+            )
 
     # ------------------------------------------------------------------ views
     @property
@@ -275,18 +284,19 @@ class WindowDataset:
             info = json.loads((path / _INFO_FILE).read_text())
             X = np.load(path / _X_FILE, mmap_mode="r" if mmap else None)
             meta = pd.read_parquet(path / _META_FILE)
-        except (OSError, ValueError) as exc:
-            raise DataError(f"{path} is truncated or corrupt ({exc}); re-create it from the source data") from exc
-        mask = np.load(path / _MASK_FILE, mmap_mode="r" if mmap else None) if (path / _MASK_FILE).is_file() else None
+            mask = np.load(path / _MASK_FILE, mmap_mode="r" if mmap else None) if (path / _MASK_FILE).is_file() else None
+            names, attributes, name = info["channel_names"], info["attributes"], info["name"]
+        except (OSError, ValueError, KeyError) as exc:
+            raise DataError(f"{path} is truncated or corrupt ({exc!r}); re-create it from the source data") from None
         return cls.build(
             X,
             meta["y"].to_numpy(),
             subject=meta["subject"].to_numpy(),
             split=meta["split"].to_numpy(),
-            attributes=meta[info["attributes"]],
+            attributes=meta[attributes],
             window_id=meta["window_id"].to_numpy(),
-            channel_names=info["channel_names"],
-            name=info["name"],
+            channel_names=names,
+            name=name,
             y_clean=meta["y_clean"].to_numpy() if "y_clean" in meta else None,
             mask=mask,
             info=info.get("info", {}),

@@ -1,0 +1,379 @@
+"""Bring-your-own-data loaders (arrays, long tables) and the load_dataset registry: results and errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from fairssl.data.dataset import MISSING, WindowDataset
+from fairssl.data.loaders import SOURCES, load_dataset
+from fairssl.data.loaders.generic import check_labels, load_arrays, load_long_table, read_table
+from fairssl.errors import ConfigError, DataError
+
+N, C, T = 40, 3, 6
+
+
+def _arrays(seed: int = 0) -> dict[str, Any]:
+    rng = np.random.default_rng(seed)
+    subject = np.repeat([f"p{i}" for i in range(10)], 4)
+    return {
+        "X": rng.normal(size=(N, C, T)).astype(np.float32),
+        "y": np.tile([0, 1, 0, 0], 10),
+        "subject": subject,
+        "window_id": np.array([f"win{i:02d}" for i in range(N)]),
+        "sex": np.where(np.arange(N) % 2 == 0, "F", "M"),
+    }
+
+
+def _folder(tmp_path: Path, meta: pd.DataFrame | None = None, X: np.ndarray | None = None) -> Path:
+    arr = _arrays()
+    folder = tmp_path / "windows"
+    folder.mkdir()
+    np.save(folder / "X.npy", arr["X"] if X is None else X)
+    if meta is None:
+        meta = pd.DataFrame({k: arr[k] for k in ("window_id", "subject", "y", "sex")})
+    meta.to_parquet(folder / "metadata.parquet")
+    return folder
+
+
+# ------------------------------------------------------------------------------------------ read_table
+def test_read_table_errors(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match=r"file not found: .*nope.csv; check the path"):
+        read_table(tmp_path / "nope.csv")
+    (tmp_path / "cut.csv").write_text("a,b,c\n1,2,3\n4,5")
+    with pytest.raises(
+        DataError, match=r"cut.csv is truncated: its last line has 2 of 3 fields and no line end"
+    ):
+        read_table(tmp_path / "cut.csv")
+    (tmp_path / "empty.csv").write_text("")
+    with pytest.raises(DataError, match=r"empty.csv is empty \(0 bytes\)"):
+        read_table(tmp_path / "empty.csv")
+    (tmp_path / "wide.csv").write_text("a,b,c\n1,2,3\n4,5,6,7\n")
+    with pytest.raises(DataError, match=r"wide.csv is truncated or corrupt \(Error tokenizing data"):
+        read_table(tmp_path / "wide.csv")
+    (tmp_path / "bad.parquet").write_bytes(b"PAR1 garbage")
+    with pytest.raises(DataError, match=r"bad.parquet is truncated or corrupt"):
+        read_table(tmp_path / "bad.parquet")
+    (tmp_path / "data.xlsx").write_bytes(b"x")
+    with pytest.raises(DataError, match=r"unsupported table format 'data.xlsx'"):
+        read_table(tmp_path / "data.xlsx")
+
+
+def test_read_table_complete_csv_without_final_newline(tmp_path: Path) -> None:
+    (tmp_path / "ok.csv").write_text("a,b\n1,2\n3,4")
+    assert read_table(tmp_path / "ok.csv")["b"].tolist() == [2, 4]
+
+
+# ------------------------------------------------------------------------------------------ labels
+@pytest.mark.parametrize(
+    ("y", "binary", "pattern"),
+    [
+        (
+            [0, 1, 2],
+            True,
+            r"labels are not binary: found values \[0, 1, 2\]; map them to 0/1 or pass binary=False",
+        ),
+        ([0, 0.5, 1], True, r"labels are not integers: found values such as \[0.5\]"),
+        (["no", "yes", "no"], True, r"labels are not numeric: found values \['no', 'yes'\]"),
+        ([0, np.nan, 1], True, r"labels hold 1 missing values"),
+        ([0, -1, 2], False, r"labels must be >= 0 outside the 'pool' split; found values \[-1, 0, 2\]"),
+    ],
+)
+def test_check_labels_errors(y: list, binary: bool, pattern: str) -> None:
+    with pytest.raises(DataError, match=pattern):
+        check_labels(np.array(y, dtype=object if isinstance(y[0], str) else float), binary=binary)
+
+
+def test_check_labels_accepts_multiclass_and_pool() -> None:
+    assert check_labels([0.0, 2.0, 1.0], binary=False).tolist() == [0, 2, 1]
+    split = np.array(["train", "pool", "test"])
+    assert check_labels([1, -1, 0], split=split).tolist() == [1, -1, 0]
+
+
+# ------------------------------------------------------------------------------------------ npz
+def test_npz_round_trip_with_attribute_keys_and_drawn_split(tmp_path: Path) -> None:
+    arr = _arrays()
+    np.savez(tmp_path / "w.npz", **arr, channel_names=np.array(["hr", "acc", "temp"]))
+    ds = load_arrays(tmp_path / "w.npz", seed=3)
+    assert ds.X.shape == (N, C, T) and ds.channel_names == ("hr", "acc", "temp")
+    assert ds.attribute_names == ["sex"]
+    row = {w: i for i, w in enumerate(arr["window_id"])}
+    for k, wid in enumerate(ds.window_id):
+        np.testing.assert_array_equal(ds.X[k], arr["X"][row[wid]])
+        assert ds.y[k] == arr["y"][row[wid]] and ds.attributes["sex"].iloc[k] == arr["sex"][row[wid]]
+    per_subject = pd.Series(ds.split).groupby(ds.subject).nunique()
+    assert (per_subject == 1).all() and set(ds.split) == {"train", "val", "test"}
+
+
+def test_npz_without_subject_uses_one_subject_per_window(tmp_path: Path) -> None:
+    arr = _arrays()
+    np.savez(tmp_path / "w.npz", X=arr["X"], y=arr["y"])
+    ds = load_arrays(tmp_path / "w.npz")
+    assert len(set(ds.subject)) == N
+    assert any("every window is its own subject" in n for n in ds.info["notes"])
+
+
+def test_npz_errors(tmp_path: Path) -> None:
+    arr = _arrays()
+    (tmp_path / "zero.npz").write_bytes(b"")
+    with pytest.raises(DataError, match=r"zero.npz is truncated or corrupt"):
+        load_arrays(tmp_path / "zero.npz")
+    np.savez(tmp_path / "noy.npz", X=arr["X"])
+    with pytest.raises(DataError, match=r"has no 'y' array; found keys \['X'\]"):
+        load_arrays(tmp_path / "noy.npz")
+    np.savez(tmp_path / "short.npz", X=arr["X"], y=arr["y"][:-1])
+    with pytest.raises(DataError, match=r"array 'y' in short.npz has shape \(39,\) but X has 40 windows"):
+        load_arrays(tmp_path / "short.npz")
+    np.savez(tmp_path / "obj.npz", X=arr["X"], y=arr["y"], race=np.array(["a", None] * 20, dtype=object))
+    with pytest.raises(DataError, match=r"holds object arrays, which are not loaded for safety"):
+        load_arrays(tmp_path / "obj.npz")
+    np.savez(tmp_path / "flat.npz", X=np.zeros((N, 5), np.float32), y=arr["y"])
+    with pytest.raises(DataError, match=r"X must be a 3-D array .* got shape \(40, 5\)"):
+        load_arrays(tmp_path / "flat.npz")
+    with pytest.raises(DataError, match=r"file not found"):
+        load_arrays(tmp_path / "missing.npz")
+
+
+def test_npz_labels_not_binary(tmp_path: Path) -> None:
+    arr = _arrays()
+    arr["y"] = np.arange(N) % 3
+    np.savez(tmp_path / "w.npz", **arr)
+    with pytest.raises(DataError, match=r"labels are not binary: found values \[0, 1, 2\]"):
+        load_arrays(tmp_path / "w.npz")
+    assert load_arrays(tmp_path / "w.npz", binary=False).n_classes == 3
+
+
+def test_nan_in_windows_error_and_imputation(tmp_path: Path) -> None:
+    arr = _arrays()
+    arr["X"][7, 2, 1] = np.nan
+    arr["X"][9, 0, 0] = np.inf
+    np.savez(tmp_path / "w.npz", **arr)
+    with pytest.raises(DataError, match=r"X holds 2 NaN/Inf values \(first at window 'win07', channel 2\)"):
+        load_arrays(tmp_path / "w.npz")
+    ds = load_arrays(tmp_path / "w.npz", impute="zero")
+    assert ds.mask is not None and np.isfinite(ds.X).all()
+    k = int(np.flatnonzero(ds.window_id == "win07")[0])
+    assert ds.X[k, 2, 1] == 0.0 and not ds.mask[k, 2, 1] and ds.mask.sum() == N * C * T - 2
+
+
+def test_given_split_checks(tmp_path: Path) -> None:
+    arr = _arrays()
+    split_of = {f"p{i}": ["train", "train", "Validation", "TEST", "train"][i % 5] for i in range(10)}
+    arr["split"] = np.array([split_of[s] for s in arr["subject"]])
+    np.savez(tmp_path / "ok.npz", **arr)
+    ds = load_arrays(tmp_path / "ok.npz")
+    assert set(ds.split) == {"train", "val", "test"}  # aliases and case normalised
+
+    shared = arr["split"].copy()
+    shared[0] = "TEST"  # p0 now in train and test
+    np.savez(tmp_path / "shared.npz", **{**arr, "split": shared})
+    with pytest.raises(DataError, match=r"subject 'p0' appears in splits \['test', 'train'\]"):
+        load_arrays(tmp_path / "shared.npz")
+
+    no_val = np.where(arr["split"] == "Validation", "train", arr["split"])
+    np.savez(tmp_path / "noval.npz", **{**arr, "split": no_val})
+    with pytest.raises(DataError, match=r"the 'val' split is empty"):
+        load_arrays(tmp_path / "noval.npz")
+
+    unknown = np.where(arr["split"] == "Validation", "holdout", arr["split"])
+    np.savez(tmp_path / "unknown.npz", **{**arr, "split": unknown})
+    with pytest.raises(DataError, match=r"unknown split name\(s\) \['holdout'\]"):
+        load_arrays(tmp_path / "unknown.npz")
+
+
+# ------------------------------------------------------------------------------------------ folder
+def test_folder_is_memory_mapped_not_copied(tmp_path: Path) -> None:
+    folder = _folder(tmp_path)
+    ds = load_arrays(folder)
+    assert isinstance(ds.X, np.memmap) and not ds.X.flags.writeable
+    np.testing.assert_array_equal(np.asarray(ds.X), _arrays()["X"])
+    assert ds.attribute_names == ["sex"]
+
+
+def test_folder_row_column_realigns_metadata(tmp_path: Path) -> None:
+    arr = _arrays()
+    meta = pd.DataFrame({k: arr[k] for k in ("window_id", "subject", "y", "sex")})
+    meta["row"] = np.arange(N)
+    meta = meta.sample(frac=1.0, random_state=0).reset_index(drop=True)  # records in another order
+    ds = load_arrays(_folder(tmp_path, meta))
+    np.testing.assert_array_equal(ds.window_id, arr["window_id"])  # window i <-> X row i
+    np.testing.assert_array_equal(ds.y, arr["y"])
+
+    rows = meta["row"].to_numpy().copy()
+    rows[0] = rows[1]
+    meta["row"] = rows
+    (tmp_path / "windows" / "metadata.parquet").unlink()
+    meta.to_parquet(tmp_path / "windows" / "metadata.parquet")
+    with pytest.raises(DataError, match=r"metadata column 'row' must be a permutation of 0..39"):
+        load_arrays(tmp_path / "windows")
+
+
+def test_folder_errors(tmp_path: Path) -> None:
+    arr = _arrays()
+    meta = pd.DataFrame({k: arr[k] for k in ("window_id", "subject", "y", "sex")})
+    folder = _folder(tmp_path, meta.iloc[:30])
+    with pytest.raises(DataError, match=r"metadata has 30 rows but X has 40 windows"):
+        load_arrays(folder)
+    with pytest.raises(
+        DataError, match=r"unknown column\(s\) \['race'\] in the metadata; available columns: "
+    ):
+        load_arrays(folder, metadata=meta, attributes=["race"])
+    with pytest.raises(DataError, match=r"unknown column\(s\) \['y'\] in the metadata"):
+        load_arrays(folder, metadata=meta.drop(columns="y"))
+    (folder / "metadata.parquet").unlink()
+    with pytest.raises(DataError, match=r"has no metadata table \(metadata.parquet or metadata.csv"):
+        load_arrays(folder)
+    meta.to_csv(folder / "metadata.csv", index=False)
+    assert load_arrays(folder).X.shape == (N, C, T)  # CSV metadata works too
+    data = (folder / "X.npy").read_bytes()
+    (folder / "X.npy").write_bytes(data[: len(data) // 3])
+    with pytest.raises(DataError, match=r"X.npy is truncated or corrupt"):
+        load_arrays(folder)
+    (folder / "X.npy").unlink()
+    with pytest.raises(DataError, match=r"has no X.npy"):
+        load_arrays(folder)
+
+
+# ------------------------------------------------------------------------------------------ long table
+def _long_table(n_subjects: int = 12, rows: int = 8, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    recs = []
+    for i in range(n_subjects):
+        for t in range(rows):
+            recs.append(
+                {
+                    "subject": f"u{i}",
+                    "time": t,
+                    "hr": rng.normal(70, 5),
+                    "steps": rng.normal(100, 10),
+                    "label": int(i % 3 == 0 and t >= rows // 2),
+                    "site": "north" if i % 2 else "south",
+                }
+            )
+    return pd.DataFrame(recs).sample(frac=1.0, random_state=seed).reset_index(drop=True)
+
+
+def _demographics() -> pd.DataFrame:
+    # u11 has no demographics row; u3 has an unknown sex
+    return pd.DataFrame(
+        {"pid": [f"u{i}" for i in range(11)], "sex": ["F", "M", "F", None, "M", "F", "M", "F", "M", "F", "M"]}
+    )
+
+
+def test_long_table_csv_with_demographics(tmp_path: Path) -> None:
+    table = _long_table()
+    table.to_csv(tmp_path / "long.csv", index=False)
+    _demographics().to_parquet(tmp_path / "demo.parquet")
+    ds = load_long_table(
+        tmp_path / "long.csv", window=4, stride=2, demographics=tmp_path / "demo.parquet",
+        demographics_id_col="pid", channels=["hr", "steps"],
+    )  # fmt: skip
+    assert ds.X.shape == (12 * 3, 2, 4) and ds.channel_names == ("hr", "steps")
+    sex = pd.Series(ds.attributes["sex"].astype(str).to_numpy(), index=ds.subject)
+    assert set(sex.loc["u11"]) == {MISSING} and set(sex.loc["u3"]) == {MISSING}  # not dropped, not merged
+    assert set(sex.loc["u0"]) == {"F"} and set(sex.loc["u1"]) == {"M"}
+    assert ds.info["subjects_without_demographics"] == 1
+    # a window's X equals the table rows of its subject ordered by time
+    k = int(np.flatnonzero(ds.window_id == "u5@2")[0])
+    rows = table[table["subject"] == "u5"].sort_values("time").iloc[2:6]
+    np.testing.assert_allclose(ds.X[k], rows[["hr", "steps"]].to_numpy().T, rtol=1e-5)
+    # subjects with positives (u0, u3, u6, u9) are spread so that train, val and test have both classes
+    for s in ("train", "val", "test"):
+        assert set(ds.y[ds.split == s]) == {0, 1}
+
+
+def test_long_table_default_channels_and_attributes_from_the_table() -> None:
+    ds = load_long_table(_long_table(), window=3, attributes=["site"])
+    assert ds.channel_names == ("hr", "steps")  # numeric, not subject/time/label/attribute
+    site = pd.Series(ds.attributes["site"].astype(str).to_numpy(), index=ds.subject)
+    assert set(site.loc["u1"]) == {"north"} and set(site.loc["u2"]) == {"south"}
+
+
+def test_long_table_split_column_and_mean_imputation_uses_train_rows() -> None:
+    table = _long_table()
+    table["fold"] = table["subject"].map(lambda s: ["train", "train", "val", "test"][int(s[1:]) % 4])
+    table.loc[table["subject"] == "u0", "hr"] = np.nan  # a train subject with no heart rate at all
+    ds = load_long_table(table, window=4, split_col="fold", impute="mean", channels=["hr", "steps"])
+    assert set(pd.Series(ds.split, index=ds.subject).loc["u2"]) == {"val"}
+    train_mean = table.loc[table["fold"] == "train", "hr"].mean()  # skips NaN: observed train rows only
+    u0 = ds.X[ds.subject == "u0"]
+    np.testing.assert_allclose(u0[:, 0, :], train_mean, rtol=1e-5)
+    assert ds.mask is not None and not ds.mask[ds.subject == "u0"][:, 0].any()
+
+
+def test_long_table_errors(tmp_path: Path) -> None:
+    table = _long_table()
+    with pytest.raises(
+        DataError, match=r"unknown column\(s\) \['pid'\] in a DataFrame; available columns: subject"
+    ):
+        load_long_table(table, subject_col="pid", window=3)
+    with pytest.raises(DataError, match=r"unknown column\(s\) \['bp'\]"):
+        load_long_table(table, window=3, channels=["hr", "bp"])
+    with pytest.raises(DataError, match=r"window longer than every subject's series: window=9 rows"):
+        load_long_table(table, window=9)
+    table_nan = table.copy()
+    table_nan.loc[3, "hr"] = np.nan
+    with pytest.raises(DataError, match=r"channel column 'hr' holds 1 NaN/Inf values"):
+        load_long_table(table_nan, window=3)
+    bad_labels = table.assign(label=table["label"] * 2)
+    with pytest.raises(DataError, match=r"labels are not binary: found values \[0, 2\]"):
+        load_long_table(bad_labels, window=3)
+    demo = pd.concat([_demographics(), _demographics().iloc[:1]])
+    with pytest.raises(
+        DataError, match=r"the demographics table has 1 duplicate id\(s\) in 'pid' \(e\.g\. 'u0'\)"
+    ):
+        load_long_table(table, window=3, demographics=demo, demographics_id_col="pid")
+    with pytest.raises(DataError, match=r"unknown column\(s\) \['subject'\] in the demographics table"):
+        load_long_table(table, window=3, demographics=_demographics())
+    mixed = table.assign(fold=np.where(np.arange(len(table)) % 2, "train", "test"))
+    with pytest.raises(DataError, match=r"appears in more than one split in column 'fold'"):
+        load_long_table(mixed, window=3, split_col="fold")
+    with pytest.raises(ConfigError, match=r"demographics_id_col is set but no demographics table"):
+        load_long_table(table, window=3, demographics_id_col="pid")
+    table.to_csv(tmp_path / "long.csv", index=False)
+    text = (tmp_path / "long.csv").read_text()
+    (tmp_path / "cut.csv").write_text(text[: len(text) - 9])
+    with pytest.raises(DataError, match=r"cut.csv is truncated"):
+        load_long_table(tmp_path / "cut.csv", window=3)
+
+
+# ------------------------------------------------------------------------------------------ registry
+def test_registry_sources_and_dispatch(tmp_path: Path) -> None:
+    assert set(SOURCES) == {"simulate", "mimic3", "mesa", "globem", "arrays", "long", "pbcseq", "folder"}
+    np.savez(tmp_path / "w.npz", **_arrays())
+    ds = load_dataset("arrays", tmp_path / "w.npz", seed=1)
+    assert isinstance(ds, WindowDataset)
+    ds.save(tmp_path / "saved")
+    back = load_dataset("folder", tmp_path / "saved")
+    assert isinstance(back.X, np.memmap)
+    np.testing.assert_array_equal(back.window_id, ds.window_id)
+    _long_table().to_parquet(tmp_path / "long.parquet")
+    assert load_dataset("long", tmp_path / "long.parquet", window=3).n_steps == 3
+
+
+def test_registry_errors(tmp_path: Path) -> None:
+    with pytest.raises(
+        ConfigError, match=r"unknown data source 'csv'; choose one of: simulate, mimic3, mesa"
+    ):
+        load_dataset("csv", "x")
+    with pytest.raises(ConfigError, match=r"data source 'arrays' needs a path"):
+        load_dataset("arrays")
+    with pytest.raises(ConfigError, match=r"data source 'pbcseq' takes no path"):
+        load_dataset("pbcseq", "somewhere")
+    np.savez(tmp_path / "w.npz", **_arrays())
+    with pytest.raises(
+        ConfigError, match=r"invalid options \['windw'\] for data source 'arrays' .* it takes: "
+    ):
+        load_dataset("arrays", tmp_path / "w.npz", windw=3)
+
+
+def test_registry_missing_module(monkeypatch: pytest.MonkeyPatch) -> None:
+    import fairssl.data.loaders as registry
+
+    monkeypatch.setitem(registry.SOURCES, "mesa", ("fairssl.data.loaders.no_such_module", "load_mesa", True))
+    with pytest.raises(ConfigError, match=r"data source 'mesa' is not available in this installation"):
+        load_dataset("mesa", "x")

@@ -223,3 +223,13 @@ def test_validate_on_a_replaced_dataset_catches_shared_subjects() -> None:
     split[0] = "val"
     with pytest.raises(DataError, match="appear in more than one split"):
         replace(ds, split=split).validate()
+
+
+def test_saving_a_memmapped_dataset_into_its_own_folder_keeps_its_data(tmp_path) -> None:
+    ds = _build()
+    ds.save(tmp_path / "d")
+    loaded = WindowDataset.load(tmp_path / "d", mmap=True)
+    expected = np.array(loaded.X)
+    loaded.save(tmp_path / "d")
+    again = WindowDataset.load(tmp_path / "d", mmap=False)
+    np.testing.assert_array_equal(again.X, expected)

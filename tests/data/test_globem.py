@@ -296,3 +296,13 @@ def test_error_bad_options(tmp_path: Path) -> None:
         load_globem(tmp_path, window_days=0)
     with pytest.raises(ConfigError, match=r"val_fraction must be in \(0, 1\)"):
         load_globem(tmp_path, val_fraction=1.0)
+
+
+def test_save_round_trip(tmp_path: Path) -> None:
+    from fairssl.data.dataset import WindowDataset
+
+    write_globem(tmp_path / "data")
+    ds = load_globem(tmp_path / "data", demographics=tmp_path / "data" / "demographics.csv")
+    again = WindowDataset.load(ds.save(tmp_path / "saved"))
+    np.testing.assert_array_equal(again.X, ds.X)
+    assert again.metadata().astype(str).equals(ds.metadata().astype(str))

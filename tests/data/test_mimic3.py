@@ -458,3 +458,22 @@ def test_error_duplicate_stay(tmp_path: Path) -> None:
 def test_error_bad_val_fraction(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"val_fraction must be in \(0, 1\)"):
         load_mimic3(tmp_path, val_fraction=1.5)
+
+
+def test_error_binary_stay_csv(tmp_path: Path) -> None:
+    write_mimic3(tmp_path)
+    _stay_path(tmp_path).write_bytes(b"\x89PNG\r\n\x1a\n\xff\xfe\x00\x00")
+    with pytest.raises(DataError, match=r"stay file .* is corrupt \("):
+        load_mimic3(tmp_path)
+
+
+def test_save_round_trip_and_registry(tmp_path: Path) -> None:
+    from fairssl.data.dataset import WindowDataset
+    from fairssl.data.loaders import load_dataset
+
+    write_mimic3(tmp_path / "data")
+    ds = load_dataset("mimic3", tmp_path / "data", seed=1)
+    again = WindowDataset.load(ds.save(tmp_path / "saved"))
+    np.testing.assert_array_equal(again.X, ds.X)
+    assert again.metadata().astype(str).equals(ds.metadata().astype(str))
+    assert again.info["normalizer"] == ds.info["normalizer"]

@@ -258,7 +258,11 @@ class WindowDataset:
         """Write ``X.npy`` (memory-mappable), ``windows.parquet`` and ``dataset.json`` to ``directory``."""
         path = Path(directory)
         path.mkdir(parents=True, exist_ok=True)
-        np.save(path / _X_FILE, self.X)
+        target = path / _X_FILE
+        # Saving a memory-mapped dataset into its own folder must not truncate the file it reads from.
+        own = isinstance(self.X, np.memmap) and target.exists() and Path(str(self.X.filename)).resolve() == target.resolve()
+        if not own:
+            np.save(target, self.X)
         if self.mask is not None:
             np.save(path / _MASK_FILE, self.mask)
         self.metadata().to_parquet(path / _META_FILE, index=False)

@@ -81,6 +81,12 @@ _GENDERS = {"male": "Male", "man": "Male", "m": "Male", "female": "Female", "wom
 _CHUNK = 1024
 
 
+def _first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (messages stay one line)."""
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
+
+
 def _institute_name(value: Any) -> str:
     if isinstance(value, (int, np.integer)):
         return f"INS-W_{int(value)}"
@@ -121,9 +127,7 @@ def _read_keyed_csv(path: Path, what: str) -> pd.DataFrame:
     try:
         frame = pd.read_csv(path, low_memory=False)
     except (OSError, ValueError, UnicodeDecodeError) as exc:
-        raise DataError(
-            f"{what} {path} is truncated or corrupt ({str(exc).splitlines()[0]}); re-create it"
-        ) from None
+        raise DataError(f"{what} {path} is truncated or corrupt ({_first_line(exc)}); re-create it") from None
     frame.columns = [str(c).strip() for c in frame.columns]
     frame = frame.loc[:, [not _UNNAMED_RE.match(c) for c in frame.columns]]
     missing = [c for c in ("pid", "date") if c not in frame.columns]
@@ -456,7 +460,7 @@ def load_globem(
             table = pd.read_csv(path, dtype=str, keep_default_na=False)
         except (OSError, ValueError, UnicodeDecodeError) as exc:
             raise DataError(
-                f"demographics file {path} could not be read ({exc}); give an intact CSV"
+                f"demographics file {path} could not be read ({_first_line(exc)}); give an intact CSV"
             ) from None
         per_pid = globem_attributes(table, age_threshold=age_threshold)
         info["n_duplicate_demographic_rows"] = int(per_pid.index.duplicated().sum())

@@ -120,12 +120,20 @@ _RACE1C = {"1": "white", "2": "asian", "3": "black", "4": "hispanic"}
 _MISSING_TOKENS = {"", "nan", "na", "n/a", "unknown", "not reported", "none", "."}
 
 
+def _first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (messages stay one line)."""
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
+
+
 # ---------------------------------------------------------------- reading
 def _header(path: Path) -> list[str]:
     try:
         frame = pd.read_csv(path, nrows=0)
     except (OSError, ValueError, UnicodeDecodeError) as exc:
-        raise DataError(f"MESA file {path} could not be read ({exc}); give an intact CSV") from None
+        raise DataError(
+            f"MESA file {path} could not be read ({_first_line(exc)}); give an intact CSV"
+        ) from None
     return [str(c).strip() for c in frame.columns]
 
 
@@ -148,9 +156,7 @@ def _read_csv(path: Path, columns: Sequence[str], what: str) -> pd.DataFrame:
             path, usecols=lambda c: str(c).strip() in columns, dtype=dtypes, keep_default_na=True
         )
     except (OSError, ValueError, UnicodeDecodeError) as exc:
-        raise DataError(
-            f"{what} {path} is truncated or corrupt ({str(exc).splitlines()[0]}); re-create it"
-        ) from None
+        raise DataError(f"{what} {path} is truncated or corrupt ({_first_line(exc)}); re-create it") from None
     frame.columns = [str(c).strip() for c in frame.columns]
     return frame
 
@@ -195,6 +201,13 @@ def _parse_linetime(values: pd.Series, path: Path) -> np.ndarray:
 def _task_table(path: Path, source: str) -> pd.DataFrame:
     """mesaid, time key, gt and the five channels of one task-1 file."""
     frame = _read_csv(path, _TASK_NEEDED, "task-1 file")
+    incomplete = frame[["mesaid", "linetime", "gt"]].isna().any(axis=1).to_numpy()
+    if incomplete.any():
+        line = int(np.flatnonzero(incomplete)[0]) + 2  # 1-based, after the header
+        raise DataError(
+            f"task-1 file {path} line {line} has a blank mesaid, linetime or gt; the file is truncated or "
+            "corrupt, re-create it"
+        )
     return pd.DataFrame(
         {
             "mesaid": _parse_mesaid(frame["mesaid"], path),
@@ -275,11 +288,14 @@ def _gather(root: Path, labels: str | Path | None) -> tuple[pd.DataFrame, str]:
 # ---------------------------------------------------------------- demographics
 def _read_demographics(path: Path) -> pd.DataFrame:
     try:
-        first = path.open(encoding="utf-8-sig").readline()
+        with path.open(encoding="utf-8-sig") as handle:
+            first = handle.readline()
         sep = ";" if first.count(";") > first.count(",") else ","
         table = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, encoding="utf-8-sig")
     except (OSError, ValueError, UnicodeDecodeError) as exc:
-        raise DataError(f"demographics file {path} could not be read ({exc}); give an intact CSV") from None
+        raise DataError(
+            f"demographics file {path} could not be read ({_first_line(exc)}); give an intact CSV"
+        ) from None
     table.columns = [str(c).strip().lower() for c in table.columns]
     if "mesaid" not in table.columns:
         raise DataError(f"demographics file {path} has no mesaid column; give the NSRR MESA demographics CSV")

@@ -321,7 +321,7 @@ def discretize_stay(
         if observed.size == 0:
             continue
         b = bins[observed]  # non-decreasing: rows are time-sorted
-        last = np.r_[b[1:] != b[:-1], True]  # last observation of each bin wins
+        last = np.append(b[1:] != b[:-1], True)  # last observation of each bin wins
         codes[b[last], j] = [_parse_value(var, str(v), where) for v in col[observed[last]]]
     return codes, n_ignored
 
@@ -367,6 +367,12 @@ def normalizer_stats(X_train: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return mean, np.maximum(std, 1e-7)
 
 
+def _first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (messages stay one line)."""
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
+
+
 # ---------------------------------------------------------------- files
 def _read_listfile(path: Path) -> list[tuple[str, int]]:
     if not path.is_file():
@@ -396,7 +402,7 @@ def _read_listfile(path: Path) -> list[tuple[str, int]]:
     return entries
 
 
-def _read_stay(path: Path, name: str) -> tuple[list[str], list[list[str]]]:
+def _read_stay(path: Path) -> tuple[list[str], list[list[str]]]:
     if not path.is_file():
         raise DataError(
             f"stay file {path} listed in the listfile does not exist; copy the full benchmark folder or "
@@ -406,7 +412,9 @@ def _read_stay(path: Path, name: str) -> tuple[list[str], list[list[str]]]:
         with path.open(newline="", encoding="utf-8") as handle:
             rows = list(csv.reader(handle))
     except (UnicodeDecodeError, csv.Error) as exc:
-        raise DataError(f"stay file {path} is corrupt ({exc}); re-create it with the benchmark") from None
+        raise DataError(
+            f"stay file {path} is corrupt ({_first_line(exc)}); re-create it with the benchmark"
+        ) from None
     if not rows:
         raise DataError(f"stay file {path} is empty (no header); the file is truncated, re-create it")
     header = [h.strip() for h in rows[0]]
@@ -487,7 +495,7 @@ def _read_table(path: Path, required: Sequence[str], what: str) -> pd.DataFrame:
     try:
         table = pd.read_csv(path, dtype=str, keep_default_na=False)
     except (OSError, ValueError, UnicodeDecodeError) as exc:
-        raise DataError(f"{what} {path} could not be read ({exc}); give an intact CSV") from None
+        raise DataError(f"{what} {path} could not be read ({_first_line(exc)}); give an intact CSV") from None
     table.columns = [str(c).strip().upper() for c in table.columns]
     missing = [c for c in required if c not in table.columns]
     if missing:
@@ -621,7 +629,7 @@ def load_mimic3(
     n_ignored = 0
     for i, (stay, folder) in enumerate(zip(stays, folders, strict=True)):
         path = folder / stay
-        header, body = _read_stay(path, stay)
+        header, body = _read_stay(path)
         codes[i], ignored = discretize_stay(header, body, hours=hours, timestep=timestep, where=str(path))
         n_ignored += ignored
     X, observed = encode_codes(codes)
@@ -652,6 +660,8 @@ def load_mimic3(
             f"no all_stays.csv found under {root}; the dataset has no protected attributes "
             "(give all_stays=PATH)"
         )
+        if admissions is not None:
+            message += "; ADMISSIONS.csv is joined through all_stays.csv's HADM_ID, so it was not used"
         warn.append(message)
         warnings.warn(message, stacklevel=2)
     else:

@@ -1,0 +1,121 @@
+"""Benchmark: feature-space debiased CKA matrix vs the example-space (Gram-matrix) formula.
+
+Setting: n windows, two models with three conv layers each, flattened activations of MIMIC-like widths
+(800, 640, 288 features: 32x25, 64x10, 96x3), the full 3 x 3 debiased CKA matrix.
+
+- speed: :func:`cka_matrix` (feature space, O(n d^2)) vs :func:`cka_gram` called per layer pair, the way
+  the reference code computes it (two n x n Gram matrices per pair, O(n^2 d) time and O(n^2) memory);
+  both in the same run, values checked to agree.
+- memory: tracemalloc peak of the feature-space path at n = N/4, N/2, N (linear growth expected), and of
+  the Gram path at n = N/4 (quadratic).
+
+    python benchmarks/cka.py            # n = 10,000 (Gram baseline needs ~4 GB and a minute or two)
+    python benchmarks/cka.py --quick    # n = 1,000 smoke run
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+import tracemalloc
+from collections.abc import Callable
+from functools import partial
+from typing import TypeVar
+
+import numpy as np
+import pandas as pd
+
+from fairssl.similarity.cka import cka_gram, cka_matrix
+
+T = TypeVar("T")
+
+WIDTHS = {"conv1": 800, "conv2": 640, "conv3": 288}
+
+
+def make_activations(n: int, seed: int = 0) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Random float32 activations (n, width) for models a and b; b's layers partly depend on a's."""
+    rng = np.random.default_rng(seed)
+    acts_a = {k: np.maximum(rng.standard_normal((n, w), dtype=np.float32), 0) for k, w in WIDTHS.items()}
+    acts_b = {}
+    for k, w in WIDTHS.items():
+        mix = rng.standard_normal((64, w), dtype=np.float32)
+        shared = acts_a["conv1"][:, :64] @ mix  # (n, w): a low-rank shared part
+        acts_b[k] = np.maximum(shared + rng.standard_normal((n, w), dtype=np.float32) * 4, 0)
+    return acts_a, acts_b
+
+
+def gram_matrix(acts_a: dict[str, np.ndarray], acts_b: dict[str, np.ndarray]) -> np.ndarray:
+    """The baseline: cka_gram (n x n kernels) for every layer pair."""
+    return np.array([[cka_gram(xa, xb, debiased=True) for xb in acts_b.values()] for xa in acts_a.values()])
+
+
+def timed(fn: Callable[[], T]) -> tuple[float, float, T]:
+    """(wall seconds, process CPU seconds, result); CPU time is less sensitive to other processes."""
+    start, cpu = time.perf_counter(), time.process_time()
+    out = fn()
+    return time.perf_counter() - start, time.process_time() - cpu, out
+
+
+def peak_mb(fn: Callable[[], object]) -> float:
+    tracemalloc.start()
+    tracemalloc.reset_peak()
+    fn()
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return peak / 2**20
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small smoke size (n = 1,000)")
+    parser.add_argument("--n", type=int, default=10_000, help="number of windows (default 10,000)")
+    parser.add_argument("--repeats", type=int, default=3, help="repeats of the feature-space timing")
+    args = parser.parse_args()
+    n = 1_000 if args.quick else args.n
+
+    acts_a, acts_b = make_activations(n)
+    input_mb = sum(a.nbytes for a in (*acts_a.values(), *acts_b.values())) / 2**20
+    print(
+        f"n = {n:,} windows, layers {WIDTHS} per model, debiased 3 x 3 CKA; inputs {input_mb:.0f} MB float32"
+    )
+
+    walls: list[float] = []
+    cpus: list[float] = []
+    feature = pd.DataFrame()
+    for _ in range(args.repeats):
+        wall, cpu, feature = timed(lambda: cka_matrix(acts_a, acts_b, debiased=True))
+        walls.append(wall)
+        cpus.append(cpu)
+    t_feature, c_feature = float(np.median(walls)), float(np.median(cpus))
+    print(
+        f"feature space (cka_matrix):  wall {t_feature:8.2f} s  cpu {c_feature:8.2f} s  "
+        f"(median of {args.repeats}; best wall {min(walls):.2f} s)"
+    )
+    t_gram, c_gram, gram = timed(lambda: gram_matrix(acts_a, acts_b))
+    print(f"Gram formula (cka_gram x 9): wall {t_gram:8.2f} s  cpu {c_gram:8.2f} s  (one run)")
+    max_abs = float(np.max(np.abs(feature.to_numpy() - gram)))
+    print(
+        f"speed-up: {t_gram / t_feature:.1f}x wall (median), {t_gram / min(walls):.1f}x wall (best), "
+        f"{c_gram / c_feature:.1f}x cpu time; max |difference| = {max_abs:.1e}"
+    )
+    print(feature)
+
+    print("\npeak memory (tracemalloc), feature-space path:")
+    sizes = [n // 4, n // 2, n]
+    peaks = []
+    for m in sizes:
+        sub_a = {k: v[:m] for k, v in acts_a.items()}
+        sub_b = {k: v[:m] for k, v in acts_b.items()}
+        peaks.append(peak_mb(partial(cka_matrix, sub_a, sub_b, debiased=True)))
+        print(f"  n = {m:6,}: {peaks[-1]:8.1f} MB   ({peaks[-1] / m * 1000:.2f} MB per 1,000 windows)")
+    print(f"  growth n/4 -> n: {peaks[-1] / peaks[0]:.2f}x for 4x the windows (linear = 4x)")
+    m = sizes[0]
+    gram_peak = peak_mb(lambda: cka_gram(acts_a["conv1"][:m], acts_b["conv1"][:m], debiased=True))
+    print(
+        f"  Gram path, one layer pair at n = {m:,}: {gram_peak:.1f} MB "
+        f"(quadratic: ~{gram_peak * (n / m) ** 2 / 1024:.1f} GB at n = {n:,})"
+    )
+
+
+if __name__ == "__main__":
+    main()

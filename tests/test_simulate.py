@@ -36,9 +36,17 @@ def test_deterministic_given_seed_and_different_across_seeds() -> None:
 
 
 def test_prevalence_and_group_shares_follow_the_knobs() -> None:
-    ds = simulate(small(n_subjects=2000, windows_per_subject=2, prevalence=0.3,
-                        race_shares={"a": 0.8, "b": 0.2}, missing_share=0.1,
-                        measurement_bias={"offset": 0.0, "noise": 0.0}), seed=0)
+    ds = simulate(
+        small(
+            n_subjects=2000,
+            windows_per_subject=2,
+            prevalence=0.3,
+            race_shares={"a": 0.8, "b": 0.2},
+            missing_share=0.1,
+            measurement_bias={"offset": 0.0, "noise": 0.0},
+        ),
+        seed=0,
+    )
     assert abs(ds.y_clean.mean() - 0.3) < 0.01
     race = ds.attributes["race"].astype(str).to_numpy()
     assert abs((race == MISSING).mean() - 0.1) < 0.03
@@ -47,8 +55,14 @@ def test_prevalence_and_group_shares_follow_the_knobs() -> None:
 
 
 def test_label_bias_under_records_positives_only_in_the_group() -> None:
-    ds = simulate(small(n_subjects=1500, label_bias={"attribute": "sex", "group": "female", "rate": 0.5},
-                        pool_fraction=0.0), seed=0)
+    ds = simulate(
+        small(
+            n_subjects=1500,
+            label_bias={"attribute": "sex", "group": "female", "rate": 0.5},
+            pool_fraction=0.0,
+        ),
+        seed=0,
+    )
     female = ds.attributes["sex"].astype(str).to_numpy() == "female"
     pos = ds.y_clean == 1
     flipped = (ds.y == 0) & pos
@@ -64,8 +78,18 @@ def test_no_bias_knobs_means_clean_labels() -> None:
 
 def test_measurement_bias_shifts_only_the_groups_channel() -> None:
     off = simulate(small(measurement_bias={"offset": 0.0, "noise": 0.0}), seed=5)
-    on = simulate(small(measurement_bias={"attribute": "race", "group": "black", "channel": "spo2",
-                                          "offset": 3.0, "noise": 0.0}), seed=5)
+    on = simulate(
+        small(
+            measurement_bias={
+                "attribute": "race",
+                "group": "black",
+                "channel": "spo2",
+                "offset": 3.0,
+                "noise": 0.0,
+            }
+        ),
+        seed=5,
+    )
     black = on.attributes["race"].astype(str).to_numpy() == "black"
     spo2 = CHANNELS.index("spo2")
     shift = on.X[:, spo2].mean(axis=1) - off.X[:, spo2].mean(axis=1)
@@ -75,8 +99,14 @@ def test_measurement_bias_shifts_only_the_groups_channel() -> None:
 
 
 def test_spurious_channel_tracks_label_in_the_group() -> None:
-    ds = simulate(small(n_subjects=800, spurious={"attribute": "age_group", "group": ">=65", "strength": 2.0},
-                        pool_fraction=0.0), seed=0)
+    ds = simulate(
+        small(
+            n_subjects=800,
+            spurious={"attribute": "age_group", "group": ">=65", "strength": 2.0},
+            pool_fraction=0.0,
+        ),
+        seed=0,
+    )
     old = ds.attributes["age_group"].astype(str).to_numpy() == ">=65"
     flag = ds.X[:, CHANNELS.index("device_flag")].mean(axis=1)
     corr_old = np.corrcoef(flag[old], ds.y[old])[0, 1]
@@ -95,8 +125,14 @@ def test_labelled_fraction_moves_train_subjects_to_the_pool() -> None:
     ("kw", "match"),
     [
         ({"label_bias": {"attribute": "religion", "rate": 0.1}}, r"bias attribute 'religion' does not exist"),
-        ({"label_bias": {"attribute": "sex", "group": "Female", "rate": 0.1}}, r"group 'Female' of 'sex' does not exist"),
-        ({"measurement_bias": {"channel": "lactate", "offset": 1.0}}, r"measurement_bias.channel 'lactate' unknown"),
+        (
+            {"label_bias": {"attribute": "sex", "group": "Female", "rate": 0.1}},
+            r"group 'Female' of 'sex' does not exist",
+        ),
+        (
+            {"measurement_bias": {"channel": "lactate", "offset": 1.0}},
+            r"measurement_bias.channel 'lactate' unknown",
+        ),
         ({"n_subjects": 20, "pool_fraction": 0.95}, r"empty train/val/test split"),
     ],
 )

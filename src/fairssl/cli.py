@@ -47,8 +47,12 @@ def user_errors(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="study TOML file (see `fairssl config --example`)")]
-ProfileOpt = Annotated[str | None, typer.Option("--profile", "-p", help="quick | paper (default: the file's, else quick)")]
+ConfigOpt = Annotated[
+    Path | None, typer.Option("--config", "-c", help="study TOML file (see `fairssl config --example`)")
+]
+ProfileOpt = Annotated[
+    str | None, typer.Option("--profile", "-p", help="quick | paper (default: the file's, else quick)")
+]
 
 
 def _print_summary(run_dir: Path) -> None:
@@ -72,7 +76,9 @@ def _print_summary(run_dir: Path) -> None:
 def run(
     config: ConfigOpt = None,
     profile: ProfileOpt = None,
-    out_dir: Annotated[Path | None, typer.Option("--out", help="run folder (default: <output_dir>/<name>-<hash>)")] = None,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="run folder (default: <output_dir>/<name>-<hash>)")
+    ] = None,
 ) -> None:
     """Run the whole assessment (default: the built-in simulator, quick profile) and write a report."""
     from fairssl.config import load_config
@@ -80,7 +86,9 @@ def run(
 
     cfg = load_config(config, profile=profile)
     quiet = not sys.stderr.isatty()
-    run_dir = run_study(cfg, run_dir=out_dir, log=(lambda m: err.print(m, highlight=False)) if not quiet else print)
+    run_dir = run_study(
+        cfg, run_dir=out_dir, log=(lambda m: err.print(m, highlight=False)) if not quiet else print
+    )
     _print_summary(run_dir)
     out.print(f"run folder: {run_dir}\nreport:     {run_dir / 'report.html'}", highlight=False)
 
@@ -105,21 +113,27 @@ def status(run_dir: Annotated[Path, typer.Argument(help="a run folder written by
     from fairssl.experiments.runner import Workspace
 
     if not (run_dir / "config.toml").is_file():
-        raise DataError(f"{run_dir} is not a run folder (no config.toml); give a folder written by `fairssl run`")
+        raise DataError(
+            f"{run_dir} is not a run folder (no config.toml); give a folder written by `fairssl run`"
+        )
     cfg = load_config(run_dir / "config.toml")
     ws = Workspace(run_dir)
     specs = expand(cfg)
     done = [s for s in specs if ws.is_done(s.run_id)]
     started = [s for s in specs if not ws.is_done(s.run_id) and ws.run(s.run_id).is_dir()]
-    out.print(f"{len(done)} done, {len(started)} started (interrupted or running), "
-              f"{len(specs) - len(done) - len(started)} pending, of {len(specs)} runs")
+    out.print(
+        f"{len(done)} done, {len(started)} started (interrupted or running), "
+        f"{len(specs) - len(done) - len(started)} pending, of {len(specs)} runs"
+    )
 
 
 @app.command()
 @user_errors
 def audit(
     data: Annotated[str | None, typer.Argument(help="dataset path (omit for the simulator)")] = None,
-    source: Annotated[str | None, typer.Option(help="simulate | mimic3 | mesa | globem | arrays | long | pbcseq | folder")] = None,
+    source: Annotated[
+        str | None, typer.Option(help="simulate | mimic3 | mesa | globem | arrays | long | pbcseq | folder")
+    ] = None,
     config: ConfigOpt = None,
 ) -> None:
     """Stage 1: dataset size, groups, label prevalence and label bias per group, warnings."""
@@ -141,7 +155,9 @@ def audit(
 @user_errors
 def config_cmd(
     example: Annotated[bool, typer.Option("--example", help="print a commented example study file")] = False,
-    show: Annotated[Path | None, typer.Option("--show", help="print the resolved config of a study file")] = None,
+    show: Annotated[
+        Path | None, typer.Option("--show", help="print the resolved config of a study file")
+    ] = None,
     profile: ProfileOpt = None,
 ) -> None:
     """Print a commented example config, or the fully resolved config of a file."""

@@ -256,7 +256,11 @@ def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
     model: Any = StudyConfig
     for part in loc:
         field = model.model_fields.get(str(part))
-        if field is None or not isinstance(field.annotation, type) or not issubclass(field.annotation, BaseModel):
+        if (
+            field is None
+            or not isinstance(field.annotation, type)
+            or not issubclass(field.annotation, BaseModel)
+        ):
             return []
         model = field.annotation
     return sorted(model.model_fields)
@@ -285,7 +289,9 @@ def load_config(path: str | Path | None = None, *, profile: str | None = None) -
         return build_config({}, profile=profile)
     p = Path(path)
     if not p.is_file():
-        raise ConfigError(f"config file {p} not found; give the path of a TOML file (see `fairssl config --example`)")
+        raise ConfigError(
+            f"config file {p} not found; give the path of a TOML file (see `fairssl config --example`)"
+        )
     try:
         raw = tomllib.loads(p.read_text())
     except tomllib.TOMLDecodeError as err:
@@ -308,7 +314,7 @@ def to_toml(data: Mapping[str, Any], prefix: str = "") -> str:
         if isinstance(value, Mapping):
             name = f"{prefix}.{key}" if prefix else key
             body = to_toml(value, name)
-            tables.append(f"[{name}]\n{body}" if not body.startswith("[") else f"[{name}]\n{body}")
+            tables.append(f"[{name}]\n{body}")
         else:
             scalars.append(f"{_toml_key(key)} = {json.dumps(value)}")
     text = "\n".join(scalars)

@@ -34,8 +34,16 @@ def test_frozen_layers_are_bit_identical_after_training(setup: str) -> None:
     Xv, yv = task(40, 1)
     torch.manual_seed(0)
     state = build_encoder(MODEL, 3, 20).state_dict()
-    model, _ = finetune(X, y, Xv, yv, setup=get_setup(setup), model=MODEL, encoder_state=state,
-                        config=FinetuneConfig(epochs=3, batch_size=32, patience=0, optimizer="adam", lr=1e-2))
+    model, _ = finetune(
+        X,
+        y,
+        Xv,
+        yv,
+        setup=get_setup(setup),
+        model=MODEL,
+        encoder_state=state,
+        config=FinetuneConfig(epochs=3, batch_size=32, patience=0, optimizer="adam", lr=1e-2),
+    )
     spec = get_setup(setup)
     for name in ("conv1", "conv2", "conv3"):
         for key in ("0.weight", "0.bias"):
@@ -46,8 +54,15 @@ def test_frozen_layers_are_bit_identical_after_training(setup: str) -> None:
 def test_learns_a_separable_task_and_selects_on_validation() -> None:
     X, y = task(300, 0)
     Xv, yv = task(100, 1)
-    model, res = finetune(X, y, Xv, yv, setup=get_setup("supervised"), model=MODEL,
-                          config=FinetuneConfig(epochs=15, batch_size=32, patience=5, optimizer="adam", lr=1e-2))
+    model, res = finetune(
+        X,
+        y,
+        Xv,
+        yv,
+        setup=get_setup("supervised"),
+        model=MODEL,
+        config=FinetuneConfig(epochs=15, batch_size=32, patience=5, optimizer="adam", lr=1e-2),
+    )
     best = res.history[res.best_epoch - 1]
     assert best["val_loss"] == min(h["val_loss"] for h in res.history)
     from sklearn.metrics import roc_auc_score
@@ -86,6 +101,14 @@ def test_gradual_unfreezing_unfreezes_from_the_top() -> None:
 def test_linear_probe_has_a_linear_head() -> None:
     X, y = task(80, 0)
     state = build_encoder(MODEL, 3, 20).state_dict()
-    model, res = finetune(X, y, X, y, setup=get_setup("linear-probe"), model=MODEL, encoder_state=state,
-                          config=FinetuneConfig(epochs=1, batch_size=32))
+    _, res = finetune(
+        X,
+        y,
+        X,
+        y,
+        setup=get_setup("linear-probe"),
+        model=MODEL,
+        encoder_state=state,
+        config=FinetuneConfig(epochs=1, batch_size=32),
+    )
     assert res.trainable_parameters == 8 * 2 + 2

@@ -24,7 +24,13 @@ def test_parameter_count_matches_the_paper_for_mimic_shape() -> None:
 
 @pytest.mark.parametrize(
     ("setup", "expected"),
-    [("1-first", 94_754), ("1-middle", 120_322), ("2-first-middle", 61_922), ("2-first-last", 45_506), ("3", 12_674)],
+    [
+        ("1-first", 94_754),
+        ("1-middle", 120_322),
+        ("2-first-middle", 61_922),
+        ("2-first-last", 45_506),
+        ("3", 12_674),
+    ],
 )
 def test_trainable_counts_per_setup_match_the_paper(setup: str, expected: int) -> None:
     model = mimic_model()
@@ -33,7 +39,10 @@ def test_trainable_counts_per_setup_match_the_paper(setup: str, expected: int) -
     assert n_trainable(model) == expected
 
 
-@pytest.mark.parametrize(("padding", "t", "lengths"), [("valid", 48, [25, 10, 3]), ("valid", 101, [78, 63, 56]), ("same", 28, [28, 28, 28])])
+@pytest.mark.parametrize(
+    ("padding", "t", "lengths"),
+    [("valid", 48, [25, 10, 3]), ("valid", 101, [78, 63, 56]), ("same", 28, [28, 28, 28])],
+)
 def test_activation_lengths_follow_the_paper(padding: str, t: int, lengths: list[int]) -> None:
     enc = Encoder(5, padding=padding, n_steps=t)
     x = torch.randn(2, 5, t)
@@ -61,7 +70,7 @@ def test_glorot_weights_and_zero_bias() -> None:
 
 
 def test_too_short_windows_and_bad_sizes_are_config_errors() -> None:
-    with pytest.raises(ConfigError, match="too short for 'valid' convolutions.*need at least 46"):
+    with pytest.raises(ConfigError, match=r"too short for 'valid' convolutions.*need at least 46"):
         Encoder(5, n_steps=28)
     with pytest.raises(ConfigError, match="equal length"):
         Encoder(5, widths=(8, 8), kernels=(3,))

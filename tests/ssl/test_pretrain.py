@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import contextlib
+import itertools
 import math
 
 import numpy as np
@@ -27,7 +29,7 @@ def test_trains_for_every_configured_epoch_and_lr_reaches_zero_at_the_end() -> N
     _, res = pretrain(data(), data(40, 1), model=MODEL, config=cfg, seed=0)
     assert len(res.history) == 4
     lrs = [h["lr"] for h in res.history]
-    assert all(a > b for a, b in zip(lrs, lrs[1:], strict=False)) and math.isclose(lrs[-1], 0.0, abs_tol=1e-12)
+    assert all(a > b for a, b in itertools.pairwise(lrs)) and math.isclose(lrs[-1], 0.0, abs_tol=1e-12)
     assert res.history[-1]["train_loss"] < res.history[0]["train_loss"]
 
 
@@ -45,8 +47,6 @@ def test_resume_from_checkpoint_equals_an_uninterrupted_run(tmp_path) -> None:
     full, full_res = pretrain(data(), data(40, 1), model=MODEL, config=full_cfg, seed=3)
     ckpt = tmp_path / "ckpt.pt"
     # "Interrupt" after 2 epochs: a run configured for 4 that is stopped early leaves its checkpoint.
-    import fairssl.ssl.pretrain as mod
-
     calls = {"n": 0}
 
     def stop_after_two(row: dict[str, float]) -> None:
@@ -54,10 +54,16 @@ def test_resume_from_checkpoint_equals_an_uninterrupted_run(tmp_path) -> None:
         if calls["n"] == 2:
             raise KeyboardInterrupt
 
-    try:
-        mod.pretrain(data(), data(40, 1), model=MODEL, config=full_cfg, seed=3, checkpoint=ckpt, on_epoch=stop_after_two)
-    except KeyboardInterrupt:
-        pass
+    with contextlib.suppress(KeyboardInterrupt):
+        pretrain(
+            data(),
+            data(40, 1),
+            model=MODEL,
+            config=full_cfg,
+            seed=3,
+            checkpoint=ckpt,
+            on_epoch=stop_after_two,
+        )
     assert ckpt.is_file()
     resumed, res = pretrain(data(), data(40, 1), model=MODEL, config=full_cfg, seed=3, checkpoint=ckpt)
     assert res.resumed_from == 2 and len(res.history) == 4

@@ -146,7 +146,9 @@ class WindowDataset:
         for arr_name in ("y", "window_id", "subject", "split"):
             arr = getattr(self, arr_name)
             if arr.shape != (n,):
-                raise DataError(f"{arr_name} has shape {arr.shape}, expected ({n},); give one value per window")
+                raise DataError(
+                    f"{arr_name} has shape {arr.shape}, expected ({n},); give one value per window"
+                )
         if self.y_clean is not None and self.y_clean.shape != (n,):
             raise DataError(f"y_clean has shape {self.y_clean.shape}, expected ({n},)")
         if self.mask is not None and self.mask.shape != self.X.shape:
@@ -260,7 +262,11 @@ class WindowDataset:
         path.mkdir(parents=True, exist_ok=True)
         target = path / _X_FILE
         # Saving a memory-mapped dataset into its own folder must not truncate the file it reads from.
-        own = isinstance(self.X, np.memmap) and target.exists() and Path(str(self.X.filename)).resolve() == target.resolve()
+        own = (
+            isinstance(self.X, np.memmap)
+            and target.exists()
+            and Path(str(self.X.filename)).resolve() == target.resolve()
+        )
         if not own:
             np.save(target, self.X)
         if self.mask is not None:
@@ -288,10 +294,16 @@ class WindowDataset:
             info = json.loads((path / _INFO_FILE).read_text())
             X = np.load(path / _X_FILE, mmap_mode="r" if mmap else None)
             meta = pd.read_parquet(path / _META_FILE)
-            mask = np.load(path / _MASK_FILE, mmap_mode="r" if mmap else None) if (path / _MASK_FILE).is_file() else None
+            mask = (
+                np.load(path / _MASK_FILE, mmap_mode="r" if mmap else None)
+                if (path / _MASK_FILE).is_file()
+                else None
+            )
             names, attributes, name = info["channel_names"], info["attributes"], info["name"]
         except (OSError, ValueError, KeyError) as exc:
-            raise DataError(f"{path} is truncated or corrupt ({exc!r}); re-create it from the source data") from None
+            raise DataError(
+                f"{path} is truncated or corrupt ({exc!r}); re-create it from the source data"
+            ) from None
         return cls.build(
             X,
             meta["y"].to_numpy(),

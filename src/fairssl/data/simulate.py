@@ -70,10 +70,10 @@ def _group_mask(attrs: pd.DataFrame, attribute: str, group: str) -> np.ndarray:
 def _split_subjects(cfg: SimulationConfig, rng: np.random.Generator) -> np.ndarray:
     s = cfg.n_subjects
     order = rng.permutation(s)
-    n_pool = int(round(cfg.pool_fraction * s))
+    n_pool = round(cfg.pool_fraction * s)
     labelled = order[n_pool:]
-    n_train = int(round(0.7 * len(labelled)))
-    n_val = int(round(0.15 * len(labelled)))
+    n_train = round(0.7 * len(labelled))
+    n_val = round(0.15 * len(labelled))
     split = np.empty(s, dtype=object)
     split[order[:n_pool]] = "pool"
     split[labelled[:n_train]] = "train"
@@ -81,7 +81,7 @@ def _split_subjects(cfg: SimulationConfig, rng: np.random.Generator) -> np.ndarr
     split[labelled[n_train + n_val :]] = "test"
     if cfg.labelled_fraction < 1.0:
         train_ids = labelled[:n_train]
-        n_unlab = int(round((1.0 - cfg.labelled_fraction) * len(train_ids)))
+        n_unlab = round((1.0 - cfg.labelled_fraction) * len(train_ids))
         split[train_ids[:n_unlab]] = "pool"
     if min((split == k).sum() for k in ("train", "val", "test")) == 0:
         raise ConfigError(
@@ -135,7 +135,9 @@ def simulate(config: SimulationConfig | None = None, *, seed: int = 0, **overrid
     mb_rows = np.zeros(n, dtype=bool)
     if mb.offset or mb.noise:
         if mb.channel not in CHANNELS:
-            raise ConfigError(f"simulate: measurement_bias.channel {mb.channel!r} unknown; allowed: {CHANNELS}")
+            raise ConfigError(
+                f"simulate: measurement_bias.channel {mb.channel!r} unknown; allowed: {CHANNELS}"
+            )
         mb_rows = _group_mask(attrs_w, mb.attribute, mb.group)
         ch = CHANNELS.index(mb.channel)
         gain[mb_rows, ch] *= 1.0 / (1.0 + abs(mb.offset))  # attenuated response in the biased group

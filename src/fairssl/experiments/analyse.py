@@ -62,7 +62,8 @@ def _attributes(ds: WindowDataset, config: StudyConfig) -> list[str]:
     unknown = [a for a in wanted if a not in ds.attribute_names]
     if unknown:
         raise DataError(
-            f"evaluation.attributes names unknown attribute(s) {unknown}; the dataset has {ds.attribute_names}"
+            f"evaluation.attributes names unknown attribute(s) {unknown}; "
+            f"the dataset has {ds.attribute_names}"
         )
     return list(wanted)
 
@@ -93,7 +94,9 @@ def _label_sets(pred: pd.DataFrame) -> list[tuple[str, np.ndarray]]:
     return labels
 
 
-def evaluate_run(pred: pd.DataFrame, attributes: list[str], config: StudyConfig, *, seed: int) -> pd.DataFrame:
+def evaluate_run(
+    pred: pd.DataFrame, attributes: list[str], config: StudyConfig, *, seed: int
+) -> pd.DataFrame:
     """Every performance and fairness metric of one run, with bootstrap CIs when ``n_boot`` > 0."""
     ev = config.evaluation
     score = pred["prob_1"].to_numpy()
@@ -116,15 +119,32 @@ def evaluate_run(pred: pd.DataFrame, attributes: list[str], config: StudyConfig,
             )
         else:
             perf = performance_table(
-                y, score, sens, threshold=ev.threshold, min_group_size=ev.min_group_size,
+                y,
+                score,
+                sens,
+                threshold=ev.threshold,
+                min_group_size=ev.min_group_size,
                 include_missing=ev.include_missing,
             )
             fair = fairness_table(
-                y, (score >= ev.threshold).astype(int), sens, reference=ev.reference,
-                min_group_size=ev.min_group_size, include_missing=ev.include_missing,
+                y,
+                (score >= ev.threshold).astype(int),
+                sens,
+                reference=ev.reference,
+                min_group_size=ev.min_group_size,
+                include_missing=ev.include_missing,
             )
-            pd_row = pd.DataFrame([{"attribute": "all", "group": "all", "metric": "parity_deviation",
-                                    "value": parity_deviation(fair), "reason": ""}])
+            pd_row = pd.DataFrame(
+                [
+                    {
+                        "attribute": "all",
+                        "group": "all",
+                        "metric": "parity_deviation",
+                        "value": parity_deviation(fair),
+                        "reason": "",
+                    }
+                ]
+            )
             table = pd.concat([perf, fair, pd_row], ignore_index=True)
             table["estimate"] = table["value"]
             table["ci_low"] = np.nan
@@ -143,7 +163,9 @@ def _metric(table: pd.DataFrame, metric: str, *, label: str = "recorded") -> pd.
     return rows.iloc[0][["estimate", "ci_low", "ci_high"]]
 
 
-def analyse(ds: WindowDataset, config: StudyConfig, ws: Workspace, specs: list[RunSpec], *, log: Log = print) -> dict[str, Any]:
+def analyse(
+    ds: WindowDataset, config: StudyConfig, ws: Workspace, specs: list[RunSpec], *, log: Log = print
+) -> dict[str, Any]:
     """Evaluate every fine-tuning run, compare setups, compute conditioned CKA, and build the report."""
     ws.results.mkdir(parents=True, exist_ok=True)
     attributes = _attributes(ds, config)
@@ -160,9 +182,17 @@ def analyse(ds: WindowDataset, config: StudyConfig, ws: Workspace, specs: list[R
         tables.append(table)
         auroc, pdev = _metric(table, "auroc"), _metric(table, "parity_deviation")
         summary_rows.append(
-            {"run_id": spec.run_id, "setup": spec.setup, "seed": spec.seed,
-             "auroc": auroc["estimate"], "auroc_low": auroc["ci_low"], "auroc_high": auroc["ci_high"],
-             "parity_deviation": pdev["estimate"], "pd_low": pdev["ci_low"], "pd_high": pdev["ci_high"]}
+            {
+                "run_id": spec.run_id,
+                "setup": spec.setup,
+                "seed": spec.seed,
+                "auroc": auroc["estimate"],
+                "auroc_low": auroc["ci_low"],
+                "auroc_high": auroc["ci_high"],
+                "parity_deviation": pdev["estimate"],
+                "pd_low": pdev["ci_low"],
+                "pd_high": pdev["ci_high"],
+            }
         )
     results = pd.concat(tables, ignore_index=True)
     summary = pd.DataFrame(summary_rows)
@@ -179,10 +209,17 @@ def analyse(ds: WindowDataset, config: StudyConfig, ws: Workspace, specs: list[R
         if ev.n_boot > 0:
             p_sup, p_own = preds[sup[spec.seed]], preds[spec.run_id]
             diff = paired_bootstrap_difference(
-                p_own["y"].to_numpy(), p_own["prob_1"].to_numpy(), p_sup["prob_1"].to_numpy(),
-                p_own[attributes], clusters=p_own["subject"].to_numpy() if ev.cluster == "subject" else None,
-                n_boot=ev.n_boot, threshold=ev.threshold, seed=spec.seed, reference=ev.reference,
-                min_group_size=ev.min_group_size, include_missing=ev.include_missing,
+                p_own["y"].to_numpy(),
+                p_own["prob_1"].to_numpy(),
+                p_sup["prob_1"].to_numpy(),
+                p_own[attributes],
+                clusters=p_own["subject"].to_numpy() if ev.cluster == "subject" else None,
+                n_boot=ev.n_boot,
+                threshold=ev.threshold,
+                seed=spec.seed,
+                reference=ev.reference,
+                min_group_size=ev.min_group_size,
+                include_missing=ev.include_missing,
             )
             for _, r in diff.iterrows():
                 key = str(r["metric"])
@@ -192,13 +229,24 @@ def analyse(ds: WindowDataset, config: StudyConfig, ws: Workspace, specs: list[R
         paired.append(row)
     if paired:
         summary = summary.merge(pd.DataFrame(paired), on="run_id", how="left")
-    long = summary.melt(id_vars=["setup", "seed"], value_vars=["auroc", "parity_deviation"],
-                        var_name="metric", value_name="value")
+    long = summary.melt(
+        id_vars=["setup", "seed"],
+        value_vars=["auroc", "parity_deviation"],
+        var_name="metric",
+        value_name="value",
+    )
     seeds = aggregate_seeds(long)
-    tests = pd.concat(
-        [compare_to_baseline(long, baseline="supervised", metric=m) for m in ("auroc", "parity_deviation")],
-        ignore_index=True,
-    ) if "supervised" in set(summary["setup"]) else pd.DataFrame()
+    tests = (
+        pd.concat(
+            [
+                compare_to_baseline(long, baseline="supervised", metric=m)
+                for m in ("auroc", "parity_deviation")
+            ],
+            ignore_index=True,
+        )
+        if "supervised" in set(summary["setup"])
+        else pd.DataFrame()
+    )
 
     results.to_parquet(ws.results / "results.parquet", index=False)
     results.to_csv(ws.results / "results.csv", index=False)
@@ -216,8 +264,15 @@ def analyse(ds: WindowDataset, config: StudyConfig, ws: Workspace, specs: list[R
 
 
 def _similarity(
-    ds: WindowDataset, config: StudyConfig, ws: Workspace, runs: list[RunSpec],
-    preds: dict[str, pd.DataFrame], results: pd.DataFrame, attributes: list[str], *, log: Log,
+    ds: WindowDataset,
+    config: StudyConfig,
+    ws: Workspace,
+    runs: list[RunSpec],
+    preds: dict[str, pd.DataFrame],
+    results: pd.DataFrame,
+    attributes: list[str],
+    *,
+    log: Log,
 ) -> dict[str, pd.DataFrame]:
     """Stage 4: supervised x SSL layer CKA, overall and conditioned on each attribute's groups."""
     sim = config.similarity
@@ -231,27 +286,52 @@ def _similarity(
         acts_sup = load_activations(ws, base.run_id, window_ids)
         acts_ssl = load_activations(ws, spec.run_id, window_ids)
         mat = cka_matrix(acts_sup, acts_ssl, debiased=sim.debiased)
-        mats.append(mat.rename_axis("layer_a").reset_index().melt(id_vars="layer_a", var_name="layer_b", value_name="cka")
-                    .assign(setup=spec.setup, seed=spec.seed))
+        mats.append(
+            mat.rename_axis("layer_a")
+            .reset_index()
+            .melt(id_vars="layer_a", var_name="layer_b", value_name="cka")
+            .assign(setup=spec.setup, seed=spec.seed)
+        )
         cond = conditioned_cka(
-            acts_sup, acts_ssl, preds[spec.run_id][attributes], n_per_group=sim.n_per_group, n_draws=sim.n_draws,
-            n_permutations=sim.n_permutations, min_group_size=config.evaluation.min_group_size,
-            include_missing=config.evaluation.include_missing, debiased=sim.debiased, seed=spec.seed,
+            acts_sup,
+            acts_ssl,
+            preds[spec.run_id][attributes],
+            n_per_group=sim.n_per_group,
+            n_draws=sim.n_draws,
+            n_permutations=sim.n_permutations,
+            min_group_size=config.evaluation.min_group_size,
+            include_missing=config.evaluation.include_missing,
+            debiased=sim.debiased,
+            seed=spec.seed,
         )
         summ = summarise_conditioned(cond)
         conds.append(summ.assign(setup=spec.setup, seed=spec.seed))
-        perf = results[(results.run_id == base.run_id) & (results.metric == "auroc") & (results.label == "recorded")
-                       & (results.attribute != "overall")]
-        perf = perf.rename(columns={"estimate": "performance"})[["attribute", "group", "performance"]].dropna()
+        perf = results[
+            (results.run_id == base.run_id)
+            & (results.metric == "auroc")
+            & (results.label == "recorded")
+            & (results.attribute != "overall")
+        ]
+        perf = perf.rename(columns={"estimate": "performance"})[
+            ["attribute", "group", "performance"]
+        ].dropna()
         diff = best_worst_difference(summ, perf)
         if not diff.empty:
             diffs.append(diff.assign(setup=spec.setup, seed=spec.seed))
             if diff["attribute"].nunique() >= 2:
                 ratio = dissimilarity_ratio(diff)
-                ratios.append(ratio.table.assign(setup=spec.setup, seed=spec.seed, ratio=ratio.ratio,
-                                                 spearman=ratio.spearman))
+                ratios.append(
+                    ratio.table.assign(
+                        setup=spec.setup, seed=spec.seed, ratio=ratio.ratio, spearman=ratio.spearman
+                    )
+                )
     out = {}
-    for name, frames in (("cka", mats), ("cka_conditioned", conds), ("cka_best_worst", diffs), ("cka_ratio", ratios)):
+    for name, frames in (
+        ("cka", mats),
+        ("cka_conditioned", conds),
+        ("cka_best_worst", diffs),
+        ("cka_ratio", ratios),
+    ):
         frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
         frame.to_csv(ws.results / f"{name}.csv", index=False)
         out[name] = frame

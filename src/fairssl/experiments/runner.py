@@ -92,71 +92,86 @@ def _labelled_arrays(ds: WindowDataset, split: str) -> tuple[np.ndarray, np.ndar
     return np.asarray(ds.X[idx]), ds.y[idx]
 
 
-def execute_run(spec: RunSpec, ds: WindowDataset, config: StudyConfig, ws: Workspace, *, log: Log) -> dict[str, Any]:
+def _pretrain_run(spec: RunSpec, ds: WindowDataset, config: StudyConfig, out: Path) -> dict[str, Any]:
+    """Pre-train on the pool and train windows (labels unused); early stopping on the val windows."""
+    pool = np.sort(np.concatenate([ds.indices("pool"), ds.indices("train")]))
+    encoder, result = pretrain(
+        np.asarray(ds.X[pool]),
+        np.asarray(ds.X[ds.indices("val")]),
+        model=config.model,
+        config=config.pretrain,
+        seed=spec.seed,
+        device=resolve_device(config.runtime.device),
+        checkpoint=out / "checkpoint.pt",
+    )
+    torch.save(encoder.state_dict(), out / "encoder.pt")
+    pd.DataFrame(result.history).to_csv(out / "history.csv", index=False)
+    (out / "checkpoint.pt").unlink(missing_ok=True)
+    return {
+        "best_epoch": result.best_epoch,
+        "stopped_early": result.stopped_early,
+        "epochs": len(result.history),
+    }
+
+
+def _finetune_run(spec: RunSpec, ds: WindowDataset, config: StudyConfig, ws: Workspace) -> dict[str, Any]:
+    """Fine-tune one setup; store test predictions and conv activations keyed by window id."""
+    out = ws.run(spec.run_id)
+    device = resolve_device(config.runtime.device)
+    setup = get_setup(spec.setup or "supervised", [f"conv{i + 1}" for i in range(len(config.model.widths))])
+    encoder_state = None
+    if spec.depends_on is not None:
+        encoder_state = torch.load(ws.run(spec.depends_on) / "encoder.pt", weights_only=True)
+    X_tr, y_tr = _labelled_arrays(ds, "train")
+    X_va, y_va = _labelled_arrays(ds, "val")
+    model, result = finetune(
+        X_tr,
+        y_tr,
+        X_va,
+        y_va,
+        setup=setup,
+        model=config.model,
+        config=config.finetune,
+        encoder_state=encoder_state,
+        n_classes=max(2, ds.n_classes),
+        seed=spec.seed,
+        device=device,
+    )
+    torch.save(model.state_dict(), out / "model.pt")
+    pd.DataFrame(result.history).to_csv(out / "history.csv", index=False)
+    test = ds.indices("test")
+    X_te = np.asarray(ds.X[test])
+    prob = predict_proba(model, X_te, device=device)
+    pred = pd.DataFrame({"window_id": ds.window_id[test], "subject": ds.subject[test], "y": ds.y[test]})
+    if ds.y_clean is not None:
+        pred["y_clean"] = ds.y_clean[test]
+    for k in range(prob.shape[1]):
+        pred[f"prob_{k}"] = prob[:, k]
+    pred.to_parquet(out / "predictions.parquet", index=False)
+    acts = capture_activations(model.encoder, X_te, list(model.encoder.layer_names))
+    arrays: dict[str, np.ndarray] = {k: v.astype(np.float16) for k, v in acts.items()}
+    arrays["window_id"] = ds.window_id[test].astype(str)
+    np.savez(out / "activations.npz", **arrays)  # type: ignore[arg-type]
+    best = result.history[result.best_epoch - 1] if result.best_epoch else {}
+    return {
+        "best_epoch": result.best_epoch,
+        "stopped_early": result.stopped_early,
+        "epochs": len(result.history),
+        "trainable_parameters": result.trainable_parameters,
+        "val_auroc": best.get("val_auroc", float("nan")),
+    }
+
+
+def execute_run(spec: RunSpec, ds: WindowDataset, config: StudyConfig, ws: Workspace) -> dict[str, Any]:
     """Execute one run and write its artifacts; ``done.json`` is written last (atomically)."""
     out = ws.run(spec.run_id)
     out.mkdir(parents=True, exist_ok=True)
     _write_json(out / "spec.json", spec.to_dict())
-    device = resolve_device(config.runtime.device)
     start = time.perf_counter()
     if spec.kind == "pretrain":
-        pool = np.concatenate([ds.indices("pool"), ds.indices("train")])
-        pool.sort()
-        X_val = np.asarray(ds.X[ds.indices("val")])
-        encoder, result = pretrain(
-            np.asarray(ds.X[pool]),
-            X_val,
-            model=config.model,
-            config=config.pretrain,
-            seed=spec.seed,
-            device=device,
-            checkpoint=out / "checkpoint.pt",
-        )
-        torch.save(encoder.state_dict(), out / "encoder.pt")
-        pd.DataFrame(result.history).to_csv(out / "history.csv", index=False)
-        summary = {"best_epoch": result.best_epoch, "stopped_early": result.stopped_early, "epochs": len(result.history)}
-        (out / "checkpoint.pt").unlink(missing_ok=True)
+        summary = _pretrain_run(spec, ds, config, out)
     else:
-        setup = get_setup(spec.setup or "supervised", [f"conv{i + 1}" for i in range(len(config.model.widths))])
-        encoder_state = None
-        if spec.depends_on is not None:
-            encoder_state = torch.load(ws.run(spec.depends_on) / "encoder.pt", weights_only=True)
-        X_tr, y_tr = _labelled_arrays(ds, "train")
-        X_va, y_va = _labelled_arrays(ds, "val")
-        model, result = finetune(
-            X_tr,
-            y_tr,
-            X_va,
-            y_va,
-            setup=setup,
-            model=config.model,
-            config=config.finetune,
-            encoder_state=encoder_state,
-            n_classes=max(2, ds.n_classes),
-            seed=spec.seed,
-            device=device,
-        )
-        torch.save(model.state_dict(), out / "model.pt")
-        pd.DataFrame(result.history).to_csv(out / "history.csv", index=False)
-        test = ds.indices("test")
-        X_te = np.asarray(ds.X[test])
-        prob = predict_proba(model, X_te, device=device)
-        pred = pd.DataFrame({"window_id": ds.window_id[test], "subject": ds.subject[test], "y": ds.y[test]})
-        if ds.y_clean is not None:
-            pred["y_clean"] = ds.y_clean[test]
-        for k in range(prob.shape[1]):
-            pred[f"prob_{k}"] = prob[:, k]
-        pred.to_parquet(out / "predictions.parquet", index=False)
-        layers = list(model.encoder.layer_names)
-        acts = capture_activations(model.encoder, X_te, layers)
-        np.savez(out / "activations.npz", window_id=ds.window_id[test].astype(str), **{k: v.astype(np.float16) for k, v in acts.items()})
-        summary = {
-            "best_epoch": result.best_epoch,
-            "stopped_early": result.stopped_early,
-            "epochs": len(result.history),
-            "trainable_parameters": result.trainable_parameters,
-            "val_auroc": result.history[result.best_epoch - 1]["val_auroc"] if result.best_epoch else float("nan"),
-        }
+        summary = _finetune_run(spec, ds, config, ws)
     summary["seconds"] = round(time.perf_counter() - start, 2)
     _write_json(out / "done.json", {**spec.to_dict(), "summary": summary})
     return summary
@@ -170,7 +185,9 @@ def run_study(config: StudyConfig, *, run_dir: Path | None = None, log: Log = pr
     save_config(config, ws.root / "config.toml")
     ds = load_study_data(config)
     if ds.n_classes > 2:
-        raise DataError(f"the dataset has {ds.n_classes} classes; `fairssl run` currently needs a binary label")
+        raise DataError(
+            f"the dataset has {ds.n_classes} classes; `fairssl run` currently needs a binary label"
+        )
     log(f"data: {ds.name}, {ds.X.shape[0]} windows x {ds.n_channels} channels x {ds.n_steps} steps")
     from fairssl.experiments.analyse import analyse, write_audit
 
@@ -182,12 +199,15 @@ def run_study(config: StudyConfig, *, run_dir: Path | None = None, log: Log = pr
     for i, spec in enumerate(todo, 1):
         label = spec.kind if spec.kind == "pretrain" else f"setup {spec.setup}"
         try:
-            summary = execute_run(spec, ds, config, ws, log=log)
+            summary = execute_run(spec, ds, config, ws)
         except KeyboardInterrupt:
             raise
         except Exception as exc:
             raise RunError(f"run {spec.run_id} ({label}, seed {spec.seed}) failed: {exc}") from exc
         extra = f", val AUROC {summary['val_auroc']:.3f}" if "val_auroc" in summary else ""
-        log(f"[{i}/{len(todo)}] {label:<22} seed {spec.seed}: {summary['epochs']} epochs{extra} ({summary['seconds']:.1f} s)")
+        log(
+            f"[{i}/{len(todo)}] {label:<22} seed {spec.seed}: {summary['epochs']} epochs{extra} "
+            f"({summary['seconds']:.1f} s)"
+        )
     analyse(ds, config, ws, specs, log=log)
     return ws.root

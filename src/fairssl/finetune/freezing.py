@@ -11,7 +11,12 @@ from collections.abc import Iterable, Iterator
 import torch
 from torch import nn
 
-_NORM_TYPES = (nn.modules.batchnorm._BatchNorm, nn.GroupNorm, nn.LayerNorm, nn.modules.instancenorm._InstanceNorm)
+_NORM_TYPES = (
+    nn.modules.batchnorm._BatchNorm,
+    nn.GroupNorm,
+    nn.LayerNorm,
+    nn.modules.instancenorm._InstanceNorm,
+)
 
 
 def freeze(module: nn.Module) -> None:
@@ -20,7 +25,9 @@ def freeze(module: nn.Module) -> None:
         p.requires_grad_(False)
 
 
-def unfreeze(module: nn.Module, optimizer: torch.optim.Optimizer | None = None, *, lr: float | None = None) -> None:
+def unfreeze(
+    module: nn.Module, optimizer: torch.optim.Optimizer | None = None, *, lr: float | None = None
+) -> None:
     """Make ``module`` trainable again and, given an optimiser, add its parameters as a new group."""
     params = list(module.parameters())
     for p in params:

@@ -57,7 +57,8 @@ def get_setup(name: str, layer_names: Sequence[str] = ("conv1", "conv2", "conv3"
         unknown = [layer for layer in layers if layer not in layer_names]
         if unknown:
             raise ConfigError(
-                f"setup {name!r} names unknown layer(s) {unknown}; the encoder's layers are {list(layer_names)}"
+                f"setup {name!r} names unknown layer(s) {unknown}; "
+                f"the encoder's layers are {list(layer_names)}"
             )
         return Setup(name, layers, pretrained=True)
     if name not in _PAPER:

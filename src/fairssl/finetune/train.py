@@ -45,11 +45,15 @@ def class_weights(y: np.ndarray, n_classes: int) -> np.ndarray:
     counts = np.bincount(y, minlength=n_classes).astype(float)
     if (counts == 0).any():
         missing = np.flatnonzero(counts == 0).tolist()
-        raise DataError(f"the training split has no windows of class(es) {missing}; every class needs examples")
+        raise DataError(
+            f"the training split has no windows of class(es) {missing}; every class needs examples"
+        )
     return len(y) / (n_classes * counts)
 
 
-def build_classifier(model: ModelConfig, encoder: Encoder, n_classes: int, *, linear_head: bool = False) -> Classifier:
+def build_classifier(
+    model: ModelConfig, encoder: Encoder, n_classes: int, *, linear_head: bool = False
+) -> Classifier:
     head = ClassifierHead(encoder.out_dim, n_classes, hidden=model.head_hidden, dropout=model.head_dropout)
     if linear_head:  # a linear probe: D -> K directly
         lin = nn.Linear(encoder.out_dim, n_classes)
@@ -77,7 +81,9 @@ def _l2(model: Classifier, config: FinetuneConfig) -> torch.Tensor:
     return penalty
 
 
-def predict_proba(model: nn.Module, X: np.ndarray, *, batch_size: int = 1024, device: torch.device | str = "cpu") -> np.ndarray:
+def predict_proba(
+    model: nn.Module, X: np.ndarray, *, batch_size: int = 1024, device: torch.device | str = "cpu"
+) -> np.ndarray:
     """Class probabilities (N, K) in eval mode (dropout off)."""
     device = torch.device(device)
     model.eval()
@@ -89,13 +95,17 @@ def predict_proba(model: nn.Module, X: np.ndarray, *, batch_size: int = 1024, de
     return np.concatenate(out) if out else np.zeros((0, 2), dtype=np.float32)
 
 
-def _val_metrics(model: Classifier, X: np.ndarray, y: np.ndarray, weight: torch.Tensor, device: torch.device) -> tuple[float, float]:
+def _val_metrics(
+    model: Classifier, X: np.ndarray, y: np.ndarray, weight: torch.Tensor, device: torch.device
+) -> tuple[float, float]:
     prob = predict_proba(model, X, device=device)
     p = torch.from_numpy(np.clip(prob, 1e-7, 1.0)).to(device)
     loss = float(nn.functional.nll_loss(torch.log(p), torch.from_numpy(y).to(device), weight=weight))
     try:
-        auc = float(roc_auc_score(y, prob[:, 1])) if prob.shape[1] == 2 else float(
-            roc_auc_score(y, prob, multi_class="ovr")
+        auc = (
+            float(roc_auc_score(y, prob[:, 1]))
+            if prob.shape[1] == 2
+            else float(roc_auc_score(y, prob, multi_class="ovr"))
         )
     except ValueError:
         auc = math.nan

@@ -6,24 +6,25 @@ and SVG. Setups are ordered by the level of supervision: supervised, 0, 1-*, 2-*
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable
 from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
 
-from fairssl.config import SETUP_NAMES  # noqa: E402
+from fairssl.config import SETUP_NAMES
 
 FOUR_FIFTHS = 0.2
 """Parity deviation |1 - ratio| of 0.2 marks the four-fifths band (ratios 0.8-1.25)."""
 
 
-def setup_order(setups: Sequence[str]) -> list[str]:
+def setup_order(setups: Iterable[str]) -> list[str]:
+    setups = [str(s) for s in setups]
     known = [s for s in SETUP_NAMES if s in set(setups)]
     return known + sorted(set(setups) - set(known))
 
@@ -44,13 +45,17 @@ def metric_by_setup(summary: pd.DataFrame, column: str, *, ylabel: str, band: fl
     xs = np.arange(len(table))
     for i, setup in enumerate(table.index):
         vals = summary.loc[summary["setup"] == setup, column].to_numpy(dtype=float)
-        ax.scatter(np.full(len(vals), i) + np.linspace(-0.08, 0.08, len(vals)), vals, s=12, color="0.6", zorder=2)
-    half = np.where(table["n"] > 1, st.t.ppf(0.975, np.maximum(table["n"] - 1, 1)) * table["std"] / np.sqrt(table["n"]), 0)
+        ax.scatter(
+            np.full(len(vals), i) + np.linspace(-0.08, 0.08, len(vals)), vals, s=12, color="0.6", zorder=2
+        )
+    half = np.where(
+        table["n"] > 1, st.t.ppf(0.975, np.maximum(table["n"] - 1, 1)) * table["std"] / np.sqrt(table["n"]), 0
+    )
     colors = ["#7f7f7f" if s == "supervised" else "#1f77b4" for s in table.index]
     ax.errorbar(xs, table["mean"], yerr=np.nan_to_num(half), fmt="none", ecolor="k", capsize=4, zorder=3)
     ax.scatter(xs, table["mean"], s=60, c=colors, zorder=4, edgecolor="k")
     if "supervised" in table.index:
-        ax.axhline(table.loc["supervised", "mean"], ls="--", color="#7f7f7f", lw=1, label="supervised")
+        ax.axhline(float(table["mean"].loc["supervised"]), ls="--", color="#7f7f7f", lw=1, label="supervised")
     if band is not None:
         ax.axhline(band, color="#d62728", lw=1, ls=":", label="four-fifths band (0.2)")
     ax.set_xticks(xs, list(table.index), rotation=20)
@@ -68,7 +73,9 @@ def cka_heatmaps(cka: pd.DataFrame) -> Figure:
     fig, axes = plt.subplots(1, len(setups), figsize=(2.3 * len(setups) + 0.8, 2.6), dpi=110, squeeze=False)
     im = None
     for ax, setup in zip(axes[0], setups, strict=True):
-        mat = cka[cka["setup"] == setup].pivot_table(index="layer_a", columns="layer_b", values="cka", aggfunc="mean")
+        mat = cka[cka["setup"] == setup].pivot_table(
+            index="layer_a", columns="layer_b", values="cka", aggfunc="mean"
+        )
         im = ax.imshow(mat.to_numpy(), vmin=0, vmax=1, cmap="viridis")
         for (r, c), v in np.ndenumerate(mat.to_numpy()):
             ax.text(c, r, f"{v:.2f}", ha="center", va="center", fontsize=7, color="w" if v < 0.6 else "k")

@@ -20,6 +20,10 @@ from fairssl.report import figures
 from fairssl.report.tables import headline, summary_table
 
 
+def _fmt(value: float) -> str:
+    return f"{value:.3f}"
+
+
 def _embed(png: Path) -> str:
     return "data:image/png;base64," + base64.b64encode(png.read_bytes()).decode()
 
@@ -33,30 +37,53 @@ def build_report(run_dir: str | Path) -> Path:
     root = Path(run_dir)
     summary = _read(root / "results" / "summary.csv")
     if summary.empty:
-        raise DataError(f"{root} has no results/summary.csv; run `fairssl run` first (or point at a run folder)")
+        raise DataError(
+            f"{root} has no results/summary.csv; run `fairssl run` first (or point at a run folder)"
+        )
     figs_dir = root / "figures"
     images = []
     fig = figures.metric_by_setup(summary, "auroc", ylabel="test AUROC")
-    images.append(("Performance by setup", "Test AUROC per setup: grey points are seeds, "
-                   "large points the mean with its 95% CI.", _embed(figures.save(fig, figs_dir, "auroc_by_setup"))))
-    fig = figures.metric_by_setup(summary, "parity_deviation", ylabel="parity deviation", band=figures.FOUR_FIFTHS)
-    images.append(("Parity deviation by setup", "Mean |1 - ratio| over the six fairness ratios and all "
-                   "attributes (lower is fairer; the dotted line marks the four-fifths band).",
-                   _embed(figures.save(fig, figs_dir, "parity_deviation_by_setup"))))
+    images.append(
+        (
+            "Performance by setup",
+            "Test AUROC per setup: grey points are seeds, large points the mean with its 95% CI.",
+            _embed(figures.save(fig, figs_dir, "auroc_by_setup")),
+        )
+    )
+    fig = figures.metric_by_setup(
+        summary, "parity_deviation", ylabel="parity deviation", band=figures.FOUR_FIFTHS
+    )
+    images.append(
+        (
+            "Parity deviation by setup",
+            "Mean |1 - ratio| over the six fairness ratios and all "
+            "attributes (lower is fairer; the dotted line marks the four-fifths band).",
+            _embed(figures.save(fig, figs_dir, "parity_deviation_by_setup")),
+        )
+    )
     cka = _read(root / "results" / "cka.csv")
     if not cka.empty:
         fig = figures.cka_heatmaps(cka)
-        images.append(("Where the difference lives: CKA", "Debiased linear CKA between the supervised "
-                       "model's conv layers (rows) and each SSL setup's (columns) on the test windows.",
-                       _embed(figures.save(fig, figs_dir, "cka_heatmaps"))))
+        images.append(
+            (
+                "Where the difference lives: CKA",
+                "Debiased linear CKA between the supervised "
+                "model's conv layers (rows) and each SSL setup's (columns) on the test windows.",
+                _embed(figures.save(fig, figs_dir, "cka_heatmaps")),
+            )
+        )
     audit = {name: _read(root / "dataset" / f"{name}.csv") for name in ("splits", "groups", "label_bias")}
     env = Environment(loader=PackageLoader("fairssl.report", "templates"), autoescape=select_autoescape())
     page = env.get_template("report.html").render(
         title=root.name,
         headline=headline(summary),
-        summary=summary_table(summary).to_html(index=False, classes="table", float_format="%.3f", na_rep="–"),
+        summary=summary_table(summary).to_html(index=False, classes="table", float_format=_fmt, na_rep="–"),
         images=images,
-        audit={k: v.to_html(index=False, classes="table", float_format="%.3f", na_rep="–") for k, v in audit.items() if not v.empty},
+        audit={
+            k: v.to_html(index=False, classes="table", float_format=_fmt, na_rep="–")
+            for k, v in audit.items()
+            if not v.empty
+        },
         config=html.escape((root / "config.toml").read_text()) if (root / "config.toml").is_file() else "",
         versions=f"fairssl {__version__}, Python {platform.python_version()}, pandas {pd.__version__}",
     )

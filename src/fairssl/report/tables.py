@@ -31,7 +31,11 @@ def headline(summary: pd.DataFrame) -> str:
     ok = ssl[ssl["AUROC"] >= ssl["AUROC"].max() - 0.01]
     best = ok["parity deviation"].idxmin()
     row = ssl.loc[best]
-    rel = (sup["parity deviation"] - row["parity deviation"]) / sup["parity deviation"] if sup["parity deviation"] else np.nan
+    rel = (
+        (sup["parity deviation"] - row["parity deviation"]) / sup["parity deviation"]
+        if sup["parity deviation"]
+        else np.nan
+    )
     verb = "reduced" if rel > 0 else "increased"
     return (
         f"Setup {best} {verb} parity deviation by {abs(rel) * 100:.0f}% relative to supervised "

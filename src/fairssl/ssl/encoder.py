@@ -29,8 +29,9 @@ class ConvBlock(nn.Sequential):
             nn.ReLU(),
             nn.Dropout(dropout),
         )
-        nn.init.xavier_uniform_(self[0].weight)  # Glorot-uniform as in the reference
-        nn.init.zeros_(self[0].bias)
+        nn.init.xavier_uniform_(self.conv.weight)  # Glorot-uniform as in the reference
+        if self.conv.bias is not None:
+            nn.init.zeros_(self.conv.bias)
 
     @property
     def conv(self) -> nn.Conv1d:

@@ -32,7 +32,7 @@ EpochCallback = Callable[[dict[str, float]], None]
 
 @dataclass
 class PretrainResult:
-    """What pre-training did: per-epoch history, the epoch whose encoder was kept, whether it stopped early."""
+    """What pre-training did: per-epoch history, the epoch kept, whether it stopped early."""
 
     history: list[dict[str, float]] = field(default_factory=list)
     best_epoch: int = 0
@@ -58,7 +58,9 @@ def cosine_lambda(total_steps: int) -> Callable[[int], float]:
     return lambda step: 0.5 * (1.0 + math.cos(math.pi * min(step, total) / total))
 
 
-def batches(n: int, batch_size: int, generator: torch.Generator, *, shuffle: bool, drop_last: bool) -> list[np.ndarray]:
+def batches(
+    n: int, batch_size: int, generator: torch.Generator, *, shuffle: bool, drop_last: bool
+) -> list[np.ndarray]:
     """Index batches (sorted within a batch, which keeps memory-mapped reads sequential)."""
     order = torch.randperm(n, generator=generator).numpy() if shuffle else np.arange(n)
     stop = (n // batch_size) * batch_size if drop_last and n >= batch_size else n
@@ -142,7 +144,11 @@ def pretrain(
             scheduler.step()
             total += float(loss.detach()) * len(idx)
             count += len(idx)
-        row = {"epoch": float(epoch + 1), "train_loss": total / max(count, 1), "lr": scheduler.get_last_lr()[0]}
+        row: dict[str, float] = {
+            "epoch": float(epoch + 1),
+            "train_loss": total / max(count, 1),
+            "lr": float(scheduler.get_last_lr()[0]),
+        }
         if X_val is not None and len(X_val) >= 2:
             row["val_loss"] = _validation_loss(X_val, bs, loss_of, val_generator, seed, device, encoder, head)
             if row["val_loss"] < best_val - 1e-6:

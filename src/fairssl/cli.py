@@ -148,7 +148,7 @@ def audit(
         cfg = build_config(raw)
     ds = load_study_data(cfg)
     result = run_audit(ds, reference=cfg.evaluation.reference)
-    out.print(result.summary_text(), highlight=False)
+    out.print(result.summary_text(), highlight=False, markup=False, soft_wrap=True)
 
 
 @app.command("config")

@@ -129,6 +129,8 @@ class PretrainConfig(_Section):
     augmentation: str | list[str | dict[str, dict[str, Any]]] = "paper"
     patience: int = Field(10, ge=0)
     """Early stopping on validation NT-Xent; 0 disables it."""
+    tri_axial: list[tuple[int, int, int]] = Field(default_factory=list)
+    """Channel index triples of tri-axial sensors (x, y, z), used by the rotation_3d augmentation."""
 
 
 class FinetuneConfig(_Section):
@@ -380,6 +382,7 @@ temperature = 0.1
 augmentation = "paper"       # paper (scale+negate) | paper_fixed | default | none | a list such as
                              # ["scaling", { time_warp = { sigma = 0.2 } }]
 patience = 10                # early stopping on validation NT-Xent; 0 = off
+# tri_axial = [[0, 1, 2]]    # channel triples of tri-axial sensors, for the rotation_3d augmentation
 
 [finetune]
 setups = ["supervised", "0", "1-first", "1-middle", "2-first-middle", "2-first-last", "3"]

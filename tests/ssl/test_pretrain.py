@@ -5,6 +5,7 @@ import itertools
 import math
 
 import numpy as np
+import pytest
 import torch
 
 from fairssl.config import ModelConfig, PretrainConfig
@@ -79,3 +80,15 @@ def test_early_stopping_on_validation_loss_restores_the_best_epoch() -> None:
     assert res.best_epoch == int(np.argmin(vals)) + 1
     if res.stopped_early:
         assert len(vals) - res.best_epoch == 1
+
+
+def test_rotation_uses_the_configured_tri_axial_channels() -> None:
+    cfg = PretrainConfig(epochs=1, batch_size=32, augmentation=["rotation_3d"], tri_axial=[(0, 1, 2)])
+    _, res = pretrain(data(), None, model=MODEL, config=cfg, seed=0)
+    assert len(res.history) == 1
+    from fairssl.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="tri_axial"):
+        pretrain(
+            data(), None, model=MODEL, config=PretrainConfig(epochs=1, augmentation=["rotation_3d"]), seed=0
+        )

@@ -107,7 +107,7 @@ def pretrain(
     bs = min(config.batch_size, X_train.shape[0])
     steps_per_epoch = max(1, X_train.shape[0] // bs)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, cosine_lambda(config.epochs * steps_per_epoch))
-    augmentation = build_augmentation(config.augmentation)
+    augmentation = build_augmentation(config.augmentation, tri_axial=config.tri_axial)
     val_generator = torch.Generator()
 
     result = PretrainResult()

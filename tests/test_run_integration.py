@@ -33,9 +33,18 @@ def test_fairssl_run_writes_config_results_and_report(tmp_path, tiny_config_dict
     assert resolved["finetune"]["setups"] == ["supervised", "0", "2-first-last"]
     # 2. machine-readable results: one row per run x label x attribute x group x metric
     results = pd.read_parquet(run_dir / "results" / "results.parquet")
-    assert {"run_id", "setup", "seed", "label", "attribute", "group", "metric", "estimate", "ci_low", "ci_high"} <= set(
-        results.columns
-    )
+    assert {
+        "run_id",
+        "setup",
+        "seed",
+        "label",
+        "attribute",
+        "group",
+        "metric",
+        "estimate",
+        "ci_low",
+        "ci_high",
+    } <= set(results.columns)
     assert set(results["setup"]) == {"supervised", "0", "2-first-last"}
     assert {"auroc", "disparate_impact", "parity_deviation"} <= set(results["metric"])
     assert {"sex", "age_group", "race"} <= set(results["attribute"])

@@ -3,6 +3,7 @@
 - :mod:`.cka`: linear CKA, biased and debiased, in feature space; streaming; layer x layer matrices.
 - :mod:`.activations`: capture named layers' activations with forward hooks.
 - :mod:`.conditioned`: CKA conditioned on demographic groups, with equal n and a permutation baseline.
+- :mod:`.probes`: linear probes of frozen representations: demographic probes and per-group task probes.
 """
 
 from fairssl.similarity.activations import capture_activations, resolve_layers
@@ -16,19 +17,24 @@ from fairssl.similarity.conditioned import (
     group_table,
     summarise_conditioned,
 )
+from fairssl.similarity.probes import ProbeCkaRelation, demographic_probe, group_task_probe, relate_to_cka
 
 __all__ = [
     "PERMUTATION",
     "DissimilarityRatio",
+    "ProbeCkaRelation",
     "StreamingCKA",
     "best_worst_difference",
     "capture_activations",
     "cka_gram",
     "cka_matrix",
     "conditioned_cka",
+    "demographic_probe",
     "dissimilarity_ratio",
     "group_table",
+    "group_task_probe",
     "linear_cka",
+    "relate_to_cka",
     "resolve_layers",
     "summarise_conditioned",
 ]

@@ -28,7 +28,13 @@ import numpy as np
 import pandas as pd
 
 from fairssl.errors import ConfigError, DataError
-from fairssl.evaluation.counts import as_sensitive_frame, cell_table, confusion_cells, encode_groups
+from fairssl.evaluation.counts import (
+    as_sensitive_frame,
+    cell_table,
+    check_min_group_size,
+    confusion_cells,
+    encode_groups,
+)
 from fairssl.evaluation.fairness import (
     _validate_reference,
     evaluate_plan,
@@ -257,12 +263,7 @@ def _prepare(
             f"the bootstrap supports binary scores of shape (N,) or (N, 2); got shape {out_scores[0].shape}: "
             "bootstrap each class one-vs-rest"
         )
-    if (
-        isinstance(min_group_size, bool)
-        or not isinstance(min_group_size, (int, np.integer))
-        or min_group_size < 0
-    ):
-        raise ConfigError(f"min_group_size must be a non-negative integer; got {min_group_size!r}")
+    check_min_group_size(min_group_size)
     frame = as_sensitive_frame(sensitive_features, len(labels))
     _validate_reference(reference, list(frame.columns))
     units, n_units = _units(clusters, len(labels))

@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from fairssl.data.dataset import MISSING, normalise_attributes
-from fairssl.errors import DataError
+from fairssl.errors import ConfigError, DataError
 
 CELLS = ("tn", "fp", "fn", "tp")
 """Order of the last axis of every confusion-count array."""
@@ -201,3 +201,13 @@ def counts_from_table(table: np.ndarray, multiplicities: np.ndarray) -> np.ndarr
     """Confusion counts of B resamples: ``multiplicities (B, S) @ table (S, G*4)`` reshaped to (B, G, 4)."""
     m = np.asarray(multiplicities, dtype=np.float64)
     return (m @ table).reshape(m.shape[0], -1, 4)  # (B, G*4) -> (B, G, 4)
+
+
+def check_min_group_size(min_group_size: int) -> None:
+    """Raise ConfigError unless ``min_group_size`` is a non-negative integer (bools are rejected)."""
+    if (
+        isinstance(min_group_size, bool)
+        or not isinstance(min_group_size, (int, np.integer))
+        or min_group_size < 0
+    ):
+        raise ConfigError(f"min_group_size must be a non-negative integer; got {min_group_size!r}")

@@ -47,6 +47,7 @@ from fairssl.evaluation.counts import (
     GroupCodes,
     as_sensitive_frame,
     binarise,
+    check_min_group_size,
     confusion_counts,
     encode_groups,
 )
@@ -633,15 +634,6 @@ def _check_labels(y_true: np.ndarray, y_pred: np.ndarray) -> int:
     return n
 
 
-def _check_min_group_size(min_group_size: int) -> None:
-    if (
-        isinstance(min_group_size, bool)
-        or not isinstance(min_group_size, (int, np.integer))
-        or min_group_size < 0
-    ):
-        raise ConfigError(f"min_group_size must be a non-negative integer; got {min_group_size!r}")
-
-
 def fairness_table(
     y_true: np.ndarray | Sequence[int],
     y_pred: np.ndarray | Sequence[int],
@@ -673,7 +665,7 @@ def fairness_table(
         n_reference = windows in eligible groups). ``value`` is NaN exactly where ``reason`` is not ``""``.
     """
     n = _check_labels(np.asarray(y_true), np.asarray(y_pred))
-    _check_min_group_size(min_group_size)
+    check_min_group_size(min_group_size)
     frame = as_sensitive_frame(sensitive_features, n)
     _validate_reference(reference, list(frame.columns))
     yt = binarise(y_true, pos_label=pos_label, name="y_true")

@@ -29,6 +29,7 @@ from fairssl.evaluation.counts import (
     TN,
     TP,
     as_sensitive_frame,
+    check_min_group_size,
     confusion_counts,
     encode_groups,
 )
@@ -307,12 +308,7 @@ def performance_table(
         ``single_class_in_group``, ``no_positives_in_group``, ``group_below_min_size``).
     """
     labels, scores = check_scores(y_true, y_score)
-    if (
-        isinstance(min_group_size, bool)
-        or not isinstance(min_group_size, (int, np.integer))
-        or min_group_size < 0
-    ):
-        raise ConfigError(f"min_group_size must be a non-negative integer; got {min_group_size!r}")
+    check_min_group_size(min_group_size)
     frame = as_sensitive_frame(sensitive_features, len(labels))
     rows: list[tuple] = []
     for ps in performance_sets(frame, min_group_size=min_group_size, include_missing=include_missing):

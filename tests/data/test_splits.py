@@ -159,3 +159,16 @@ def test_with_pool_errors() -> None:
         with_pool(subject, np.array(["train", "val"]), fraction=1.0)
     with pytest.raises(DataError, match="the 'train' split is empty"):
         with_pool(subject, np.array(["val", "test"]), fraction=0.5)
+
+
+def test_pick_subjects_takes_a_seeded_share_never_none_or_all() -> None:
+    from fairssl.data.splits import pick_subjects
+
+    ids = [f"p{i}" for i in range(20)]
+    a = pick_subjects(ids + ids, fraction=0.25, seed=1)  # duplicates count once
+    assert len(a) == 5 and a <= set(ids)
+    assert a == pick_subjects(list(reversed(ids)), fraction=0.25, seed=1)
+    assert len(pick_subjects(ids, fraction=0.0, seed=0)) == 1
+    assert len(pick_subjects(ids, fraction=1.0, seed=0)) == 19
+    with pytest.raises(DataError, match="only 1 patient"):
+        pick_subjects(["p0"], fraction=0.5, seed=0, what="patient(s)")

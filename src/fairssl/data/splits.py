@@ -171,3 +171,18 @@ def with_pool(
     pooled = rng.choice(train_subjects, size=n_pool, replace=False)
     out[np.isin(subj, pooled) & (out == "train")] = "pool"
     return out
+
+
+def pick_subjects(subjects: Any, *, fraction: float, seed: int, what: str = "subjects") -> set[Any]:
+    """A seeded random ``fraction`` of the unique ``subjects``: at least one, never all.
+
+    The two-way cut the loaders need (e.g. a validation share of the training patients). Unique ids are
+    sorted before shuffling, so the result depends only on the set of ids and the seed. ``what`` names
+    the population in the error raised when fewer than two subjects are given.
+    """
+    unique = np.unique(np.asarray(subjects))
+    if len(unique) < 2:
+        raise DataError(f"only {len(unique)} {what} available to split; the split needs at least two")
+    n_pick = min(max(round(fraction * len(unique)), 1), len(unique) - 1)
+    rng = np.random.default_rng(seed)
+    return set(unique[rng.permutation(len(unique))[:n_pick]].tolist())

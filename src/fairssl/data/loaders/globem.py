@@ -45,6 +45,7 @@ import numpy as np
 import pandas as pd
 
 from fairssl.data.dataset import MISSING, WindowDataset
+from fairssl.data.splits import pick_subjects
 from fairssl.errors import ConfigError, DataError
 
 FEATURE_FILES: tuple[str, ...] = (
@@ -283,22 +284,6 @@ def globem_attributes(table: pd.DataFrame, *, age_threshold: float = 25) -> pd.D
     return out
 
 
-def _split_participants(subjects: Sequence[str], *, fraction: float, seed: int) -> set[str]:
-    """A seeded random ``fraction`` of the unique ``subjects`` (at least one, never all).
-
-    Private stand-in for ``fairssl.data.splits`` (to be merged there).
-    """
-    unique = np.array(sorted(set(subjects)), dtype=object)
-    if len(unique) < 2:
-        raise DataError(
-            f"the holdout institute-year has {len(unique)} labelled participant(s); splitting it into "
-            "validation and test needs at least two"
-        )
-    n_pick = min(max(round(fraction * len(unique)), 1), len(unique) - 1)
-    rng = np.random.default_rng(seed)
-    return set(unique[rng.permutation(len(unique))[:n_pick]].tolist())
-
-
 def load_globem(
     root: str | Path,
     *,
@@ -395,7 +380,9 @@ def load_globem(
     )
     institute = np.concatenate([np.full(len(label_tables[name]), name, dtype=object) for name in names])
     held = institute == hold
-    val_subjects = _split_participants(subject[held].tolist(), fraction=val_fraction, seed=seed)
+    val_subjects = pick_subjects(
+        subject[held], fraction=val_fraction, seed=seed, what="labelled participant(s) in the holdout year"
+    )
     split = np.where(
         ~held, "train", np.where(pd.Series(subject).isin(val_subjects).to_numpy(), "val", "test")
     )

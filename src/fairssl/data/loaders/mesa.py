@@ -54,6 +54,7 @@ import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
 
 from fairssl.data.dataset import MISSING, WindowDataset
+from fairssl.data.splits import pick_subjects
 from fairssl.errors import ConfigError, DataError
 
 TASK_COLUMNS: tuple[str, ...] = (
@@ -371,19 +372,6 @@ def mesa_attributes(table: pd.DataFrame, *, age_threshold: float = 65) -> pd.Dat
 
 
 # ---------------------------------------------------------------- splits
-def _split_users(users: np.ndarray, *, fraction: float, seed: int, what: str) -> set[int]:
-    """A seeded random ``fraction`` of ``users`` (at least one, never all).
-
-    Private stand-in for ``fairssl.data.splits`` (to be merged there).
-    """
-    unique = np.unique(users)
-    if len(unique) < 2:
-        raise DataError(f"only {len(unique)} user(s) available for the {what} split; it needs at least two")
-    n_pick = min(max(round(fraction * len(unique)), 1), len(unique) - 1)
-    rng = np.random.default_rng(seed)
-    return set(unique[rng.permutation(len(unique))[:n_pick]].tolist())
-
-
 def _read_test_ids(test_ids: str | Path | Sequence[Any]) -> set[int]:
     if isinstance(test_ids, (str, Path)):
         path = Path(test_ids)
@@ -497,10 +485,14 @@ def load_mesa(
             )
         info["test_split"] = f"test_ids ({len(test_users)} users; {len(wanted - test_users)} not in the data)"
     else:
-        test_users = _split_users(users, fraction=test_fraction, seed=seed, what="test")
+        test_users = pick_subjects(
+            users, fraction=test_fraction, seed=seed, what="user(s) for the test split"
+        )
         info["test_split"] = f"seeded user split (seed={seed}, fraction={test_fraction})"
     train_pool = np.array(sorted(set(users.tolist()) - test_users), dtype=np.int64)
-    val_users = _split_users(train_pool, fraction=val_fraction, seed=seed + 1, what="validation")
+    val_users = pick_subjects(
+        train_pool, fraction=val_fraction, seed=seed + 1, what="user(s) for the validation split"
+    )
     user_split = {
         u: "test" if u in test_users else "val" if u in val_users else "train" for u in users.tolist()
     }

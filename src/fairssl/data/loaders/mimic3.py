@@ -47,6 +47,7 @@ import numpy as np
 import pandas as pd
 
 from fairssl.data.dataset import MISSING, WindowDataset
+from fairssl.data.splits import pick_subjects
 from fairssl.errors import ConfigError, DataError
 
 _EPS = 1e-6
@@ -462,23 +463,6 @@ def _subject_of(stay: str, listfile: Path) -> tuple[str, int]:
     return match.group(1), int(match.group(2))
 
 
-def _split_subjects(subjects: Sequence[str], *, fraction: float, seed: int) -> set[str]:
-    """A seeded random ``fraction`` of the unique ``subjects`` (at least one, never all).
-
-    Private stand-in for ``fairssl.data.splits`` (to be merged there).
-    """
-    unique = np.array(sorted(set(subjects)), dtype=object)
-    if len(unique) < 2:
-        raise DataError(
-            f"only {len(unique)} patient(s) in the training listfile; a patient-disjoint validation "
-            "split needs at least two"
-        )
-    n_pick = round(fraction * len(unique))
-    n_pick = min(max(n_pick, 1), len(unique) - 1)
-    rng = np.random.default_rng(seed)
-    return set(unique[rng.permutation(len(unique))[:n_pick]].tolist())
-
-
 def _find_file(given: str | Path | None, candidates: Sequence[Path], what: str) -> Path | None:
     if given is not None:
         path = Path(given)
@@ -596,7 +580,9 @@ def load_mimic3(
     else:
         entries = _read_listfile(train_list)
         subjects = [_subject_of(stay, train_list)[0] for stay, _ in entries]
-        val_subjects = _split_subjects(subjects, fraction=val_fraction, seed=seed)
+        val_subjects = pick_subjects(
+            subjects, fraction=val_fraction, seed=seed, what="patient(s) in the training listfile"
+        )
         in_val = [s in val_subjects for s in subjects]
         parts = [
             ("train", [e for e, v in zip(entries, in_val, strict=True) if not v], train_list),

@@ -8,7 +8,8 @@ dataset's test windows, never aligned by order alone) and writes to ``results/``
 - ``summary.csv``: per run (setup, seed): AUROC and parity deviation (with CIs), improvement over the
   supervised run of the same seed (paired bootstrap CI);
 - ``seeds.csv`` / ``tests.csv``: across-seed means and CIs; paired tests against supervised (Holm);
-- ``cka.csv``, ``cka_conditioned.csv``, ``cka_best_worst.csv``, ``cka_ratio.csv``: stage 4.
+- ``cka.csv``, ``cka_conditioned.csv``, ``cka_best_worst.csv``, ``cka_ratio.csv``: stage 4;
+- ``environment.json``: versions of fairssl, Python, torch, numpy, pandas... and the platform.
 """
 
 from __future__ import annotations
@@ -50,9 +51,22 @@ def write_audit(ds: WindowDataset, config: StudyConfig, out: Path) -> dict[str, 
     result = audit(ds, reference=config.evaluation.reference)
     frames = result.to_frames()
     for name, frame in frames.items():
-        frame.to_csv(out / f"{name}.csv", index=False)
+        # keep a named index (the split of ``sizes``) as the first column
+        (frame.reset_index() if frame.index.name else frame).to_csv(out / f"{name}.csv", index=False)
     (out / "warnings.txt").write_text("\n".join(result.warnings) + ("\n" if result.warnings else ""))
     return frames
+
+
+def write_environment(path: Path) -> dict[str, str]:
+    """Write the software versions (fairssl, Python, torch, numpy, pandas, ..., platform) as JSON to
+    ``path`` (``results/environment.json``); the report shows them."""
+    import json
+
+    from fairssl.report.html import software_versions
+
+    env = software_versions()
+    path.write_text(json.dumps(env, indent=2) + "\n")
+    return env
 
 
 def _attributes(ds: WindowDataset, config: StudyConfig) -> list[str]:
@@ -248,6 +262,7 @@ def analyse(
         else pd.DataFrame()
     )
 
+    write_environment(ws.results / "environment.json")
     results.to_parquet(ws.results / "results.parquet", index=False)
     results.to_csv(ws.results / "results.csv", index=False)
     summary.to_csv(ws.results / "summary.csv", index=False)

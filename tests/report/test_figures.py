@@ -1,0 +1,111 @@
+"""Every figure draws from hand-made tables, is saved as PNG, SVG and PDF, and survives empty input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib.image as mpimg
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
+
+from fairssl.report import figures, tables
+
+
+@pytest.fixture
+def stored(tmp_path: Path, make_run) -> dict[str, pd.DataFrame]:
+    root = make_run(tmp_path / "run", seeds=(0, 1))
+    res = root / "results"
+    return {
+        "summary": pd.read_csv(res / "summary.csv", dtype={"setup": str}),
+        "results": pd.read_parquet(res / "results.parquet"),
+        "cka": pd.read_csv(res / "cka.csv", dtype={"setup": str}),
+        "best_worst": pd.read_csv(res / "cka_best_worst.csv", dtype={"setup": str}),
+        "groups": pd.read_csv(root / "dataset" / "groups.csv"),
+    }
+
+
+def _draw_all(t: dict[str, pd.DataFrame]) -> dict[str, Figure]:
+    comp = tables.setup_comparison(t["summary"])
+    gaps = tables.auroc_gap_table(t["results"])
+    levels = tables.supervision_table(comp, gaps)
+    return {
+        "auroc": figures.metric_by_setup(
+            t["summary"], "auroc", ylabel="AUROC", low="auroc_low", high="auroc_high"
+        ),
+        "pd": figures.metric_by_setup(t["summary"], "parity_deviation", ylabel="PD", band=0.2),
+        "improvement": figures.improvement_by_setup(t["summary"]),
+        "groups": figures.auroc_by_group(tables.group_auroc_table(t["results"])),
+        "box": figures.parity_boxplots(tables.parity_cells(t["results"]), t["summary"]),
+        "auroc_frozen": figures.auroc_vs_frozen(levels),
+        "fair_frozen": figures.fairness_vs_frozen(levels),
+        "cka": figures.cka_heatmaps(t["cka"]),
+        "best_worst": figures.cka_best_worst(tables.best_worst_table(t["best_worst"])),
+        "label_bias": figures.label_bias(tables.label_bias_table(t["groups"])),
+    }
+
+
+def test_every_figure_is_saved_in_three_formats_and_is_not_blank(stored, tmp_path: Path) -> None:
+    out = tmp_path / "figures"
+    for name, fig in _draw_all(stored).items():
+        png = figures.save(fig, out, name)
+        for fmt in ("png", "svg", "pdf"):
+            assert (out / f"{name}.{fmt}").stat().st_size > 500, (name, fmt)
+        img = mpimg.imread(png)  # (H, W, 4) floats
+        assert img.shape[0] > 100 and img.shape[1] > 200
+        ink = (img[..., :3] < 0.9).any(axis=2).mean()  # share of non-white pixels
+        assert ink > 0.01, name
+    assert (out / "auroc.svg").read_text().lstrip().startswith(("<?xml", "<svg"))
+    assert (out / "auroc.pdf").read_bytes()[:5] == b"%PDF-"
+
+
+def test_setup_colours_are_stable_and_supervised_is_grey() -> None:
+    a = figures.setup_colors(["3", "supervised", "0"])
+    b = figures.setup_colors(["0", "3", "supervised"])
+    assert a == b and a["supervised"] == "#6b6b6b" and len(set(a.values())) == 3
+    assert figures.setup_order(["3", "custom", "0", "supervised"]) == ["supervised", "0", "3", "custom"]
+
+
+def test_parity_boxes_pool_the_cells_of_each_setup(stored) -> None:
+    cells = tables.parity_cells(stored["results"])
+    fig = figures.parity_boxplots(cells, stored["summary"])
+    ax = fig.axes[0]
+    setups = [t.get_text() for t in ax.get_xticklabels()]
+    assert setups == tables.setup_order(cells["setup"].unique())
+    rects = [p for p in ax.patches if isinstance(p, Rectangle)]
+    band = [p for p in rects if p.get_y() == 0 and np.isclose(p.get_height(), figures.FOUR_FIFTHS)]
+    assert band, "the four-fifths band is drawn"
+
+
+@pytest.mark.parametrize(
+    ("draw", "empty"),
+    [
+        (figures.auroc_by_group, pd.DataFrame()),
+        (figures.parity_boxplots, pd.DataFrame()),
+        (figures.auroc_vs_frozen, pd.DataFrame()),
+        (figures.fairness_vs_frozen, pd.DataFrame()),
+        (figures.cka_heatmaps, pd.DataFrame()),
+        (figures.cka_best_worst, pd.DataFrame()),
+        (figures.label_bias, pd.DataFrame()),
+        (
+            figures.improvement_by_setup,
+            pd.DataFrame({"setup": ["0"], "seed": [0], "parity_deviation": [0.1]}),
+        ),
+    ],
+)
+def test_empty_input_draws_a_placeholder_that_says_what_is_missing(draw, empty) -> None:
+    fig = draw(empty)
+    texts = [t.get_text() for ax in fig.axes for t in ax.texts]
+    assert any(t.startswith("no ") for t in texts), texts
+
+
+def test_one_seed_and_no_supervised_still_draw(make_run, tmp_path: Path) -> None:
+    root = make_run(tmp_path / "r", setups=("0", "3"), seeds=(0,), cka=False)
+    summary = pd.read_csv(root / "results" / "summary.csv", dtype={"setup": str})
+    fig = figures.metric_by_setup(summary, "auroc", ylabel="AUROC", low="auroc_low", high="auroc_high")
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["0", "3"]
+    comp = tables.setup_comparison(summary)
+    fig = figures.auroc_vs_frozen(tables.supervision_table(comp, pd.DataFrame()))
+    assert fig.axes[0].get_xlabel().startswith("level of supervision")

@@ -1,0 +1,150 @@
+"""Reading a run folder's stored tables for the report (never ``runs/``: no model, prediction or activation).
+
+:func:`read_stored_results` reads ``results/`` (``summary.csv``, ``results.parquet`` or ``.csv``,
+``tests.csv`` and the ``cka*.csv`` tables) and :func:`read_audit` reads ``dataset/`` (the audit's groups,
+sizes, references, overlap and warnings). A missing or empty file reads as an empty frame (its section
+says what is missing); group-like columns are read as text, since a CSV round trip turns setup ``0`` or
+group ``1`` into numbers. :func:`layer_names` and :func:`variant_links` read what the page needs from
+``config.toml`` and a grid study's ``variants/``.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from fairssl.errors import DataError
+
+TEXT_COLUMNS = (
+    "variant",
+    "setup",
+    "attribute",
+    "group",
+    "reference_group",
+    "best_group",
+    "worst_group",
+    "reason",
+    "label",
+)
+"""Columns read as text wherever they appear."""
+
+
+def read_csv_table(path: Path) -> pd.DataFrame:
+    """A stored CSV, or an empty frame when it is absent or has no columns."""
+    if not path.is_file() or path.stat().st_size <= 1:
+        return pd.DataFrame()
+    try:
+        return pd.read_csv(path)
+    except pd.errors.EmptyDataError:
+        return pd.DataFrame()
+
+
+def text_columns(frame: pd.DataFrame, columns: Sequence[str] = TEXT_COLUMNS) -> pd.DataFrame:
+    """``frame`` with those of ``columns`` it has as text (missing values as ``""``)."""
+    if frame.empty:
+        return frame
+    out = frame.copy()
+    for c in columns:
+        if c in out.columns:
+            out[c] = out[c].astype(object).where(out[c].notna(), "").astype(str)
+    return out
+
+
+@dataclass
+class StoredResults:
+    """The tables of a run folder's ``results/`` (empty frames for absent files)."""
+
+    summary: pd.DataFrame
+    results: pd.DataFrame
+    tests: pd.DataFrame
+    cka: pd.DataFrame
+    best_worst: pd.DataFrame
+    ratio: pd.DataFrame
+    conditioned: pd.DataFrame
+    missing: list[str] = field(default_factory=list)
+    """Names of the optional inputs (results.parquet, tests.csv, cka.csv) that are absent."""
+
+
+def read_stored_results(root: Path) -> StoredResults:
+    """Read ``<root>/results/``; raises DataError when ``summary.csv`` is missing (not a finished run)."""
+    res = root / "results"
+    summary = text_columns(read_csv_table(res / "summary.csv"))
+    if summary.empty or "setup" not in summary:
+        raise DataError(
+            f"{root} has no results/summary.csv; run `fairssl run` first (or point at a run folder)"
+        )
+    if (res / "results.parquet").is_file():
+        results = pd.read_parquet(res / "results.parquet")
+    else:
+        results = read_csv_table(res / "results.csv")
+    return StoredResults(
+        summary=summary,
+        results=text_columns(results),
+        tests=text_columns(read_csv_table(res / "tests.csv")),
+        cka=text_columns(read_csv_table(res / "cka.csv")),
+        best_worst=text_columns(read_csv_table(res / "cka_best_worst.csv")),
+        ratio=text_columns(read_csv_table(res / "cka_ratio.csv")),
+        conditioned=read_csv_table(res / "cka_conditioned.csv"),
+        missing=[
+            name
+            for name in ("results.parquet", "tests.csv", "cka.csv")
+            if not ((res / name).is_file() or (name == "results.parquet" and (res / "results.csv").is_file()))
+        ],
+    )
+
+
+@dataclass
+class StoredAudit:
+    """The dataset audit's tables of a run folder's ``dataset/`` (empty frames for absent files)."""
+
+    groups: pd.DataFrame
+    sizes: pd.DataFrame
+    references: pd.DataFrame
+    overlap: pd.DataFrame
+    warnings: list[str]
+
+
+def read_audit(root: Path) -> StoredAudit:
+    """Read ``<root>/dataset/`` (groups, sizes, references, overlap and warnings CSVs)."""
+    ds = root / "dataset"
+    warn_frame = read_csv_table(ds / "warnings.csv")
+    return StoredAudit(
+        groups=text_columns(read_csv_table(ds / "groups.csv")),
+        sizes=read_csv_table(ds / "sizes.csv"),
+        references=text_columns(read_csv_table(ds / "references.csv"), ("attribute", "reference")),
+        overlap=read_csv_table(ds / "overlap.csv"),
+        warnings=[str(w) for w in warn_frame["warning"]] if "warning" in warn_frame else [],
+    )
+
+
+def layer_names(root: Path, cka: pd.DataFrame) -> list[str]:
+    """The encoder's conv layer names: from the CKA table, else one per ``model.widths`` of
+    ``config.toml``, else conv1-conv3."""
+    if not cka.empty and "layer_b" in cka:
+        return sorted({str(v) for v in cka["layer_b"]})
+    cfg = root / "config.toml"
+    if cfg.is_file():
+        try:
+            widths = tomllib.loads(cfg.read_text()).get("model", {}).get("widths", [0, 0, 0])
+            return [f"conv{i + 1}" for i in range(len(widths))]
+        except tomllib.TOMLDecodeError:
+            pass
+    return ["conv1", "conv2", "conv3"]
+
+
+def variant_links(root: Path, names: Sequence[str]) -> list[tuple[str, str]]:
+    """(variant name, relative link to its report or "") for each variant of a grid study."""
+    reports: dict[str, str] = {}
+    for info in sorted((root / "variants").glob("*/variant.json")):
+        try:
+            name = str(json.loads(info.read_text()).get("name", ""))
+        except (json.JSONDecodeError, AttributeError):
+            continue
+        if (info.parent / "report.html").is_file():
+            reports[name] = info.parent.relative_to(root).as_posix() + "/report.html"
+    return [(name, reports.get(name, "")) for name in names]

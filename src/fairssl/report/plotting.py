@@ -1,0 +1,91 @@
+"""Matplotlib plumbing shared by the report's figures: style, setup colours, error bars, panels, saving.
+
+Every figure uses the same style (no top/right spines, small fonts, SVG text kept as text), gives each
+setup one colour (:func:`setup_colors`: grey for supervised) and is saved as PNG, SVG and PDF
+(:func:`save`). Figures are drawn off-screen (Agg backend).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from fairssl.report.conventions import SUPERVISED, setup_order
+
+FORMATS = ("png", "svg", "pdf")
+"""File formats every figure is saved in (PNG is always written: the report embeds it)."""
+DPI = 120
+SUPERVISED_COLOR = "#6b6b6b"
+PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22"]
+BAND_COLOR = "#2ca02c"
+"""Colour of the four-fifths band and its edge line."""
+
+plt.rcParams.update(
+    {
+        "axes.spines.top": False,
+        "axes.spines.right": False,
+        "axes.titlesize": 10,
+        "axes.labelsize": 9,
+        "xtick.labelsize": 8,
+        "ytick.labelsize": 8,
+        "legend.fontsize": 8,
+        "svg.fonttype": "none",
+    }
+)
+
+
+def setup_colors(setups: Iterable[str]) -> dict[str, str]:
+    """A colour per setup: grey for supervised, the palette in level-of-supervision order for the rest."""
+    out: dict[str, str] = {}
+    i = 0
+    for s in setup_order(setups):
+        if s == SUPERVISED:
+            out[s] = SUPERVISED_COLOR
+        else:
+            out[s] = PALETTE[i % len(PALETTE)]
+            i += 1
+    return out
+
+
+def empty_figure(message: str, *, size: tuple[float, float] = (6.0, 1.6)) -> Figure:
+    """A figure holding only ``message`` (what is missing), drawn where there is nothing to plot."""
+    fig, ax = plt.subplots(figsize=size, dpi=DPI)
+    ax.axis("off")
+    ax.text(0.5, 0.5, message, ha="center", va="center", fontsize=10, color="0.3", wrap=True)
+    return fig
+
+
+def error_bars(mean: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """Asymmetric error bars (2, n) from intervals around (n,) means; 0 where the interval is missing."""
+    below = np.where(np.isfinite(low), mean - low, 0.0)
+    above = np.where(np.isfinite(high), high - mean, 0.0)
+    return np.clip(np.vstack([below, above]), 0.0, None)  # (2, n)
+
+
+def panel_grid(n_panels: int, *, ncols: int, width: float, height: float) -> tuple[Figure, list[Axes]]:
+    """A figure of ``n_panels`` axes, ``ncols`` a row, each ``width`` x ``height`` inches; spare axes off."""
+    ncols = max(1, min(ncols, n_panels))
+    nrows = int(np.ceil(n_panels / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(width * ncols, height * nrows), dpi=DPI, squeeze=False)
+    flat = list(axes.ravel())
+    for ax in flat[n_panels:]:
+        ax.axis("off")
+    return fig, flat[:n_panels]
+
+
+def save(fig: Figure, directory: Path, name: str, *, formats: Sequence[str] = FORMATS) -> Path:
+    """Write ``name.<format>`` for each of ``formats`` (PNG first) and close the figure; returns the PNG."""
+    directory.mkdir(parents=True, exist_ok=True)
+    png = directory / f"{name}.png"
+    for fmt in dict.fromkeys(["png", *formats]):
+        fig.savefig(directory / f"{name}.{fmt}", bbox_inches="tight", dpi=DPI if fmt == "png" else None)
+    plt.close(fig)
+    return png

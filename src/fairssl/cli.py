@@ -7,7 +7,6 @@ with the error's code (2 for bad input), never a traceback.
 from __future__ import annotations
 
 import functools
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -79,16 +78,31 @@ def run(
     out_dir: Annotated[
         Path | None, typer.Option("--out", help="run folder (default: <output_dir>/<name>-<hash>)")
     ] = None,
+    executor: Annotated[
+        str | None, typer.Option("--executor", help="local | ray (default: runtime.executor, else local)")
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option("--workers", help="local worker processes (default: runtime.workers)")
+    ] = None,
 ) -> None:
-    """Run the whole assessment (default: the built-in simulator, quick profile) and write a report."""
-    from fairssl.config import load_config
-    from fairssl.experiments.runner import run_study
+    """Run the whole assessment (default: the built-in simulator, quick profile) and write a report.
+
+    Re-running the same command resumes: finished runs are kept, interrupted and failed ones redone.
+    """
+    from fairssl.config import build_config, load_config
+    from fairssl.experiments.runner import LogProgress, Progress, RichProgress, run_study
 
     cfg = load_config(config, profile=profile)
-    quiet = not sys.stderr.isatty()
-    run_dir = run_study(
-        cfg, run_dir=out_dir, log=(lambda m: err.print(m, highlight=False)) if not quiet else print
-    )
+    if executor is not None or workers is not None:
+        raw = cfg.to_dict()
+        runtime = {k: v for k, v in (("executor", executor), ("workers", workers)) if v is not None}
+        cfg = build_config({**raw, "runtime": {**raw["runtime"], **runtime}})
+    progress: Progress
+    if err.is_terminal:
+        log, progress = (lambda m: err.print(m, highlight=False)), RichProgress(err)
+    else:
+        log, progress = print, LogProgress(print)
+    run_dir = run_study(cfg, run_dir=out_dir, log=log, progress=progress)
     _print_summary(run_dir)
     out.print(f"run folder: {run_dir}\nreport:     {run_dir / 'report.html'}", highlight=False)
 
@@ -106,25 +120,11 @@ def report(run_dir: Annotated[Path, typer.Argument(help="a run folder written by
 @app.command()
 @user_errors
 def status(run_dir: Annotated[Path, typer.Argument(help="a run folder written by `fairssl run`")]) -> None:
-    """What a study has done and what is left."""
-    from fairssl.config import load_config
-    from fairssl.errors import DataError
-    from fairssl.experiments.grid import expand
-    from fairssl.experiments.runner import Workspace
+    """What a study has done and what is left: runs done / running / interrupted / failed / pending."""
+    from fairssl.experiments.runner import study_status
 
-    if not (run_dir / "config.toml").is_file():
-        raise DataError(
-            f"{run_dir} is not a run folder (no config.toml); give a folder written by `fairssl run`"
-        )
-    cfg = load_config(run_dir / "config.toml")
-    ws = Workspace(run_dir)
-    specs = expand(cfg)
-    done = [s for s in specs if ws.is_done(s.run_id)]
-    started = [s for s in specs if not ws.is_done(s.run_id) and ws.run(s.run_id).is_dir()]
-    out.print(
-        f"{len(done)} done, {len(started)} started (interrupted or running), "
-        f"{len(specs) - len(done) - len(started)} pending, of {len(specs)} runs"
-    )
+    for line in study_status(run_dir).lines():
+        out.print(line, highlight=False, markup=False, soft_wrap=True)
 
 
 @app.command()

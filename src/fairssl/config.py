@@ -21,7 +21,7 @@ import json
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -202,6 +202,10 @@ class StudyConfig(_Section):
     evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
     similarity: SimilarityConfig = Field(default_factory=SimilarityConfig)
     runtime: RuntimeConfig = Field(default_factory=RuntimeConfig)
+    grid: dict[str, list[Any]] = Field(default_factory=dict)
+    """Settings to vary: dotted config keys, each with a list of values; the study runs their cartesian
+    product (each point a *variant*) x seeds x setups. TOML: ``[grid]`` then
+    ``"pretrain.augmentation" = ["paper", "default"]`` (nested tables are flattened to dotted keys)."""
 
     @field_validator("seeds")
     @classmethod
@@ -209,6 +213,58 @@ class StudyConfig(_Section):
         if not v or len(set(v)) != len(v):
             raise ValueError("seeds must be a non-empty list of distinct integers")
         return v
+
+    @field_validator("grid", mode="before")
+    @classmethod
+    def _flatten_grid(cls, v: Any) -> Any:
+        """Nested tables become dotted keys: ``{"a": {"b": [1]}}`` -> ``{"a.b": [1]}``."""
+        if not isinstance(v, Mapping):
+            return v
+        flat: dict[str, Any] = {}
+
+        def walk(prefix: str, node: Mapping[str, Any]) -> None:
+            for key, value in node.items():
+                name = f"{prefix}.{key}" if prefix else str(key)
+                if isinstance(value, Mapping):
+                    walk(name, value)
+                else:
+                    flat[name] = value
+
+        walk("", v)
+        return flat
+
+    @model_validator(mode="after")
+    def _grid_keys(self) -> StudyConfig:
+        for key, values in self.grid.items():
+            _check_grid_key(key)
+            if not values:
+                raise ValueError(f"grid key '{key}' has an empty list; give at least one value")
+            seen = [json.dumps(v, sort_keys=True) for v in values]
+            if len(set(seen)) != len(seen):
+                raise ValueError(
+                    f"grid key '{key}' lists a value twice (got {values!r}); list each value once"
+                )
+            for value in values:
+                self.with_settings({key: value})
+        return self
+
+    def with_settings(self, settings: Mapping[str, Any]) -> StudyConfig:
+        """A validated copy with each dotted key of ``settings`` set to its value and no grid (a variant)."""
+        data = self.to_dict()
+        data["grid"] = {}
+        for key, value in settings.items():
+            *parents, leaf = key.split(".")
+            node = data
+            for part in parents:
+                if not isinstance(node.get(part), dict):
+                    node[part] = {}
+                node = node[part]
+            node[leaf] = copy.deepcopy(value)
+        try:
+            return StudyConfig.model_validate(data)
+        except ValidationError as err:
+            shown = ", ".join(f"{k}={v!r}" for k, v in settings.items())
+            raise ConfigError(f"grid point {shown}: {_format_error(err)}") from None
 
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json")
@@ -218,6 +274,44 @@ class StudyConfig(_Section):
         data = self.to_dict()
         part = {s: data[s] for s in sections} if sections else data
         return hashlib.sha256(json.dumps(part, sort_keys=True).encode()).hexdigest()[:12]
+
+
+_NOT_IN_GRID = {
+    "grid": "a grid cannot vary itself",
+    "seeds": "list seeds in `seeds` (every variant runs every seed)",
+    "finetune.setups": "list setups in `finetune.setups` (every variant runs every setup)",
+    "name": "it names the run folder, not a setting",
+    "output_dir": "it is where results go, not a setting",
+    "profile": "run one study per profile",
+    "runtime": "runtime settings do not change results",
+}
+
+
+def _check_grid_key(key: str) -> None:
+    """A grid key must name a field of the config (or a key inside a free-form table such as data.options)."""
+    for banned, why in _NOT_IN_GRID.items():
+        if key == banned or key.startswith(banned + "."):
+            raise ValueError(f"grid key '{key}' cannot be varied: {why}")
+    model: Any = StudyConfig
+    parts = key.split(".")
+    for i, part in enumerate(parts):
+        field = model.model_fields.get(part)
+        if field is None:
+            where = ".".join(parts[:i]) or "the top level"
+            allowed = ", ".join(k for k in sorted(model.model_fields) if k not in _NOT_IN_GRID)
+            raise ValueError(f"grid key '{key}' is not a config key; allowed keys under {where}: {allowed}")
+        annotation = field.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            model = annotation
+            continue
+        rest = parts[i + 1 :]
+        free_form = any(get_origin(a) is dict or a is dict for a in (annotation, *get_args(annotation)))
+        if rest and not free_form:
+            raise ValueError(
+                f"grid key '{key}' goes inside '{'.'.join(parts[: i + 1])}', which is not a table; "
+                f"use '{'.'.join(parts[: i + 1])}'"
+            )
+        return
 
 
 # Profile overrides on top of the model defaults (which are the paper's settings).

@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+import pytest
+
 from fairssl.config import build_config
-from fairssl.experiments.grid import expand
+from fairssl.errors import ConfigError
+from fairssl.experiments.grid import expand, specs_by_variant, unique_runs, variants
 
 
 def test_one_pretraining_per_seed_shared_by_the_ssl_setups() -> None:
@@ -31,3 +34,140 @@ def test_ids_are_content_hashes() -> None:
 def test_supervised_only_needs_no_pretraining() -> None:
     specs = expand(build_config({"finetune": {"setups": ["supervised"]}}))
     assert [s.kind for s in specs] == ["finetune"]
+
+
+# ---------------------------------------------------------------------------------------------- grids
+SETUPS = {"finetune": {"setups": ["supervised", "0", "3"]}}
+
+
+def _grid(grid: dict, **extra) -> dict:
+    return {**SETUPS, "seeds": [0, 1], "grid": grid, **extra}
+
+
+def test_grid_is_the_cartesian_product_in_key_order() -> None:
+    cfg = build_config(
+        _grid({"pretrain.augmentation": ["paper", "default"], "data.simulate.labelled_fraction": [0.1, 1.0]})
+    )
+    vs = variants(cfg)
+    assert [v.name for v in vs] == [
+        "pretrain.augmentation=paper, data.simulate.labelled_fraction=0.1",
+        "pretrain.augmentation=paper, data.simulate.labelled_fraction=1.0",
+        "pretrain.augmentation=default, data.simulate.labelled_fraction=0.1",
+        "pretrain.augmentation=default, data.simulate.labelled_fraction=1.0",
+    ]
+    # each variant's resolved sub-config holds its settings, and no grid
+    assert [(v.config.pretrain.augmentation, v.config.data.simulate.labelled_fraction) for v in vs] == [
+        ("paper", 0.1),
+        ("paper", 1.0),
+        ("default", 0.1),
+        ("default", 1.0),
+    ]
+    assert all(v.config.grid == {} for v in vs)
+    assert len({v.slug for v in vs}) == 4
+    # every variant runs every seed x setup
+    per_variant = specs_by_variant(expand(cfg))
+    assert set(per_variant) == {v.name for v in vs}
+    for specs in per_variant.values():
+        assert sorted((s.seed, s.setup) for s in specs if s.kind == "finetune") == [
+            (seed, setup) for seed in (0, 1) for setup in sorted(["supervised", "0", "3"])
+        ]
+
+
+def test_finetune_variants_share_the_pretraining_run() -> None:
+    specs = expand(build_config(_grid({"finetune.lr": [1e-3, 1e-2]})))
+    runs = unique_runs(specs)
+    pre = [s for s in runs if s.kind == "pretrain"]
+    ft = [s for s in runs if s.kind == "finetune"]
+    assert len(pre) == 2  # one per seed, not per variant
+    assert len(ft) == 2 * 2 * 3  # fine-tuning differs per variant
+    for spec in ft:
+        if spec.setup != "supervised":
+            assert spec.depends_on in {p.run_id for p in pre}
+
+
+def test_pretrain_variants_share_the_supervised_baseline_but_not_the_pretraining() -> None:
+    specs = expand(build_config(_grid({"pretrain.augmentation": ["paper", "default"]})))
+    assert len(specs) == 2 * (2 + 2 * 3)  # per variant: 2 pre-trainings + 6 fine-tunings
+    runs = unique_runs(specs)
+    assert sum(s.kind == "pretrain" for s in runs) == 4
+    sup = [s for s in runs if s.setup == "supervised"]
+    assert len(sup) == 2  # one per seed, shared by both variants
+    for spec in (s for s in specs if s.setup == "supervised"):
+        assert spec.run_id in {s.run_id for s in sup}
+    # the SSL setups of the two variants depend on different pre-trainings
+    ssl_deps = {(s.variant, s.seed): s.depends_on for s in specs if s.setup == "0"}
+    assert ssl_deps[("pretrain.augmentation=paper", 0)] != ssl_deps[("pretrain.augmentation=default", 0)]
+
+
+def test_data_variants_share_nothing() -> None:
+    specs = expand(build_config(_grid({"data.simulate.labelled_fraction": [0.5, 1.0]})))
+    runs = unique_runs(specs)
+    assert len(runs) == len(specs)
+
+
+def test_a_one_point_grid_equals_setting_the_key_directly() -> None:
+    gridded = expand(build_config(_grid({"finetune.lr": [0.5]})))
+    direct = expand(build_config({**SETUPS, "seeds": [0, 1], "finetune": {**SETUPS["finetune"], "lr": 0.5}}))
+    assert [s.run_id for s in gridded] == [s.run_id for s in direct]
+    assert {s.variant for s in gridded} == {"finetune.lr=0.5"} and {s.variant for s in direct} == {"base"}
+
+
+def test_no_grid_is_one_base_variant() -> None:
+    (v,) = variants(build_config({}))
+    assert v.name == "base" and v.settings == {}
+    assert {s.variant for s in expand(build_config({}))} == {"base"}
+
+
+def test_bare_dotted_toml_keys_are_flattened() -> None:
+    import tomllib
+
+    raw = tomllib.loads('[grid]\npretrain.augmentation = ["paper", "none"]\n"finetune.lr" = [0.1]\n')
+    cfg = build_config(raw)
+    assert cfg.grid == {"pretrain.augmentation": ["paper", "none"], "finetune.lr": [0.1]}
+
+
+def test_free_form_tables_accept_sub_keys() -> None:
+    cfg = build_config({"grid": {"data.simulate.race_shares.white": [0.5, 0.7]}})
+    assert [v.config.data.simulate.race_shares["white"] for v in variants(cfg)] == [0.5, 0.7]
+
+
+@pytest.mark.parametrize(
+    ("grid", "match"),
+    [
+        (
+            {"pretrain.augmentaton": ["paper"]},
+            r"grid key 'pretrain\.augmentaton' is not a config key.*augmentation",
+        ),
+        (
+            {"pretran.lr": [0.1]},
+            r"grid key 'pretran\.lr' is not a config key; allowed keys under the top level",
+        ),
+        ({"pretrain.lr.x": [0.1]}, r"grid key 'pretrain\.lr\.x' goes inside 'pretrain\.lr'"),
+        ({"seeds": [[0], [1]]}, r"grid key 'seeds' cannot be varied: list seeds in `seeds`"),
+        ({"finetune.setups": [["0"]]}, r"grid key 'finetune\.setups' cannot be varied"),
+        ({"runtime.workers": [1, 2]}, r"grid key 'runtime\.workers' cannot be varied"),
+        ({"pretrain.lr": []}, r"grid key 'pretrain\.lr' has an empty list"),
+        ({"pretrain.lr": [0.1, 0.1]}, r"grid key 'pretrain\.lr' lists a value twice"),
+        (
+            {"pretrain.lr": [0.1, -1.0]},
+            r"grid point pretrain\.lr=-1\.0: config key 'pretrain\.lr'.*greater than 0",
+        ),
+        ({"pretrain.lr": 0.1}, r"config key 'grid\.pretrain\.lr'.*valid list"),
+    ],
+)
+def test_bad_grids_fail_with_one_line_naming_the_key(grid: dict, match: str) -> None:
+    with pytest.raises(ConfigError, match=match) as info:
+        build_config({"grid": grid})
+    assert "\n" not in str(info.value)
+
+
+def test_a_grid_round_trips_through_the_saved_config(tmp_path) -> None:
+    from fairssl.config import load_config, save_config
+
+    cfg = build_config(
+        {"grid": {"pretrain.augmentation": ["paper", "none"], "finetune.lr": [0.001, 0.01]}, **SETUPS}
+    )
+    save_config(cfg, tmp_path / "config.toml")
+    again = load_config(tmp_path / "config.toml")
+    assert again.grid == cfg.grid
+    assert [s.run_id for s in expand(again)] == [s.run_id for s in expand(cfg)]

@@ -1,20 +1,29 @@
-"""A study config -> run specs with content-hash ids.
+"""A study config -> variants -> run specs with content-hash ids.
 
-Two kinds of run: a *pre-training* run per (dataset, seed, model, pre-training settings), shared by
-every fine-tuning setup of that seed, and a *fine-tuning* run per (setup, seed, ...). A run's id is a
-hash of exactly the settings that determine its result, so the same spec always maps to the same id
-(resume) and a changed setting gets a new id (no stale reuse).
+The study's ``grid`` (dotted config keys, each a list of values) expands to a cartesian product; each
+point is a *variant*: the config with those settings applied. Every variant runs every seed x setup.
+
+Two kinds of run: a *pre-training* run per (data, seed, model, pre-training settings), shared by every
+fine-tuning setup of that seed, and a *fine-tuning* run per (setup, seed, ...). A run's id is a hash of
+exactly the settings that determine its result, so the same spec always maps to the same id (resume), a
+changed setting gets a new id (no stale reuse), and variants whose runs have identical inputs share
+those runs (e.g. every ``pretrain.*`` variant shares the supervised baseline; every ``finetune.*``
+variant shares the pre-training).
 """
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 from dataclasses import dataclass, field
 from typing import Any
 
 from fairssl.config import StudyConfig
 from fairssl.finetune.setups import get_setup
+
+BASE_VARIANT = "base"
+"""The variant name of a study without a grid."""
 
 
 def content_id(prefix: str, payload: dict[str, Any]) -> str:
@@ -24,15 +33,40 @@ def content_id(prefix: str, payload: dict[str, Any]) -> str:
 
 
 @dataclass(frozen=True)
+class Variant:
+    """One grid point: its settings (dotted key -> value) and the resolved config they give."""
+
+    name: str
+    settings: dict[str, Any] = field(compare=False, hash=False)
+    config: StudyConfig = field(compare=False, hash=False)
+
+    @property
+    def slug(self) -> str:
+        """A folder-safe id of the settings (``var-<12 hex>``)."""
+        return content_id("var", self.settings)
+
+
+@dataclass(frozen=True)
 class RunSpec:
-    """One unit of work. ``kind`` is ``pretrain`` or ``finetune``; ``depends_on`` names a pretrain id."""
+    """One unit of work. ``kind`` is ``pretrain`` or ``finetune``; ``depends_on`` names a pretrain id.
+
+    ``variant`` names the grid point the spec was expanded for (``base`` without a grid); a run shared by
+    several variants appears once per variant in :func:`expand` (same ``run_id``), once in
+    :func:`unique_runs`.
+    """
 
     run_id: str
     kind: str
     seed: int
     setup: str | None = None
     depends_on: str | None = None
+    variant: str = BASE_VARIANT
     payload: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def label(self) -> str:
+        """``pretrain`` or ``setup <name>``, for messages."""
+        return "pretrain" if self.kind == "pretrain" else f"setup {self.setup}"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -41,6 +75,7 @@ class RunSpec:
             "seed": self.seed,
             "setup": self.setup,
             "depends_on": self.depends_on,
+            "variant": self.variant,
             "payload": self.payload,
         }
 
@@ -49,18 +84,44 @@ def dataset_key(config: StudyConfig) -> dict[str, Any]:
     return config.to_dict()["data"]
 
 
-def expand(config: StudyConfig) -> list[RunSpec]:
-    """All runs of the study, pre-training runs first, in a deterministic order."""
+def _format_value(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+def variant_name(settings: dict[str, Any]) -> str:
+    """``key=value, key2=value2`` in the grid's key order (``base`` for no settings)."""
+    if not settings:
+        return BASE_VARIANT
+    return ", ".join(f"{key}={_format_value(value)}" for key, value in settings.items())
+
+
+def variants(config: StudyConfig) -> list[Variant]:
+    """The grid's points in a deterministic order (the last key varies fastest); one without a grid."""
+    if not config.grid:
+        return [Variant(BASE_VARIANT, {}, config)]
+    keys = list(config.grid)
+    out = []
+    for combo in itertools.product(*(config.grid[k] for k in keys)):
+        settings = dict(zip(keys, combo, strict=True))
+        out.append(Variant(variant_name(settings), settings, config.with_settings(settings)))
+    return out
+
+
+def _expand_variant(variant: Variant) -> tuple[list[RunSpec], list[RunSpec]]:
+    config = variant.config
     cfg = config.to_dict()
     data = dataset_key(config)
-    specs: list[RunSpec] = []
+    pretrains: list[RunSpec] = []
     finetunes: list[RunSpec] = []
+    layers = [f"conv{i + 1}" for i in range(len(config.model.widths))]
     for seed in config.seeds:
         pre_payload = {"data": data, "model": cfg["model"], "pretrain": cfg["pretrain"], "seed": seed}
         pre_id = content_id("pre", pre_payload)
         needs_pretrain = False
         for name in config.finetune.setups:
-            setup = get_setup(name, [f"conv{i + 1}" for i in range(len(config.model.widths))])
+            setup = get_setup(name, layers)
             needs_pretrain |= setup.pretrained
             payload = {
                 "data": data,
@@ -77,9 +138,43 @@ def expand(config: StudyConfig) -> list[RunSpec]:
                     seed,
                     setup=name,
                     depends_on=pre_id if setup.pretrained else None,
+                    variant=variant.name,
                     payload=payload,
                 )
             )
         if needs_pretrain:
-            specs.append(RunSpec(pre_id, "pretrain", seed, payload=pre_payload))
-    return specs + finetunes
+            pretrains.append(RunSpec(pre_id, "pretrain", seed, variant=variant.name, payload=pre_payload))
+    return pretrains, finetunes
+
+
+def expand(config: StudyConfig) -> list[RunSpec]:
+    """All (variant, run) pairs of the study, pre-training runs first, in a deterministic order.
+
+    A run shared by several variants appears once per variant (same ``run_id``, its own ``variant``).
+    """
+    pretrains: list[RunSpec] = []
+    finetunes: list[RunSpec] = []
+    for variant in variants(config):
+        pre, ft = _expand_variant(variant)
+        pretrains += pre
+        finetunes += ft
+    return pretrains + finetunes
+
+
+def unique_runs(specs: list[RunSpec]) -> list[RunSpec]:
+    """The runs to execute: the first spec of each ``run_id``, in order."""
+    seen: set[str] = set()
+    out = []
+    for spec in specs:
+        if spec.run_id not in seen:
+            seen.add(spec.run_id)
+            out.append(spec)
+    return out
+
+
+def specs_by_variant(specs: list[RunSpec]) -> dict[str, list[RunSpec]]:
+    """``variant name -> its specs`` in expansion order."""
+    out: dict[str, list[RunSpec]] = {}
+    for spec in specs:
+        out.setdefault(spec.variant, []).append(spec)
+    return out

@@ -79,3 +79,9 @@ def test_digest_changes_with_settings() -> None:
     assert a.digest() == build_config({}).digest()
     assert a.digest() != b.digest()
     assert a.digest("data") == b.digest("data")
+
+
+def test_example_grid_block_is_valid_when_uncommented() -> None:
+    text = example_toml().replace('# "pretrain.augmentation"', '"pretrain.augmentation"')
+    cfg = build_config(tomllib.loads(text))
+    assert cfg.grid == {"pretrain.augmentation": ["paper", "default"]}

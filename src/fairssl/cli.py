@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -61,13 +62,14 @@ def _print_summary(run_dir: Path) -> None:
 
     summary = pd.read_csv(run_dir / "results" / "summary.csv")
     table = summary_table(summary)
-    view = Table(title="fairssl: SSL setups vs supervised", title_style="bold")
+    view = Table(title="fairssl: SSL setups vs supervised", title_style="bold", box=box.SIMPLE_HEAD)
     for col in table.columns:
-        view.add_column(str(col), justify="left" if col == "setup" else "right")
+        view.add_column(str(col), justify="left" if col == "setup" else "right", no_wrap=True)
     for _, row in table.iterrows():
         view.add_row(*[f"{v:.3f}" if isinstance(v, float) else str(v) for v in row])
-    out.print(view)
-    out.print(headline(summary), highlight=False, soft_wrap=True)
+    console = out if out.is_terminal else Console(width=120)  # logs and pipes: no wrapped intervals
+    console.print(view)
+    console.print(headline(summary), highlight=False, soft_wrap=True)
 
 
 @app.command()

@@ -507,6 +507,12 @@ debiased = true
 n_draws = 5
 n_permutations = 10
 
+[grid]                       # optional: each key a dotted config key and a list of values; the study
+                             # runs the cartesian product (each point a "variant") x seeds x setups,
+                             # sharing pre-training between variants that only differ downstream
+# "pretrain.augmentation" = ["paper", "default"]
+# "data.simulate.labelled_fraction" = [0.1, 1.0]
+
 [runtime]
 device = "auto"              # auto | cpu | cuda
 # threads = 2

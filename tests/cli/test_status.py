@@ -80,3 +80,42 @@ def test_status_before_any_run_counts_the_grid_as_pending(tmp_path, tiny_config_
 def test_status_of_a_folder_that_is_not_a_run_folder(tmp_path) -> None:
     res = runner.invoke(app, ["status", str(tmp_path)])
     assert res.exit_code == 2 and "is not a run folder (no config.toml)" in res.output
+
+
+def test_status_shows_the_epoch_a_running_run_has_reached(tmp_path, tiny_config_dict) -> None:
+    from fairssl.experiments.runner import Workspace, epoch_reporter, read_progress
+
+    run_dir, runs = _folder(tmp_path, tiny_config_dict)
+    pre = runs[0].run_id
+    with Store(run_dir / "results.sqlite") as store:
+        store.add_runs(runs)
+        store.mark_running(pre, worker=f"{socket.gethostname()}:{os.getpid()}")
+    part = Workspace(run_dir).partial(pre)
+    part.mkdir(parents=True)
+    report = epoch_reporter(part, 200)
+    report({"epoch": 1.0, "train_loss": 4.0, "val_loss": 3.5})
+    report({"epoch": 12.0, "train_loss": 2.0, "val_loss": 1.25})
+    assert read_progress(part) is not None and read_progress(part)["epoch"] == 12.0
+    res = runner.invoke(app, ["status", str(run_dir)])
+    assert res.exit_code == 0
+    assert "epoch 12/200, val loss 1.250" in res.output
+
+
+def test_training_writes_progress_every_epoch(tmp_path) -> None:
+    import numpy as np
+
+    from fairssl.config import ModelConfig, PretrainConfig
+    from fairssl.experiments.runner import epoch_reporter, read_progress
+    from fairssl.ssl.pretrain import pretrain
+
+    seen: list[float] = []
+    report = epoch_reporter(tmp_path, 3)
+
+    def spy(row: dict[str, float]) -> None:
+        report(row)
+        seen.append(read_progress(tmp_path)["epoch"])
+
+    X = np.random.default_rng(0).normal(size=(64, 3, 20)).astype(np.float32)
+    model = ModelConfig(widths=[4, 4, 4], kernels=[3, 3, 3], projection=[8, 4])
+    pretrain(X, X[:32], model=model, config=PretrainConfig(epochs=3, batch_size=32), on_epoch=spy)
+    assert seen == [1.0, 2.0, 3.0]

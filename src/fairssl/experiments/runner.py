@@ -126,6 +126,30 @@ def _labelled_arrays(ds: WindowDataset, split: str) -> tuple[np.ndarray, np.ndar
     return np.asarray(ds.X[idx]), ds.y[idx]
 
 
+PROGRESS_FILE = "progress.json"
+
+
+def epoch_reporter(out: Path, total_epochs: int) -> Callable[[dict[str, float]], None]:
+    """An ``on_epoch`` callback writing ``progress.json`` (epoch, of, last losses) atomically in ``out``.
+
+    Works in any process (local workers, Ray): ``fairssl status`` reads it for running runs.
+    """
+
+    def report(row: dict[str, float]) -> None:
+        _write_json(out / PROGRESS_FILE, {**row, "of": total_epochs, "at": time.time()})
+
+    return report
+
+
+def read_progress(out: Path) -> dict[str, float] | None:
+    """The last ``progress.json`` of a run folder, or None (absent or being replaced)."""
+    try:
+        data = json.loads((out / PROGRESS_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
 def _pretrain_run(spec: RunSpec, ds: WindowDataset, config: StudyConfig, out: Path) -> dict[str, Any]:
     """Pre-train on the pool and train windows (labels unused); early stopping on the val windows."""
     pool = np.sort(np.concatenate([ds.indices("pool"), ds.indices("train")]))
@@ -137,6 +161,7 @@ def _pretrain_run(spec: RunSpec, ds: WindowDataset, config: StudyConfig, out: Pa
         seed=spec.seed,
         device=resolve_device(config.runtime.device),
         checkpoint=out / "checkpoint.pt",
+        on_epoch=epoch_reporter(out, config.pretrain.epochs),
     )
     torch.save(encoder.state_dict(), out / "encoder.pt")
     pd.DataFrame(result.history).to_csv(out / "history.csv", index=False)
@@ -171,6 +196,7 @@ def _finetune_run(
         n_classes=max(2, ds.n_classes),
         seed=spec.seed,
         device=device,
+        on_epoch=epoch_reporter(out, config.finetune.epochs),
     )
     torch.save(model.state_dict(), out / "model.pt")
     pd.DataFrame(result.history).to_csv(out / "history.csv", index=False)
@@ -570,6 +596,14 @@ class StudyStatus:
     failures: list[RunRecord]
     running: list[RunRecord]
 
+    def _epoch(self, rec: RunRecord) -> str:
+        """``, epoch k/N, loss x`` from the run's progress.json, if it has written one."""
+        progress = read_progress(Workspace(self.run_dir).partial(rec.run_id))
+        if not progress:
+            return ""
+        loss = f", val loss {progress['val_loss']:.3f}" if "val_loss" in progress else ""
+        return f", epoch {int(progress['epoch'])}/{int(progress['of'])}{loss}"
+
     def lines(self) -> list[str]:
         c = self.counts
         out = [
@@ -583,7 +617,7 @@ class StudyStatus:
                 if rec.started_at
                 else ""
             )
-            out.append(f"{state}: {rec.label}{since} (worker {rec.worker})")
+            out.append(f"{state}: {rec.label}{since} (worker {rec.worker}){self._epoch(rec)}")
         for rec in self.failures:
             tries = f"{rec.attempts} attempt{'s' if rec.attempts != 1 else ''}"
             out.append(f"failed: {rec.label} after {tries}: {rec.error}")

@@ -462,6 +462,15 @@ def _demographic_metrics(
 
 
 # ---------------------------------------------------------------------------------------------- demographic
+def _check_enough_subjects(subj: np.ndarray, n_splits: int) -> None:
+    n_all = len(np.unique(subj))
+    if n_all < n_splits:
+        raise ConfigError(
+            f"subject-disjoint {n_splits}-fold cross-validation needs at least {n_splits} subjects, got "
+            f"{n_all}; lower n_splits or probe more subjects"
+        )
+
+
 def demographic_probe(
     acts: Mapping[str, Any],
     sensitive_features: pd.DataFrame,
@@ -532,12 +541,7 @@ def demographic_probe(
     arrays = _check_acts(acts, n_rows)
     subj = _check_subjects(subjects, n_rows)
     chosen = _select_attributes(frame, attributes)
-    n_all = len(np.unique(subj))
-    if n_all < n_splits:
-        raise ConfigError(
-            f"subject-disjoint {n_splits}-fold cross-validation needs at least {n_splits} subjects, got "
-            f"{n_all}; lower n_splits or probe more subjects"
-        )
+    _check_enough_subjects(subj, n_splits)
     log = _FitLog()
     records: list[dict[str, Any]] = []
     skipped: list[dict[str, Any]] = []
@@ -697,12 +701,7 @@ def group_task_probe(
     arrays = _check_acts(acts, n_rows)
     subj = _check_subjects(subjects, n_rows)
     chosen = _select_attributes(frame, attributes)
-    n_all = len(np.unique(subj))
-    if n_all < n_splits:
-        raise ConfigError(
-            f"subject-disjoint {n_splits}-fold cross-validation needs at least {n_splits} subjects, got "
-            f"{n_all}; lower n_splits or probe more subjects"
-        )
+    _check_enough_subjects(subj, n_splits)
     log = _FitLog()
     records: list[dict[str, Any]] = []
     skipped: list[dict[str, Any]] = []

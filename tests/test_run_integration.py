@@ -81,3 +81,20 @@ def test_rerun_resumes_and_recomputes_nothing_finished(tmp_path, tiny_config_dic
     run_study(build_config(tiny_config_dict), run_dir=out, log=logs.append)
     assert any("4 of 4 runs already done" in line for line in logs)
     assert {p.parent.name: p.stat().st_mtime_ns for p in out.glob("runs/*/done.json")} == done
+
+
+def test_pool_composition_grid_runs_every_variant_and_records_shares(tmp_path, tiny_config_dict) -> None:
+    tiny_config_dict["grid"] = {"pretrain.pool": ["full", "exclude:sex=female"]}
+    tiny_config_dict["finetune"]["setups"] = ["supervised", "3"]
+    out = _run(tiny_config_dict, tmp_path / "pools")
+    results = pd.read_parquet(out / "results" / "results.parquet")
+    assert set(results["variant"]) == {"pretrain.pool=full", "pretrain.pool=exclude:sex=female"}
+    pools = {p.parent.name: pd.read_csv(p) for p in out.glob("runs/pre-*/pool.csv")}
+    assert len(pools) == 2
+    male_only = [t for t in pools.values() if set(t[t.attribute == "sex"]["group"]) == {"male"}]
+    assert len(male_only) == 1 and male_only[0].groupby("attribute")["share"].sum().round(6).eq(1).all()
+    from fairssl.experiments.store import Store
+
+    with Store(out / "results.sqlite", readonly=True) as store:
+        metrics = [store.metrics(r.run_id) for r in store.records() if r.kind == "pretrain"]
+    assert any(m.get("pool_share:sex=male") == 1.0 for m in metrics)

@@ -131,6 +131,19 @@ class PretrainConfig(_Section):
     """Early stopping on validation NT-Xent; 0 disables it."""
     tri_axial: list[tuple[int, int, int]] = Field(default_factory=list)
     """Channel index triples of tri-axial sensors (x, y, z), used by the rotation_3d augmentation."""
+    pool: str = "full"
+    """Pre-training data: full, balanced:<attr>, group:<attr>=<value> or exclude:<attr>=<value>."""
+
+    @field_validator("pool")
+    @classmethod
+    def _pool(cls, v: str) -> str:
+        from fairssl.data.pool import parse_pool_spec
+
+        try:
+            parse_pool_spec(v)
+        except ConfigError as err:  # re-raised by pydantic with the key's name
+            raise ValueError(str(err)) from None
+        return v
 
 
 class FinetuneConfig(_Section):
@@ -477,6 +490,7 @@ augmentation = "paper"       # paper (scale+negate) | paper_fixed | default | no
                              # ["scaling", { time_warp = { sigma = 0.2 } }]
 patience = 10                # early stopping on validation NT-Xent; 0 = off
 # tri_axial = [[0, 1, 2]]    # channel triples of tri-axial sensors, for the rotation_3d augmentation
+pool = "full"                # pre-training data: full | balanced:race | group:sex=female | exclude:race=black
 
 [finetune]
 setups = ["supervised", "0", "1-first", "1-middle", "2-first-middle", "2-first-last", "3"]

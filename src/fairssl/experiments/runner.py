@@ -36,6 +36,7 @@ import torch
 
 from fairssl.config import StudyConfig, save_config
 from fairssl.data.dataset import WindowDataset
+from fairssl.data.pool import pool_shares, select_pool
 from fairssl.errors import DataError, RunError
 from fairssl.experiments.executors import Outcome, Task, dataset_for, execute, make_backend
 from fairssl.experiments.grid import RunSpec, Variant, expand, specs_by_variant, unique_runs, variants
@@ -151,8 +152,14 @@ def read_progress(out: Path) -> dict[str, float] | None:
 
 
 def _pretrain_run(spec: RunSpec, ds: WindowDataset, config: StudyConfig, out: Path) -> dict[str, Any]:
-    """Pre-train on the pool and train windows (labels unused); early stopping on the val windows."""
-    pool = np.sort(np.concatenate([ds.indices("pool"), ds.indices("train")]))
+    """Pre-train on the pool and train windows (labels unused, composition per ``pretrain.pool``).
+
+    Early stopping watches the val windows. The pool's group shares are written to ``pool.csv`` and
+    returned as run metrics ``pool_windows`` and ``pool_share:<attribute>=<group>``.
+    """
+    pool = select_pool(ds, config.pretrain.pool, seed=spec.seed)
+    shares = pool_shares(ds, pool)
+    shares.to_csv(out / "pool.csv", index=False)
     encoder, result = pretrain(
         np.asarray(ds.X[pool]),
         np.asarray(ds.X[ds.indices("val")]),
@@ -170,6 +177,8 @@ def _pretrain_run(spec: RunSpec, ds: WindowDataset, config: StudyConfig, out: Pa
         "best_epoch": result.best_epoch,
         "stopped_early": result.stopped_early,
         "epochs": len(result.history),
+        "pool_windows": len(pool),
+        **{f"pool_share:{r.attribute}={r.group}": r.share for r in shares.itertuples()},
     }
 
 

@@ -61,7 +61,7 @@ def test_shares_sum_to_one_per_attribute(ds) -> None:
 def test_bad_specs_are_config_errors(spec: str, match: str) -> None:
     with pytest.raises(ConfigError, match=match):
         parse_pool_spec(spec)
-    with pytest.raises(ConfigError, match="pretrain.pool"):
+    with pytest.raises(ConfigError, match=r"config key .pretrain\.pool."):
         build_config({"pretrain": {"pool": spec}})
 
 

@@ -193,6 +193,18 @@ class SimilarityConfig(_Section):
     n_permutations: int = Field(10, ge=0)
 
 
+class ProbesConfig(_Section):
+    """Linear probes of each model's frozen test activations (demographic and per-group task probes)."""
+
+    enabled: bool = True
+    n_splits: int = Field(5, ge=2)
+    n_boot: int = Field(200, ge=0)
+    n_permutations: int = Field(0, ge=0)
+    """Permutation test of each demographic probe (the valid test; 0 = off, it refits R times)."""
+    max_features: int | None = Field(64, ge=2)
+    """PCA (fitted on training folds) reduces wider layers to this many features; None = no reduction."""
+
+
 class RuntimeConfig(_Section):
     device: Literal["auto", "cpu", "cuda"] = "auto"
     threads: int | None = Field(None, ge=1)
@@ -214,6 +226,7 @@ class StudyConfig(_Section):
     finetune: FinetuneConfig = Field(default_factory=FinetuneConfig)
     evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
     similarity: SimilarityConfig = Field(default_factory=SimilarityConfig)
+    probes: ProbesConfig = Field(default_factory=ProbesConfig)
     runtime: RuntimeConfig = Field(default_factory=RuntimeConfig)
     grid: dict[str, list[Any]] = Field(default_factory=dict)
     """Settings to vary: dotted config keys, each with a list of values; the study runs their cartesian
@@ -526,6 +539,13 @@ n_permutations = 10
                              # sharing pre-training between variants that only differ downstream
 # "pretrain.augmentation" = ["paper", "default"]
 # "data.simulate.labelled_fraction" = [0.1, 1.0]
+
+[probes]                     # linear probes of each model's frozen test activations
+enabled = true
+n_splits = 5                 # subject-disjoint folds
+n_boot = 200
+n_permutations = 0           # > 0: permutation p-values for the demographic probes (R refits each)
+max_features = 64            # PCA of wider layers, fitted on the training folds
 
 [runtime]
 device = "auto"              # auto | cpu | cuda

@@ -271,6 +271,10 @@ def analyse(
     out: dict[str, Any] = {"results": results, "summary": summary, "seeds": seeds, "tests": tests}
     if config.similarity.enabled:
         out.update(_similarity(ds, config, ws, runs, preds, results, attributes, log=log))
+    if config.probes.enabled:
+        from fairssl.experiments.probing import run_probes
+
+        out.update(run_probes(config, ws, runs, preds, attributes, log=log))
     from fairssl.report.html import build_report
 
     report = build_report(ws.root)

@@ -34,6 +34,7 @@ from fairssl.report.sections import (
     metrics_section,
     parity_section,
     performance_section,
+    probes_section,
     similarity_section,
     supervision_section,
 )
@@ -57,6 +58,7 @@ SECTIONS = (
     ("parity", "Parity deviation"),
     ("supervision", "Level of supervision"),
     ("similarity", "Representations (CKA)"),
+    ("probes", "Probes"),
     ("metrics", "All metrics"),
     ("config", "Configuration"),
 )
@@ -135,6 +137,7 @@ def build_report(run_dir: str | Path, *, formats: Sequence[str] = FORMATS) -> Pa
             parity_section(w, summary, comp, cells, stored.tests),
             supervision_section(w, levels),
             similarity_section(w, stored.cka, bw, ratios, stored.conditioned),
+            probes_section(w, stored.probes_demographic, stored.probes_task),
             metrics_section(w, results),
         ]
     config_text = (root / "config.toml").read_text() if (root / "config.toml").is_file() else ""

@@ -66,6 +66,8 @@ class StoredResults:
     best_worst: pd.DataFrame
     ratio: pd.DataFrame
     conditioned: pd.DataFrame
+    probes_demographic: pd.DataFrame = field(default_factory=pd.DataFrame)
+    probes_task: pd.DataFrame = field(default_factory=pd.DataFrame)
     missing: list[str] = field(default_factory=list)
     """Names of the optional inputs (results.parquet, tests.csv, cka.csv) that are absent."""
 
@@ -90,6 +92,8 @@ def read_stored_results(root: Path) -> StoredResults:
         best_worst=text_columns(read_csv_table(res / "cka_best_worst.csv")),
         ratio=text_columns(read_csv_table(res / "cka_ratio.csv")),
         conditioned=read_csv_table(res / "cka_conditioned.csv"),
+        probes_demographic=text_columns(read_csv_table(res / "probes_demographic.csv")),
+        probes_task=text_columns(read_csv_table(res / "probes_task.csv")),
         missing=[
             name
             for name in ("results.parquet", "tests.csv", "cka.csv")

@@ -12,6 +12,7 @@ from fairssl.report.sections.groups import groups_section
 from fairssl.report.sections.metrics import MAX_METRIC_ROWS, metrics_section
 from fairssl.report.sections.parity import parity_section
 from fairssl.report.sections.performance import performance_section
+from fairssl.report.sections.probes import probes_section
 from fairssl.report.sections.similarity import similarity_section
 from fairssl.report.sections.supervision import supervision_section
 
@@ -22,6 +23,7 @@ __all__ = [
     "metrics_section",
     "parity_section",
     "performance_section",
+    "probes_section",
     "similarity_section",
     "supervision_section",
 ]

@@ -1,0 +1,78 @@
+"""Linear probes over every fine-tuned model's stored test activations (issue: beyond the paper).
+
+For each fine-tuning run, the conv layers' activations on the test windows (and the pooled
+representation, max over time of the last layer: the encoder's output) are probed:
+
+- ``results/probes_demographic.csv``: how well a linear probe recovers each protected attribute from each
+  layer (subject-disjoint cross-validation; balanced accuracy and AUROC against chance), per run;
+- ``results/probes_task.csv``: per group, a group-specific task probe against one pooled probe (does a
+  group need its own decision boundary?), per run.
+
+See :mod:`fairssl.similarity.probes` for the estimators and the caveat on their intervals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from fairssl.config import StudyConfig
+from fairssl.experiments.grid import RunSpec
+from fairssl.similarity.probes import demographic_probe, group_task_probe
+
+if TYPE_CHECKING:
+    from fairssl.experiments.runner import Workspace
+
+Log = Callable[[str], None]
+
+
+def pooled(flat: np.ndarray, channels: int) -> np.ndarray:
+    """Global max over time of a flattened (N, C*T) conv activation: (N, C), the encoder's output."""
+    n = flat.shape[0]
+    return flat.reshape(n, channels, -1).max(axis=2)  # (N, C, T) -> (N, C)
+
+
+def run_probes(
+    config: StudyConfig,
+    ws: Workspace,
+    runs: list[RunSpec],
+    preds: dict[str, pd.DataFrame],
+    attributes: list[str],
+    *,
+    log: Log = print,
+) -> dict[str, pd.DataFrame]:
+    """Probe every fine-tuning run; write and return ``probes_demographic`` and ``probes_task``."""
+    from fairssl.experiments.analyse import load_activations
+
+    pc, ev = config.probes, config.evaluation
+    demo_frames, task_frames = [], []
+    for spec in runs:
+        pred = preds[spec.run_id]
+        acts = load_activations(ws, spec.run_id, pred["window_id"].to_numpy())
+        last = list(acts)[-1]
+        acts["pooled"] = pooled(acts[last], config.model.widths[-1])
+        options: dict[str, Any] = {
+            "subjects": pred["subject"].to_numpy(),
+            "n_splits": pc.n_splits,
+            "min_group_size": ev.min_group_size,
+            "include_missing": ev.include_missing,
+            "n_boot": pc.n_boot,
+            "seed": spec.seed,
+            "max_features": pc.max_features,
+        }
+        ids = {"run_id": spec.run_id, "setup": spec.setup, "seed": spec.seed}
+        demo = demographic_probe(acts, pred[attributes], n_permutations=pc.n_permutations, **options)
+        demo_frames.append(demo.assign(**ids))
+        task = group_task_probe(acts, pred["y"].to_numpy(), pred[attributes], **options)
+        task_frames.append(task.assign(**ids))
+    out = {
+        "probes_demographic": pd.concat(demo_frames, ignore_index=True) if demo_frames else pd.DataFrame(),
+        "probes_task": pd.concat(task_frames, ignore_index=True) if task_frames else pd.DataFrame(),
+    }
+    for name, frame in out.items():
+        frame.to_csv(ws.results / f"{name}.csv", index=False)
+    log(f"probes: {len(runs)} models x {len(attributes)} attributes")
+    return out

@@ -96,3 +96,32 @@ def test_pooled_is_the_max_over_time_of_the_last_layer() -> None:
     acts = np.arange(2 * 3 * 4, dtype=np.float32).reshape(2, 3, 4)  # (N, C, T)
     out = pooled(acts.reshape(2, 12), channels=3)
     np.testing.assert_array_equal(out, acts.max(axis=2))
+
+
+def test_section_shows_the_cka_relation_with_its_caveat(tmp_path) -> None:
+    relation = pd.DataFrame(
+        [
+            {
+                "run_id": "r",
+                "setup": "0",
+                "seed": 0,
+                "spearman": 0.8,
+                "p_value": 0.06,
+                "n": 6,
+                "caveat": "n is small",
+            }
+        ]
+    )
+    sec = probes_section(ReportWriter(tmp_path, ("png",)), demo_rows(), pd.DataFrame(), relation)
+    title, markup, note = sec.blocks[-1][1]
+    assert "conditioned CKA" in title and "n is small" in note and "0.8" in str(markup)
+
+
+def test_relation_needs_both_probe_gaps_and_cka() -> None:
+    from fairssl.experiments.grid import RunSpec
+    from fairssl.experiments.probing import _relation
+
+    runs = [RunSpec("ft-1", "finetune", 0, setup="0")]
+    assert _relation(runs, [pd.DataFrame()], None).empty
+    cka = pd.DataFrame([{"setup": "0", "seed": 1, "attribute": "sex"}])  # another seed: no match
+    assert _relation(runs, [demo_rows()], cka).empty

@@ -274,7 +274,9 @@ def analyse(
     if config.probes.enabled:
         from fairssl.experiments.probing import run_probes
 
-        out.update(run_probes(config, ws, runs, preds, attributes, log=log))
+        out.update(
+            run_probes(config, ws, runs, preds, attributes, cka_best_worst=out.get("cka_best_worst"), log=log)
+        )
     from fairssl.report.html import build_report
 
     report = build_report(ws.root)

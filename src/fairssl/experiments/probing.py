@@ -6,7 +6,10 @@ representation, max over time of the last layer: the encoder's output) are probe
 - ``results/probes_demographic.csv``: how well a linear probe recovers each protected attribute from each
   layer (subject-disjoint cross-validation; balanced accuracy and AUROC against chance), per run;
 - ``results/probes_task.csv``: per group, a group-specific task probe against one pooled probe (does a
-  group need its own decision boundary?), per run.
+  group need its own decision boundary?), per run;
+- ``results/probes_cka_relation.csv``: per SSL run, the rank correlation across attributes x layers
+  between the worst-vs-best group's task-probe gap contrast and its conditioned CKA difference against
+  the supervised model (small n: a description of this study, not a test of a general relation).
 
 See :mod:`fairssl.similarity.probes` for the estimators and the caveat on their intervals.
 """
@@ -21,7 +24,7 @@ import pandas as pd
 
 from fairssl.config import StudyConfig
 from fairssl.experiments.grid import RunSpec
-from fairssl.similarity.probes import demographic_probe, group_task_probe
+from fairssl.similarity.probes import demographic_probe, group_task_probe, relate_to_cka
 
 if TYPE_CHECKING:
     from fairssl.experiments.runner import Workspace
@@ -42,9 +45,11 @@ def run_probes(
     preds: dict[str, pd.DataFrame],
     attributes: list[str],
     *,
+    cka_best_worst: pd.DataFrame | None = None,
     log: Log = print,
 ) -> dict[str, pd.DataFrame]:
-    """Probe every fine-tuning run; write and return ``probes_demographic`` and ``probes_task``."""
+    """Probe every fine-tuning run; write and return ``probes_demographic``, ``probes_task`` and (given
+    the stage-4 ``cka_best_worst`` table with setup and seed columns) ``probes_cka_relation``."""
     from fairssl.experiments.analyse import load_activations
 
     pc, ev = config.probes, config.evaluation
@@ -71,8 +76,38 @@ def run_probes(
     out = {
         "probes_demographic": pd.concat(demo_frames, ignore_index=True) if demo_frames else pd.DataFrame(),
         "probes_task": pd.concat(task_frames, ignore_index=True) if task_frames else pd.DataFrame(),
+        "probes_cka_relation": _relation(runs, task_frames, cka_best_worst),
     }
     for name, frame in out.items():
         frame.to_csv(ws.results / f"{name}.csv", index=False)
     log(f"probes: {len(runs)} models x {len(attributes)} attributes")
     return out
+
+
+def _relation(
+    runs: list[RunSpec], task_frames: list[pd.DataFrame], cka_best_worst: pd.DataFrame | None
+) -> pd.DataFrame:
+    """One row per SSL run with both a task probe and a conditioned-CKA difference: rho, p, n, caveat."""
+    columns = ["run_id", "setup", "seed", "spearman", "p_value", "n", "caveat"]
+    if cka_best_worst is None or cka_best_worst.empty:
+        return pd.DataFrame(columns=columns)
+    rows = []
+    for spec, task in zip(runs, task_frames, strict=True):
+        cka = cka_best_worst[
+            (cka_best_worst["setup"].astype(str) == str(spec.setup)) & (cka_best_worst["seed"] == spec.seed)
+        ]
+        if cka.empty or task.empty:
+            continue
+        rel = relate_to_cka(task, cka, seed=spec.seed)
+        rows.append(
+            {
+                "run_id": spec.run_id,
+                "setup": spec.setup,
+                "seed": spec.seed,
+                "spearman": rel.spearman,
+                "p_value": rel.p_value,
+                "n": rel.n,
+                "caveat": rel.caveat,
+            }
+        )
+    return pd.DataFrame(rows, columns=columns)

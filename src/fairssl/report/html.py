@@ -137,7 +137,7 @@ def build_report(run_dir: str | Path, *, formats: Sequence[str] = FORMATS) -> Pa
             parity_section(w, summary, comp, cells, stored.tests),
             supervision_section(w, levels),
             similarity_section(w, stored.cka, bw, ratios, stored.conditioned),
-            probes_section(w, stored.probes_demographic, stored.probes_task),
+            probes_section(w, stored.probes_demographic, stored.probes_task, stored.probes_relation),
             metrics_section(w, results),
         ]
     config_text = (root / "config.toml").read_text() if (root / "config.toml").is_file() else ""

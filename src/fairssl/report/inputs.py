@@ -68,6 +68,7 @@ class StoredResults:
     conditioned: pd.DataFrame
     probes_demographic: pd.DataFrame = field(default_factory=pd.DataFrame)
     probes_task: pd.DataFrame = field(default_factory=pd.DataFrame)
+    probes_relation: pd.DataFrame = field(default_factory=pd.DataFrame)
     missing: list[str] = field(default_factory=list)
     """Names of the optional inputs (results.parquet, tests.csv, cka.csv) that are absent."""
 
@@ -94,6 +95,7 @@ def read_stored_results(root: Path) -> StoredResults:
         conditioned=read_csv_table(res / "cka_conditioned.csv"),
         probes_demographic=text_columns(read_csv_table(res / "probes_demographic.csv")),
         probes_task=text_columns(read_csv_table(res / "probes_task.csv")),
+        probes_relation=text_columns(read_csv_table(res / "probes_cka_relation.csv")),
         missing=[
             name
             for name in ("results.parquet", "tests.csv", "cka.csv")

@@ -11,8 +11,13 @@ from fairssl.report.probe_figures import demographic_probe_by_layer
 from fairssl.report.probe_tables import demographic_probe_table, task_probe_gap_table
 
 
-def probes_section(writer: ReportWriter, demographic: pd.DataFrame, task: pd.DataFrame) -> Section:
-    """From ``results/probes_demographic.csv`` and ``results/probes_task.csv`` (absent: a note)."""
+def probes_section(
+    writer: ReportWriter,
+    demographic: pd.DataFrame,
+    task: pd.DataFrame,
+    relation: pd.DataFrame | None = None,
+) -> Section:
+    """From ``results/probes_demographic.csv``, ``probes_task.csv`` and ``probes_cka_relation.csv``."""
     sec = Section(
         "probes",
         "Representation probes",
@@ -47,4 +52,15 @@ def probes_section(writer: ReportWriter, demographic: pd.DataFrame, task: pd.Dat
         html_table(gaps, table_id="probe-task"),
         "gap = AUROC of the group's own probe minus the pooled probe's, on the group's windows.",
     )
+    if relation is not None and not relation.empty:
+        shown = relation.drop(columns=[c for c in ("run_id", "caveat") if c in relation])
+        writer.save_table("probe_cka_relation", relation)
+        sec.table(
+            "Probe gaps against conditioned CKA (per SSL run)",
+            html_table(shown, table_id="probe-cka"),
+            "Spearman rho across attributes x layers between gap(worst group) - gap(best group) and "
+            "CKA(best) - CKA(worst) against the supervised model; rho > 0: a group the pooled boundary "
+            "serves worse also has more dissimilar representations. "
+            + str(relation["caveat"].iloc[0] if "caveat" in relation else ""),
+        )
     return sec

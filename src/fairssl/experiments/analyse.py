@@ -299,12 +299,15 @@ def _similarity(
     sim = config.similarity
     sup = {s.seed: s for s in runs if s.setup == "supervised"}
     mats, conds, diffs, ratios = [], [], [], []
+    sup_acts: dict[str, tuple[np.ndarray, dict[str, np.ndarray]]] = {}  # read once per supervised run
     for spec in runs:
         base = sup.get(spec.seed)
         if base is None or spec.setup == "supervised":
             continue
         window_ids = preds[spec.run_id]["window_id"].to_numpy()
-        acts_sup = load_activations(ws, base.run_id, window_ids)
+        if base.run_id not in sup_acts or not np.array_equal(sup_acts[base.run_id][0], window_ids):
+            sup_acts[base.run_id] = (window_ids, load_activations(ws, base.run_id, window_ids))
+        acts_sup = sup_acts[base.run_id][1]
         acts_ssl = load_activations(ws, spec.run_id, window_ids)
         mat = cka_matrix(acts_sup, acts_ssl, debiased=sim.debiased)
         mats.append(

@@ -41,9 +41,9 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -242,6 +242,52 @@ def _eligible_groups(
             {"attribute": attribute, "group": group, "size": size, "n_subjects": n_subj, "status": status}
         )
     return used, skipped
+
+
+@dataclass
+class _GroupSelection:
+    """Which groups of each attribute a probe uses, and what it skipped (reported in the output's attrs)."""
+
+    skipped: list[dict[str, Any]] = field(default_factory=list)
+    skipped_attributes: list[dict[str, str]] = field(default_factory=list)
+    groups: dict[str, list[str]] = field(default_factory=dict)
+
+    def usable(
+        self,
+        frame: pd.DataFrame,
+        chosen: Sequence[str],
+        subjects: np.ndarray,
+        *,
+        min_group_size: int,
+        n_splits: int,
+        include_missing: bool,
+        labels: np.ndarray | None = None,
+    ) -> Iterator[tuple[str, list[str], np.ndarray, np.ndarray]]:
+        """(attribute, used groups, rows, group code per row 0..G-1) of each attribute with >= 2 usable
+        groups; the rest is recorded as skipped."""
+        for attribute in chosen:
+            values = _attribute_values(frame, attribute)
+            used, skip = _eligible_groups(
+                attribute,
+                values,
+                subjects,
+                min_group_size=min_group_size,
+                n_splits=n_splits,
+                include_missing=include_missing,
+                labels=labels,
+            )
+            self.skipped += skip
+            if len(used) < 2:
+                self.skipped_attributes.append(
+                    {"attribute": attribute, "reason": f"fewer than two usable groups ({used})"}
+                )
+                continue
+            self.groups[attribute] = used
+            rows = np.flatnonzero(np.isin(values, used))
+            codes = np.searchsorted(np.array(used, dtype=object), values[rows]).astype(
+                np.int64
+            )  # (n,) 0..G-1
+            yield attribute, used, rows, codes
 
 
 # ------------------------------------------------------------------------------------------ folds and fits
@@ -544,26 +590,10 @@ def demographic_probe(
     _check_enough_subjects(subj, n_splits)
     log = _FitLog()
     records: list[dict[str, Any]] = []
-    skipped: list[dict[str, Any]] = []
-    skipped_attrs: list[dict[str, str]] = []
-    used_groups: dict[str, list[str]] = {}
-    for attribute in chosen:
-        values = _attribute_values(frame, attribute)
-        used, skip = _eligible_groups(
-            attribute,
-            values,
-            subj,
-            min_group_size=min_group_size,
-            n_splits=n_splits,
-            include_missing=include_missing,
-        )
-        skipped += skip
-        if len(used) < 2:
-            skipped_attrs.append({"attribute": attribute, "reason": f"fewer than two usable groups ({used})"})
-            continue
-        used_groups[attribute] = used
-        rows = np.flatnonzero(np.isin(values, used))
-        labels = np.searchsorted(np.array(used, dtype=object), values[rows]).astype(np.int64)  # (n,) 0..K-1
+    selection = _GroupSelection()
+    for attribute, used, rows, labels in selection.usable(
+        frame, chosen, subj, min_group_size=min_group_size, n_splits=n_splits, include_missing=include_missing
+    ):
         k = len(used)
         units, n_units = _units(subj[rows])
         folds = subject_folds(subj[rows], labels, n_splits=n_splits, seed=seed)
@@ -618,9 +648,9 @@ def demographic_probe(
                 )
     out = pd.DataFrame(records, columns=PROBE_COLUMNS)
     out.attrs.update(
-        skipped=skipped,
-        skipped_attributes=skipped_attrs,
-        groups=used_groups,
+        skipped=selection.skipped,
+        skipped_attributes=selection.skipped_attributes,
+        groups=selection.groups,
         reduced_layers={
             layer: int(a.shape[1])
             for layer, a in arrays.items()
@@ -704,27 +734,16 @@ def group_task_probe(
     _check_enough_subjects(subj, n_splits)
     log = _FitLog()
     records: list[dict[str, Any]] = []
-    skipped: list[dict[str, Any]] = []
-    skipped_attrs: list[dict[str, str]] = []
-    used_groups: dict[str, list[str]] = {}
-    for attribute in chosen:
-        values = _attribute_values(frame, attribute)
-        used, skip = _eligible_groups(
-            attribute,
-            values,
-            subj,
-            min_group_size=min_group_size,
-            n_splits=n_splits,
-            include_missing=include_missing,
-            labels=labels_all,
-        )
-        skipped += skip
-        if len(used) < 2:
-            skipped_attrs.append({"attribute": attribute, "reason": f"fewer than two usable groups ({used})"})
-            continue
-        used_groups[attribute] = used
-        rows = np.flatnonzero(np.isin(values, used))
-        group = np.searchsorted(np.array(used, dtype=object), values[rows]).astype(np.int64)  # (n,) 0..G-1
+    selection = _GroupSelection()
+    for attribute, used, rows, group in selection.usable(
+        frame,
+        chosen,
+        subj,
+        min_group_size=min_group_size,
+        n_splits=n_splits,
+        include_missing=include_missing,
+        labels=labels_all,
+    ):
         labels = labels_all[rows]
         units, n_units = _units(subj[rows])
         folds = subject_folds(subj[rows], group * 2 + labels, n_splits=n_splits, seed=seed)
@@ -779,9 +798,9 @@ def group_task_probe(
                     )
     out = pd.DataFrame(records, columns=TASK_PROBE_COLUMNS)
     out.attrs.update(
-        skipped=skipped,
-        skipped_attributes=skipped_attrs,
-        groups=used_groups,
+        skipped=selection.skipped,
+        skipped_attributes=selection.skipped_attributes,
+        groups=selection.groups,
         reduced_layers={
             layer: int(a.shape[1])
             for layer, a in arrays.items()

@@ -27,7 +27,7 @@ from fairssl.finetune.setups import Setup
 from fairssl.runtime import seed_everything
 from fairssl.ssl.encoder import Encoder
 from fairssl.ssl.heads import Classifier, ClassifierHead
-from fairssl.ssl.pretrain import EpochCallback, _tensor, batches, build_encoder, cosine_lambda
+from fairssl.ssl.pretrain import EpochCallback, batch_tensor, batches, build_encoder, cosine_lambda
 
 
 @dataclass
@@ -91,7 +91,7 @@ def predict_proba(
     with torch.no_grad():
         for i in range(0, X.shape[0], batch_size):
             idx = np.arange(i, min(i + batch_size, X.shape[0]))
-            out.append(torch.softmax(model(_tensor(X, idx, device)), dim=1).cpu().numpy())
+            out.append(torch.softmax(model(batch_tensor(X, idx, device)), dim=1).cpu().numpy())
     return np.concatenate(out) if out else np.zeros((0, 2), dtype=np.float32)
 
 
@@ -167,7 +167,7 @@ def finetune(
         set_train_mode(net, frozen)
         total = 0.0
         for idx in batches(X_train.shape[0], bs, generator, shuffle=True, drop_last=False):
-            x = _tensor(X_train, idx, device)
+            x = batch_tensor(X_train, idx, device)
             loss = loss_fn(net(x), y_t[idx].to(device)) + _l2(net, config)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()

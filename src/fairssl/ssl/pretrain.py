@@ -67,7 +67,8 @@ def batches(
     return [np.sort(order[i : i + batch_size]) for i in range(0, stop, batch_size)]
 
 
-def _tensor(X: np.ndarray, idx: np.ndarray, device: torch.device) -> torch.Tensor:
+def batch_tensor(X: np.ndarray, idx: np.ndarray, device: torch.device) -> torch.Tensor:
+    """Rows ``idx`` of ``X`` (N, C, T; memmaps read only those rows) as a float32 tensor on ``device``."""
     return torch.from_numpy(np.ascontiguousarray(X[idx], dtype=np.float32)).to(device)
 
 
@@ -136,7 +137,7 @@ def pretrain(
         head.train()
         total, count = 0.0, 0
         for idx in batches(X_train.shape[0], bs, generator, shuffle=True, drop_last=True):
-            x = _tensor(X_train, idx, device)
+            x = batch_tensor(X_train, idx, device)
             loss = loss_of(x, generator)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -203,6 +204,6 @@ def _validation_loss(
         for idx in batches(X_val.shape[0], bs, generator, shuffle=False, drop_last=False):
             if len(idx) < 2:
                 continue
-            total += float(loss_of(_tensor(X_val, idx, device), generator)) * len(idx)
+            total += float(loss_of(batch_tensor(X_val, idx, device), generator)) * len(idx)
             count += len(idx)
     return total / max(count, 1)

@@ -98,3 +98,16 @@ def test_pool_composition_grid_runs_every_variant_and_records_shares(tmp_path, t
     with Store(out / "results.sqlite", readonly=True) as store:
         metrics = [store.metrics(r.run_id) for r in store.records() if r.kind == "pretrain"]
     assert any(m.get("pool_share:sex=male") == 1.0 for m in metrics)
+    # the stacked results/pool.csv and the root report's across-variants section
+    stacked = pd.read_csv(out / "results" / "pool.csv")
+    sex = stacked[stacked.attribute == "sex"].groupby(["variant", "group"])["share"].sum()
+    assert "female" not in sex.loc["pretrain.pool=exclude:sex=female"].index
+    assert sex.loc["pretrain.pool=full"].sum() == pytest.approx(1.0)
+    tables = out / "results" / "report_tables"
+    comparison = pd.read_csv(tables / "variant_comparison.csv")
+    assert len(comparison) == 4 and set(comparison["setup"].astype(str)) == {"supervised", "3"}
+    shares = pd.read_csv(tables / "pool_shares.csv").set_index(["attribute", "group"])
+    assert shares.loc[("sex", "female"), "pretrain.pool=exclude:sex=female"] == "0.0% (0)"
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert 'id="sec-variants"' in html and "Fairness and AUROC across variants" in html
+    assert (out / "figures" / "fairness_across_variants.png").is_file()

@@ -133,6 +133,11 @@ class PretrainConfig(_Section):
     """Channel index triples of tri-axial sensors (x, y, z), used by the rotation_3d augmentation."""
     pool: str = "full"
     """Pre-training data: full, balanced:<attr>, group:<attr>=<value> or exclude:<attr>=<value>."""
+    seed: int | None = None
+    """None: each of the study's seeds pre-trains its own encoder (seed-to-seed intervals then include
+    pre-training variation). An integer: one encoder, pre-trained with this seed, serves every fine-tuning
+    seed, as in the paper (seed 2); pre-training then costs one run instead of one per seed, and the
+    across-seed intervals cover fine-tuning variation only."""
 
     @field_validator("pool")
     @classmethod
@@ -504,6 +509,8 @@ augmentation = "paper"       # paper (scale+negate) | paper_fixed | default | no
 patience = 10                # early stopping on validation NT-Xent; 0 = off
 # tri_axial = [[0, 1, 2]]    # channel triples of tri-axial sensors, for the rotation_3d augmentation
 pool = "full"                # pre-training data: full | balanced:race | group:sex=female | exclude:race=black
+# seed = 2                   # one encoder pre-trained with seed 2 serves every seed (the paper); default:
+                             # each seed pre-trains its own (intervals then include pre-training variation)
 
 [finetune]
 setups = ["supervised", "0", "1-first", "1-middle", "2-first-middle", "2-first-last", "3"]

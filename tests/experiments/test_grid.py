@@ -21,6 +21,21 @@ def test_one_pretraining_per_seed_shared_by_the_ssl_setups() -> None:
             assert s.depends_on == next(p.run_id for p in pre if p.seed == s.seed)
 
 
+def test_a_fixed_pretrain_seed_gives_one_encoder_for_every_seed() -> None:
+    per_seed = expand(build_config({"seeds": [0, 1, 2]}))
+    shared = expand(build_config({"seeds": [0, 1, 2], "pretrain": {"seed": 2}}))
+    pre = [s for s in shared if s.kind == "pretrain"]
+    assert len(pre) == 1 and pre[0].seed == 2
+    ssl = [s for s in shared if s.kind == "finetune" and s.setup != "supervised"]
+    assert len(ssl) == 18 and {s.depends_on for s in ssl} == {pre[0].run_id}
+    assert {s.seed for s in ssl} == {0, 1, 2}  # fine-tuning still runs every seed
+    # the shared encoder is the one seed 2 pre-trains on its own, so seed 2's runs are the same runs
+    assert pre[0].run_id == next(s.run_id for s in per_seed if s.kind == "pretrain" and s.seed == 2)
+    seed2 = lambda specs: {s.run_id for s in specs if s.kind == "finetune" and s.seed == 2}  # noqa: E731
+    assert seed2(per_seed) == seed2(shared)
+    assert {s.run_id for s in per_seed if s.seed == 0}.isdisjoint({s.run_id for s in ssl if s.seed == 0})
+
+
 def test_ids_are_content_hashes() -> None:
     a = expand(build_config({}))
     assert [s.run_id for s in a] == [s.run_id for s in expand(build_config({}))]

@@ -8,6 +8,7 @@ dataset's test windows, never aligned by order alone) and writes to ``results/``
 - ``summary.csv``: per run (setup, seed): AUROC and parity deviation (with CIs), improvement over the
   supervised run of the same seed (paired bootstrap CI);
 - ``seeds.csv`` / ``tests.csv``: across-seed means and CIs; paired tests against supervised (Holm);
+- ``pool.csv``: per pre-training run (seed), the pool's windows and share per attribute x group;
 - ``cka.csv``, ``cka_conditioned.csv``, ``cka_best_worst.csv``, ``cka_ratio.csv``: stage 4;
 - ``environment.json``: versions of fairssl, Python, torch, numpy, pandas... and the platform.
 """
@@ -177,6 +178,25 @@ def _metric(table: pd.DataFrame, metric: str, *, label: str = "recorded") -> pd.
     return rows.iloc[0][["estimate", "ci_low", "ci_high"]]
 
 
+def pool_table(ws: Workspace, specs: list[RunSpec]) -> pd.DataFrame:
+    """The pre-training pools' group shares: one row per pre-training run x attribute x group.
+
+    Columns run_id, seed, attribute, group, windows, share (in [0, 1]; the shares of one attribute sum
+    to 1 per run). Read from each pre-training run's ``pool.csv``; a run without one is left out.
+    """
+    frames = []
+    for spec in specs:
+        path = ws.run(spec.run_id) / "pool.csv"
+        if spec.kind != "pretrain" or not path.is_file():
+            continue
+        frame = pd.read_csv(path, dtype={"attribute": str, "group": str})
+        frame.insert(0, "seed", spec.seed)
+        frame.insert(0, "run_id", spec.run_id)
+        frames.append(frame)
+    columns = ["run_id", "seed", "attribute", "group", "windows", "share"]
+    return pd.concat(frames, ignore_index=True)[columns] if frames else pd.DataFrame(columns=columns)
+
+
 def analyse(
     ds: WindowDataset, config: StudyConfig, ws: Workspace, specs: list[RunSpec], *, log: Log = print
 ) -> dict[str, Any]:
@@ -268,7 +288,15 @@ def analyse(
     summary.to_csv(ws.results / "summary.csv", index=False)
     seeds.to_csv(ws.results / "seeds.csv", index=False)
     tests.to_csv(ws.results / "tests.csv", index=False)
-    out: dict[str, Any] = {"results": results, "summary": summary, "seeds": seeds, "tests": tests}
+    pools = pool_table(ws, specs)
+    pools.to_csv(ws.results / "pool.csv", index=False)
+    out: dict[str, Any] = {
+        "results": results,
+        "summary": summary,
+        "seeds": seeds,
+        "tests": tests,
+        "pool": pools,
+    }
     if config.similarity.enabled:
         out.update(_similarity(ds, config, ws, runs, preds, results, attributes, log=log))
     if config.probes.enabled:

@@ -4,11 +4,11 @@ The study's ``grid`` (dotted config keys, each a list of values) expands to a ca
 point is a *variant*: the config with those settings applied. Every variant runs every seed x setup.
 
 Two kinds of run: a *pre-training* run per (data, seed, model, pre-training settings), shared by every
-fine-tuning setup of that seed, and a *fine-tuning* run per (setup, seed, ...). A run's id is a hash of
-exactly the settings that determine its result, so the same spec always maps to the same id (resume), a
-changed setting gets a new id (no stale reuse), and variants whose runs have identical inputs share
-those runs (e.g. every ``pretrain.*`` variant shares the supervised baseline; every ``finetune.*``
-variant shares the pre-training).
+fine-tuning setup of that seed (with ``pretrain.seed`` set, one pre-training run serves every seed), and a
+*fine-tuning* run per (setup, seed, ...). A run's id is a hash of exactly the settings that determine its
+result, so the same spec always maps to the same id (resume), a changed setting gets a new id (no stale
+reuse), and variants whose runs have identical inputs share those runs (e.g. every ``pretrain.*``
+variant shares the supervised baseline; every ``finetune.*`` variant shares the pre-training).
 """
 
 from __future__ import annotations
@@ -116,8 +116,10 @@ def _expand_variant(variant: Variant) -> tuple[list[RunSpec], list[RunSpec]]:
     pretrains: list[RunSpec] = []
     finetunes: list[RunSpec] = []
     layers = [f"conv{i + 1}" for i in range(len(config.model.widths))]
+    pre_cfg = {k: v for k, v in cfg["pretrain"].items() if k != "seed"}  # ids as before the option
     for seed in config.seeds:
-        pre_payload = {"data": data, "model": cfg["model"], "pretrain": cfg["pretrain"], "seed": seed}
+        pre_seed = seed if config.pretrain.seed is None else config.pretrain.seed
+        pre_payload = {"data": data, "model": cfg["model"], "pretrain": pre_cfg, "seed": pre_seed}
         pre_id = content_id("pre", pre_payload)
         needs_pretrain = False
         for name in config.finetune.setups:
@@ -142,8 +144,8 @@ def _expand_variant(variant: Variant) -> tuple[list[RunSpec], list[RunSpec]]:
                     payload=payload,
                 )
             )
-        if needs_pretrain:
-            pretrains.append(RunSpec(pre_id, "pretrain", seed, variant=variant.name, payload=pre_payload))
+        if needs_pretrain and all(p.run_id != pre_id for p in pretrains):  # one shared run at most
+            pretrains.append(RunSpec(pre_id, "pretrain", pre_seed, variant=variant.name, payload=pre_payload))
     return pretrains, finetunes
 
 

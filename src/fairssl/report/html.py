@@ -6,7 +6,8 @@ model, prediction or activation; :mod:`~fairssl.report.inputs`), computes the re
 section (:mod:`~fairssl.report.sections`) draw its figures (PNG, SVG and PDF under ``figures/``) and
 renders ``templates/report.html`` into ``report.html`` with every image embedded as base64 PNG and no
 external CSS, JS or font (it opens offline). Sections (HTML ids): ``summary``, ``audit``, ``performance``,
-``groups``, ``parity``, ``supervision``, ``similarity``, ``metrics``, ``config``. A missing input leaves
+``groups``, ``parity``, ``supervision``, ``similarity``, ``probes``, ``variants``, ``metrics``,
+``config``. A missing input leaves
 its section with a note saying what is missing and how to get it.
 """
 
@@ -37,6 +38,7 @@ from fairssl.report.sections import (
     probes_section,
     similarity_section,
     supervision_section,
+    variants_section,
 )
 
 __all__ = [
@@ -59,10 +61,12 @@ SECTIONS = (
     ("supervision", "Level of supervision"),
     ("similarity", "Representations (CKA)"),
     ("probes", "Probes"),
+    ("variants", "Across variants"),
     ("metrics", "All metrics"),
     ("config", "Configuration"),
 )
-"""(id, title) of the report's sections, in page order."""
+"""(id, short title) of the report's sections, in the page order of a single study (a grid's page puts
+``variants`` right after the audit and points to each variant's own report for the per-setup sections)."""
 
 
 def _summary_section(
@@ -84,7 +88,7 @@ def _summary_section(
 def _grid_placeholders(n_variants: int) -> list[Section]:
     """The result sections of a grid study's page: each points to the variants' own reports."""
     out = []
-    for sid, title in SECTIONS[2:-2]:
+    for sid, title in SECTIONS[2:-3]:
         sec = Section(sid, title)
         sec.notes.append(
             f"This study is a grid of {n_variants} variants: the {title.lower()} section of each "
@@ -127,8 +131,9 @@ def build_report(run_dir: str | Path, *, formats: Sequence[str] = FORMATS) -> Pa
     audit, label_bias, warnings = audit_section(w, read_audit(root))
     headline, points, summary_html = _summary_section(comp, summary, label_bias, ratios, warnings)
     links = variant_links(root, tables.variant_names(summary))
+    variants = variants_section(w, comp, stored.pool)
     if len(links) > 1:  # a grid: each variant has its own full report; never pool them here
-        sections = [audit, *_grid_placeholders(len(links)), metrics_section(w, results)]
+        sections = [audit, variants, *_grid_placeholders(len(links)), metrics_section(w, results)]
     else:
         sections = [
             audit,
@@ -138,6 +143,7 @@ def build_report(run_dir: str | Path, *, formats: Sequence[str] = FORMATS) -> Pa
             supervision_section(w, levels),
             similarity_section(w, stored.cka, bw, ratios, stored.conditioned),
             probes_section(w, stored.probes_demographic, stored.probes_task, stored.probes_relation),
+            variants,
             metrics_section(w, results),
         ]
     config_text = (root / "config.toml").read_text() if (root / "config.toml").is_file() else ""
@@ -149,7 +155,7 @@ def build_report(run_dir: str | Path, *, formats: Sequence[str] = FORMATS) -> Pa
     )
     page = env.get_template("report.html").render(
         title=root.name,
-        nav=SECTIONS,
+        nav=[SECTIONS[0], *((sec.id, dict(SECTIONS)[sec.id]) for sec in sections), SECTIONS[-1]],
         headline=headline,
         points=points,
         summary_table=summary_html,

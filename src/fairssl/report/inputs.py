@@ -1,11 +1,11 @@
 """Reading a run folder's stored tables for the report (never ``runs/``: no model, prediction or activation).
 
 :func:`read_stored_results` reads ``results/`` (``summary.csv``, ``results.parquet`` or ``.csv``,
-``tests.csv`` and the ``cka*.csv`` tables) and :func:`read_audit` reads ``dataset/`` (the audit's groups,
-sizes, references, overlap and warnings). A missing or empty file reads as an empty frame (its section
-says what is missing); group-like columns are read as text, since a CSV round trip turns setup ``0`` or
-group ``1`` into numbers. :func:`layer_names` and :func:`variant_links` read what the page needs from
-``config.toml`` and a grid study's ``variants/``.
+``tests.csv``, ``pool.csv``, the ``cka*.csv`` and ``probes*.csv`` tables) and :func:`read_audit` reads
+``dataset/`` (the audit's groups, sizes, references, overlap and warnings). A missing or empty file
+reads as an empty frame (its section says what is missing); group-like columns are read as text, since a
+CSV round trip turns setup ``0`` or group ``1`` into numbers. :func:`layer_names` and
+:func:`variant_links` read what the page needs from ``config.toml`` and a grid study's ``variants/``.
 """
 
 from __future__ import annotations
@@ -69,6 +69,8 @@ class StoredResults:
     probes_demographic: pd.DataFrame = field(default_factory=pd.DataFrame)
     probes_task: pd.DataFrame = field(default_factory=pd.DataFrame)
     probes_relation: pd.DataFrame = field(default_factory=pd.DataFrame)
+    pool: pd.DataFrame = field(default_factory=pd.DataFrame)
+    """The pre-training pools' group shares (``pool.csv``; a grid's has a ``variant`` column)."""
     missing: list[str] = field(default_factory=list)
     """Names of the optional inputs (results.parquet, tests.csv, cka.csv) that are absent."""
 
@@ -96,6 +98,7 @@ def read_stored_results(root: Path) -> StoredResults:
         probes_demographic=text_columns(read_csv_table(res / "probes_demographic.csv")),
         probes_task=text_columns(read_csv_table(res / "probes_task.csv")),
         probes_relation=text_columns(read_csv_table(res / "probes_cka_relation.csv")),
+        pool=text_columns(read_csv_table(res / "pool.csv")),
         missing=[
             name
             for name in ("results.parquet", "tests.csv", "cka.csv")

@@ -15,6 +15,7 @@ from fairssl.report.sections.performance import performance_section
 from fairssl.report.sections.probes import probes_section
 from fairssl.report.sections.similarity import similarity_section
 from fairssl.report.sections.supervision import supervision_section
+from fairssl.report.sections.variants import variants_section
 
 __all__ = [
     "MAX_METRIC_ROWS",
@@ -26,4 +27,5 @@ __all__ = [
     "probes_section",
     "similarity_section",
     "supervision_section",
+    "variants_section",
 ]

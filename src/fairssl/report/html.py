@@ -5,7 +5,8 @@ model, prediction or activation; :mod:`~fairssl.report.inputs`), computes the re
 (:mod:`~fairssl.report.tables`) and saves them as CSV and JSON under ``results/report_tables/``, lets each
 section (:mod:`~fairssl.report.sections`) draw its figures (PNG, SVG and PDF under ``figures/``) and
 renders ``templates/report.html`` into ``report.html`` with every image embedded as base64 PNG and no
-external CSS, JS or font (it opens offline). Sections (HTML ids): ``summary``, ``audit``, ``performance``,
+external CSS, JS or font (it opens offline), and writes the headline and key tables as ``report.md``
+(:mod:`~fairssl.report.markdown`). Sections (HTML ids): ``summary``, ``audit``, ``performance``,
 ``groups``, ``parity``, ``supervision``, ``similarity``, ``probes``, ``variants``, ``metrics``,
 ``config``. A missing input leaves
 its section with a note saying what is missing and how to get it.
@@ -26,6 +27,7 @@ from fairssl.report.environment import environment_table, software_versions
 from fairssl.report.formatting import DASH
 from fairssl.report.html_table import Cell, html_table, verdict_cell
 from fairssl.report.inputs import layer_names, read_audit, read_stored_results, variant_links
+from fairssl.report.markdown import markdown_report
 from fairssl.report.page import FigureBlock, ReportWriter, Section
 from fairssl.report.plotting import FORMATS
 from fairssl.report.sections import (
@@ -40,6 +42,7 @@ from fairssl.report.sections import (
     supervision_section,
     variants_section,
 )
+from fairssl.report.variant_figures import variant_comparison_table
 
 __all__ = [
     "MAX_METRIC_ROWS",
@@ -173,8 +176,24 @@ def build_report(run_dir: str | Path, *, formats: Sequence[str] = FORMATS) -> Pa
         saved_tables=w.saved_tables,
         formats=list(dict.fromkeys(["png", *formats])),
     )
+    md = markdown_report(
+        root.name,
+        headline,
+        comp,
+        stored.tests,
+        cka_mean=cka_m,
+        ratios=ratios,
+        demographic=stored.probes_demographic,
+        variant_table=variant_comparison_table(comp) if len(links) > 1 else None,
+        seeds=seeds,
+    )
+    _write_atomic(root / "report.md", md)
     out = root / "report.html"
-    tmp = out.with_suffix(".html.tmp")
-    tmp.write_text(page, encoding="utf-8")
-    tmp.replace(out)
+    _write_atomic(out, page)
     return out
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)

@@ -1,0 +1,198 @@
+"""``report.md``: the report's answer and key tables as Markdown, for papers, READMEs and issue trackers.
+
+Written beside ``report.html`` from the same stored tables (no figure): the headline, each setup against
+the supervised baseline (AUROC, parity deviation, the paired changes with 95% intervals and the Holm-adjusted
+paired-test p-values), the representation picture (CKA of each SSL layer with the same supervised layer;
+best-vs-worst group dissimilarity against the permutation bound), the demographic probes of the pooled
+representation, and for a grid the variants side by side. Every number is rounded from the CSVs under
+``results/`` and ``results/report_tables/``, which hold the full precision.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from fairssl.report.conventions import SUPERVISED, numeric_column, setup_order, to_float
+from fairssl.report.formatting import fmt_ci
+
+
+def md_table(frame: pd.DataFrame) -> str:
+    """A GitHub-flavoured Markdown table of ``frame`` (cells as text, ``|`` escaped); ``""`` when empty."""
+    if frame.empty:
+        return ""
+    cells = [[str(c).replace("|", "\\|") for c in frame.columns]]
+    cells += [
+        ["" if pd.isna(v) else str(v).replace("|", "\\|") for v in row] for row in frame.itertuples(False)
+    ]
+    lines = ["| " + " | ".join(r) + " |" for r in cells]
+    lines.insert(1, "|" + "|".join("---" for _ in frame.columns) + "|")
+    return "\n".join(lines)
+
+
+def _p(value: Any) -> str:
+    v = to_float(value)
+    if not np.isfinite(v):
+        return "n/a"
+    return "<0.001" if v < 0.001 else f"{v:.3f}"
+
+
+def setup_table(comp: pd.DataFrame, tests: pd.DataFrame) -> pd.DataFrame:
+    """One row per setup: AUROC, parity deviation, AUROC change in points and PD improvement against
+    supervised (mean over seeds [95% CI]), the paired tests' Holm-adjusted p-values, the verdict."""
+    p_adj: dict[tuple[str, str], Any] = {}
+    if not tests.empty and {"setup", "metric", "p_adjusted"} <= set(tests.columns):
+        p_adj = {(str(r.setup), str(r.metric)): r.p_adjusted for r in tests.itertuples()}
+    rows = []
+    for r in comp.to_dict("records"):
+        setup = str(r["setup"])
+        sup = setup == SUPERVISED
+        rows.append(
+            {
+                "setup": setup,
+                "seeds": int(r["n_seeds"]),
+                "AUROC": fmt_ci(r["auroc"], r["auroc_low"], r["auroc_high"]),
+                "parity deviation": fmt_ci(r["parity_deviation"], r["pd_low"], r["pd_high"]),
+                "AUROC change (points)": ""
+                if sup
+                else fmt_ci(
+                    r["auroc_change"], r["auroc_change_low"], r["auroc_change_high"], digits=1, scale=100
+                ),
+                "PD improvement": ""
+                if sup
+                else fmt_ci(
+                    r["improvement"],
+                    r["improvement_low"],
+                    r["improvement_high"],
+                    digits=0,
+                    scale=100,
+                    suffix="%",
+                ),
+                "p AUROC": "" if sup else _p(p_adj.get((setup, "auroc"))),
+                "p PD": "" if sup else _p(p_adj.get((setup, "parity_deviation"))),
+                "verdict": str(r["verdict"]),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def cka_diagonal_table(cka_mean: pd.DataFrame) -> pd.DataFrame:
+    """Per SSL setup, the CKA of each layer with the same layer of the supervised model (mean over seeds):
+    1 = the same representation up to rotation and scale; frozen layers typically fall lowest."""
+    if cka_mean.empty or not {"setup", "layer_a", "layer_b", "cka"} <= set(cka_mean.columns):
+        return pd.DataFrame()
+    diag = cka_mean[cka_mean["layer_a"].astype(str) == cka_mean["layer_b"].astype(str)]
+    wide = diag.pivot_table(index="setup", columns="layer_a", values="cka", aggfunc="mean")
+    wide = wide.reindex(setup_order(wide.index.astype(str)))
+    return wide.map(lambda v: f"{v:.2f}").reset_index().rename_axis(columns=None)
+
+
+def dissimilarity_view(ratios: pd.DataFrame) -> pd.DataFrame:
+    """Per setup x attribute: best and worst group, their AUROC gap, the conditioned-CKA dissimilarity and
+    how many supervised x SSL layer pairs differ beyond the permutation bound (mean over seeds)."""
+    if ratios.empty:
+        return pd.DataFrame()
+    return pd.DataFrame(
+        {
+            "setup": ratios["setup"].astype(str),
+            "attribute": ratios["attribute"],
+            "best vs worst group": ratios["best_group"].astype(str)
+            + " vs "
+            + ratios["worst_group"].astype(str),
+            "AUROC gap": [f"{v:.3f}" for v in numeric_column(ratios, "perf_gap")],
+            "dissimilarity": [f"{v:.3f}" for v in numeric_column(ratios, "dissimilarity")],
+            "pairs beyond bound": [
+                f"{a:.1f} of {b:.0f}"
+                for a, b in zip(
+                    numeric_column(ratios, "n_exceeding"),
+                    numeric_column(ratios, "n_layer_pairs"),
+                    strict=True,
+                )
+            ],
+        }
+    )
+
+
+def probe_view(demographic: pd.DataFrame) -> pd.DataFrame:
+    """Per setup x attribute: balanced accuracy of the demographic probe on the deepest probed
+    representation (``pooled`` when present) against chance, mean over seeds."""
+    if demographic.empty or "layer" not in demographic:
+        return pd.DataFrame()
+    rows = demographic[demographic["metric"] == "balanced_accuracy"]
+    layers = list(dict.fromkeys(rows["layer"].astype(str)))
+    if not layers:
+        return pd.DataFrame()
+    layer = "pooled" if "pooled" in layers else layers[-1]
+    rows = rows[rows["layer"].astype(str) == layer]
+    cols = ["estimate", "ci_low", "ci_high", "chance"]
+    mean = rows.groupby(["setup", "attribute"], sort=False)[cols].mean().reset_index()
+    mean["setup"] = mean["setup"].astype(str)
+    out = [
+        {
+            "setup": m["setup"],
+            "attribute": m["attribute"],
+            f"balanced accuracy ({layer})": fmt_ci(m["estimate"], m["ci_low"], m["ci_high"]),
+            "chance": f"{m['chance']:.3f}",
+        }
+        for setup in setup_order(mean["setup"].unique())
+        for m in mean[mean["setup"] == setup].to_dict("records")
+    ]
+    return pd.DataFrame(out)
+
+
+def markdown_report(
+    title: str,
+    headline: str,
+    comp: pd.DataFrame,
+    tests: pd.DataFrame,
+    *,
+    cka_mean: pd.DataFrame,
+    ratios: pd.DataFrame,
+    demographic: pd.DataFrame,
+    variant_table: pd.DataFrame | None = None,
+    seeds: Sequence[int] = (),
+) -> str:
+    """The text of ``report.md``. ``comp`` is :func:`~fairssl.report.comparison.setup_comparison` of one
+    study (or a grid's stacked one, then shown through ``variant_table`` only)."""
+    parts = [f"# {title}", "", headline, ""]
+    if variant_table is not None and not variant_table.empty:
+        parts += ["## Setups per variant (mean over seeds, 95% CI)", "", md_table(variant_table), ""]
+        parts += ["Each variant's own report (variants/<slug>/report.md) has its full tables.", ""]
+        return "\n".join(parts)
+    n = f"{len(seeds)} seed{'s' if len(seeds) != 1 else ''}" if seeds else "the seeds"
+    parts += [
+        f"## Setups against supervised (mean over {n}, 95% CI)",
+        "",
+        md_table(setup_table(comp, tests)),
+        "",
+        "AUROC change and PD improvement are paired with the supervised run of the same seed; "
+        "PD improvement = (PD_supervised - PD_setup) / PD_supervised (> 0: fairer); p: paired t-test "
+        "across seeds, Holm-adjusted over setups.",
+        "",
+    ]
+    for heading, table, note in (
+        (
+            "CKA of each layer with the same supervised layer",
+            cka_diagonal_table(cka_mean),
+            "Debiased linear CKA on the test windows, mean over seeds (1 = same representation).",
+        ),
+        (
+            "Conditioned CKA: best vs worst group",
+            dissimilarity_view(ratios),
+            "Dissimilarity = mean over supervised x SSL layer pairs of |CKA on the best group's windows - "
+            "CKA on the worst group's|; a pair counts when its difference exceeds the permutation bound "
+            "(random equal-size groups).",
+        ),
+        (
+            "Demographic probes",
+            probe_view(demographic),
+            "A linear probe (subject-disjoint folds) predicting the attribute from frozen activations; above "
+            "chance = the representation encodes the attribute.",
+        ),
+    ):
+        if not table.empty:
+            parts += [f"## {heading}", "", md_table(table), "", note, ""]
+    return "\n".join(parts)

@@ -86,19 +86,29 @@ def run(
     workers: Annotated[
         int | None, typer.Option("--workers", help="local worker processes (default: runtime.workers)")
     ] = None,
+    settings: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            metavar="KEY=VALUE",
+            help="override a config key, repeatable: --set pretrain.epochs=50 --set 'seeds=[0, 1]'",
+        ),
+    ] = None,
 ) -> None:
     """Run the whole assessment (default: the built-in simulator, quick profile) and write a report.
 
     Re-running the same command resumes: finished runs are kept, interrupted and failed ones redone.
     """
-    from fairssl.config import build_config, load_config
+    from fairssl.config import load_config, parse_settings
     from fairssl.experiments.runner import LogProgress, Progress, RichProgress, run_study
 
     cfg = load_config(config, profile=profile)
-    if executor is not None or workers is not None:
-        raw = cfg.to_dict()
-        runtime = {k: v for k, v in (("executor", executor), ("workers", workers)) if v is not None}
-        cfg = build_config({**raw, "runtime": {**raw["runtime"], **runtime}})
+    overrides = parse_settings(settings or [])
+    overrides.update(
+        {f"runtime.{k}": v for k, v in (("executor", executor), ("workers", workers)) if v is not None}
+    )
+    if overrides:
+        cfg = cfg.with_settings(overrides, keep_grid=True)
     progress: Progress
     if err.is_terminal:
         log, progress = (lambda m: err.print(m, highlight=False)), RichProgress(err)

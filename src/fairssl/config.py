@@ -19,7 +19,7 @@ import copy
 import hashlib
 import json
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 
@@ -279,10 +279,12 @@ class StudyConfig(_Section):
                 self.with_settings({key: value})
         return self
 
-    def with_settings(self, settings: Mapping[str, Any]) -> StudyConfig:
-        """A validated copy with each dotted key of ``settings`` set to its value and no grid (a variant)."""
+    def with_settings(self, settings: Mapping[str, Any], *, keep_grid: bool = False) -> StudyConfig:
+        """A validated copy with each dotted key of ``settings`` set to its value; without ``keep_grid``
+        the copy has no grid (a variant), with it the settings are overrides of the whole study."""
         data = self.to_dict()
-        data["grid"] = {}
+        if not keep_grid:
+            data["grid"] = {}
         for key, value in settings.items():
             *parents, leaf = key.split(".")
             node = data
@@ -294,6 +296,8 @@ class StudyConfig(_Section):
         try:
             return StudyConfig.model_validate(data)
         except ValidationError as err:
+            if keep_grid:  # overrides: the message names the key and the value already
+                raise ConfigError(_format_error(err)) from None
             shown = ", ".join(f"{k}={v!r}" for k, v in settings.items())
             raise ConfigError(f"grid point {shown}: {_format_error(err)}") from None
 
@@ -424,6 +428,30 @@ def load_config(path: str | Path | None = None, *, profile: str | None = None) -
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"{p} is not valid TOML ({err}); fix the syntax at that line") from None
     return build_config(raw, profile=profile)
+
+
+def parse_settings(items: Sequence[str]) -> dict[str, Any]:
+    """``["pretrain.epochs=50", "seeds=[0, 1]"]`` -> ``{"pretrain.epochs": 50, "seeds": [0, 1]}``.
+
+    Each value is read as a TOML value (numbers, booleans, ``[lists]``, ``{ tables }``, quoted strings);
+    anything that is not valid TOML is taken as a plain string (``pretrain.pool=balanced:race``).
+    """
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        key = key.strip()
+        if not sep or not key or any(not part for part in key.split(".")):
+            raise ConfigError(
+                f"--set expects KEY=VALUE with a dotted config key (e.g. --set pretrain.epochs=50), "
+                f"got {item!r}"
+            )
+        if key == "profile":
+            raise ConfigError("choose the profile with --profile, not --set profile=...")
+        try:
+            out[key] = tomllib.loads(f"v = {text.strip()}")["v"]
+        except tomllib.TOMLDecodeError:
+            out[key] = text.strip()
+    return out
 
 
 def save_config(config: StudyConfig, path: str | Path) -> None:

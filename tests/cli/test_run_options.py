@@ -1,4 +1,4 @@
-"""`fairssl run --executor/--workers`: validated like the config keys they override."""
+"""`fairssl run --executor/--workers/--set`: validated like the config keys they override."""
 
 from __future__ import annotations
 
@@ -28,3 +28,32 @@ def test_the_run_folder_does_not_depend_on_the_executor() -> None:
     base = run_dir_for(build_config({}))
     assert run_dir_for(build_config({"runtime": {"executor": "ray", "workers": 8}})) == base
     assert run_dir_for(build_config({"finetune": {"lr": 0.5}})) != base
+
+
+def test_set_values_are_read_as_toml_else_as_text() -> None:
+    from fairssl.config import parse_settings
+
+    got = parse_settings(["pretrain.epochs=50", "seeds=[0, 1]", "pretrain.pool=balanced:race", "x.y = true"])
+    assert got == {"pretrain.epochs": 50, "seeds": [0, 1], "pretrain.pool": "balanced:race", "x.y": True}
+
+
+def test_set_overrides_keep_the_grid_and_validate_like_the_file() -> None:
+    from fairssl.config import build_config, parse_settings
+
+    cfg = build_config({"grid": {"pretrain.pool": ["full", "balanced:sex"]}})
+    new = cfg.with_settings(
+        parse_settings(["pretrain.seed=2", "finetune.setups=['supervised', '3']"]), keep_grid=True
+    )
+    assert new.grid == cfg.grid and new.pretrain.seed == 2 and new.finetune.setups == ["supervised", "3"]
+
+
+def test_bad_set_items_are_one_line_errors() -> None:
+    for args, text in (
+        (["--set", "pretrain.epochz=3"], "unknown config key 'pretrain.epochz'"),
+        (["--set", "epochs"], "--set expects KEY=VALUE"),
+        (["--set", "seeds=[0, 0]"], "distinct integers"),
+        (["--set", "profile=paper"], "--profile"),
+    ):
+        res = runner.invoke(app, ["run", *args])
+        assert res.exit_code == 2 and text in res.output, (args, res.output)
+        assert "Traceback" not in res.output

@@ -131,6 +131,25 @@ def report(run_dir: Annotated[Path, typer.Argument(help="a run folder written by
 
 @app.command()
 @user_errors
+def compare(
+    run_dirs: Annotated[list[Path], typer.Argument(help="two or more run folders written by `fairssl run`")],
+    out_dir: Annotated[
+        Path, typer.Option("--out", help="folder for comparison.md, .csv and figures/")
+    ] = Path("fairssl-comparison"),
+    names: Annotated[
+        list[str] | None,
+        typer.Option("--name", help="a label per run folder, in order (default: folder names)"),
+    ] = None,
+) -> None:
+    """Several finished studies side by side: parity deviation, AUROC and improvement per setup."""
+    from fairssl.report.studies import compare_studies
+
+    path = compare_studies(run_dirs, out_dir, names=names or None)
+    out.print(f"comparison: {path}", highlight=False)
+
+
+@app.command()
+@user_errors
 def status(run_dir: Annotated[Path, typer.Argument(help="a run folder written by `fairssl run`")]) -> None:
     """What a study has done and what is left: runs done / running / interrupted / failed / pending."""
     from fairssl.experiments.runner import study_status

@@ -1,0 +1,83 @@
+"""Several finished studies side by side (``fairssl compare``): e.g. one study per bias source.
+
+Each study keeps its own baseline, seeds and tests; here their per-setup results are only laid next to
+each other, like a grid's variants (:mod:`~fairssl.report.variant_figures`): one figure (parity deviation,
+AUROC and improvement over the study's own supervised baseline, one colour per study), one table
+(``comparison.csv`` and ``comparison.md``). A grid study contributes one entry per variant
+(``<study>/<variant>``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from fairssl.errors import DataError
+from fairssl.report.comparison import setup_comparison
+from fairssl.report.conventions import VARIANT, split_variants
+from fairssl.report.inputs import read_stored_results
+from fairssl.report.markdown import md_table
+from fairssl.report.plotting import FORMATS, save
+from fairssl.report.variant_figures import fairness_across_variants, variant_comparison_table
+
+
+def stacked_comparison(run_dirs: Sequence[Path], names: Sequence[str] | None = None) -> pd.DataFrame:
+    """:func:`~fairssl.report.comparison.setup_comparison` of each study (each grid variant), stacked with a
+    ``variant`` column holding the study's name (default: its folder name; ``<name>/<variant>`` in a grid)."""
+    if names is not None and len(names) != len(run_dirs):
+        raise DataError(f"got {len(names)} names for {len(run_dirs)} run folders; give one name per folder")
+    frames = []
+    for i, root in enumerate(run_dirs):
+        name = names[i] if names is not None else Path(root).name
+        parts = split_variants(read_stored_results(Path(root)).summary)
+        for variant, rows in parts:
+            label = name if len(parts) == 1 else f"{name}/{variant}"
+            comp = setup_comparison(rows.drop(columns=[VARIANT], errors="ignore"))
+            frames.append(comp.assign(**{VARIANT: label}))
+    labels = [str(f[VARIANT].iloc[0]) for f in frames if not f.empty]
+    if len(set(labels)) != len(labels):
+        raise DataError(f"two studies share a name ({', '.join(labels)}); give distinct --name values")
+    return pd.concat(frames, ignore_index=True)
+
+
+def compare_studies(
+    run_dirs: Sequence[str | Path],
+    out: str | Path,
+    *,
+    names: Sequence[str] | None = None,
+    formats: Sequence[str] = FORMATS,
+) -> Path:
+    """Write ``<out>/comparison.md``, ``comparison.csv`` (the stacked per-setup comparison at full
+    precision) and ``figures/fairness_across_studies.{png,svg,pdf}``; returns the Markdown's path.
+
+    Raises DataError when fewer than two folders are given or one is not a finished run folder.
+    """
+    dirs = [Path(d) for d in run_dirs]
+    if len(dirs) < 2:
+        raise DataError("compare needs at least two run folders (e.g. fairssl compare runs/a runs/b)")
+    comp = stacked_comparison(dirs, names)
+    out_dir = Path(out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    comp.to_csv(out_dir / "comparison.csv", index=False)
+    save(fairness_across_variants(comp), out_dir / "figures", "fairness_across_studies", formats=formats)
+    table = variant_comparison_table(comp).rename(columns={VARIANT: "study"})
+    text = "\n".join(
+        [
+            "# Studies side by side",
+            "",
+            "Per setup: mean over seeds [95% CI]; PD improvement against each study's own supervised "
+            "baseline (same seeds), (PD_supervised - PD_setup) / PD_supervised, > 0: fairer.",
+            "",
+            md_table(table),
+            "",
+            "![Fairness and AUROC across studies](figures/fairness_across_studies.png)",
+            "",
+            "Studies: " + ", ".join(f"`{d}`" for d in dirs),
+            "",
+        ]
+    )
+    path = out_dir / "comparison.md"
+    path.write_text(text, encoding="utf-8")
+    return path

@@ -53,3 +53,32 @@ def test_rich_progress_shows_runs_done_of_total_and_failures() -> None:
     text = buf.getvalue()
     assert "2/2" in text and "local, 2 workers" in text
     assert "FAILED: RuntimeError: worker died" in text
+
+
+def test_eta_weights_each_kind_by_its_own_run_time() -> None:
+    from fairssl.experiments.runner import eta_by_kind
+
+    # one 800 s pre-training and two 40 s fine-tunings done in 880 s of wall clock (one worker busy):
+    # 10 fine-tunings left take 10 x 40 s, not 10 x the 293 s mean over all runs
+    seconds = {"pretrain": [800.0], "finetune": [40.0, 40.0]}
+    assert eta_by_kind(880.0, seconds, {"pretrain": 0, "finetune": 10}) == 400.0
+    # two busy workers halve it; a kind not seen yet counts at the mean over all runs
+    assert eta_by_kind(440.0, seconds, {"finetune": 10}) == 200.0
+    assert eta_by_kind(40.0, {"finetune": [40.0]}, {"pretrain": 1}) == 40.0
+    assert eta_by_kind(0.0, {}, {"finetune": 3}) != eta_by_kind(0.0, {}, {"finetune": 3})  # NaN: unknown
+
+
+def test_log_progress_uses_the_per_kind_eta_when_it_knows_the_kinds(monkeypatch) -> None:
+    import fairssl.experiments.runner as runner
+
+    now = [0.0]
+    monkeypatch.setattr(runner.time, "perf_counter", lambda: now[0])
+    lines: list[str] = []
+    progress = LogProgress(lines.append)
+    progress.start(total=3, done=0, todo=3, where="local", kinds={"pretrain": 1, "finetune": 2})
+    now[0] = 800.0
+    progress.finished(PRE, Outcome("pre-1", True, {"epochs": 15.0}, 800.0))
+    now[0] = 840.0
+    progress.finished(FT, Outcome("ft-1", True, {"epochs": 12.0}, 40.0))
+    # after the pre-training: 2 fine-tunings at the overall mean (800 s); after one: 1 x 40 s
+    assert lines[1].endswith("ETA 0:26:40") and lines[2].endswith("ETA 0:00:40")

@@ -22,10 +22,11 @@ status was not recorded (a kill between the two).
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -311,7 +312,9 @@ def plan_resume(store: Store, ws: Workspace, runs: Sequence[RunSpec]) -> ResumeP
 class Progress(Protocol):
     """Reports a grid's progress: ``start`` once, ``finished`` per run, ``close`` at the end."""
 
-    def start(self, *, total: int, done: int, todo: int, where: str) -> None: ...
+    def start(
+        self, *, total: int, done: int, todo: int, where: str, kinds: Mapping[str, int] | None = None
+    ) -> None: ...
 
     def finished(self, spec: RunSpec, outcome: Outcome) -> None: ...
 
@@ -321,6 +324,27 @@ class Progress(Protocol):
 def _eta(start: float, finished: int, remaining: int) -> float:
     """Seconds left at the throughput so far (wall clock per finished run x runs remaining)."""
     return (time.perf_counter() - start) / max(finished, 1) * remaining
+
+
+def eta_by_kind(
+    elapsed: float, seconds: Mapping[str, Sequence[float]], remaining: Mapping[str, int]
+) -> float:
+    """Seconds left when runs of different kinds take very different times (a pre-training run can take
+    as long as twenty fine-tuning runs).
+
+    Remaining work = sum over kinds of (runs left of that kind) x (mean run time of that kind so far; the
+    mean over all finished runs for a kind not seen yet); it is divided by the concurrency observed so far
+    (run seconds finished / wall seconds elapsed, 2 with two busy workers).
+    """
+    done = [t for ts in seconds.values() for t in ts]
+    if not done or elapsed <= 0:
+        return float("nan")
+    overall = sum(done) / len(done)
+    work = sum(
+        n * (sum(seconds[k]) / len(seconds[k]) if seconds.get(k) else overall) for k, n in remaining.items()
+    )
+    concurrency = max(sum(done) / elapsed, 1e-9)
+    return work / concurrency
 
 
 def _clock(seconds: float) -> str:
@@ -348,16 +372,26 @@ class LogProgress:
         self._start = time.perf_counter()
         self._todo = 0
         self._finished = 0
+        self._left: dict[str, int] | None = None
+        self._seconds: dict[str, list[float]] = {}
 
-    def start(self, *, total: int, done: int, todo: int, where: str) -> None:
+    def start(
+        self, *, total: int, done: int, todo: int, where: str, kinds: Mapping[str, int] | None = None
+    ) -> None:
         self._start, self._todo, self._finished = time.perf_counter(), todo, 0
+        self._left, self._seconds = (dict(kinds) if kinds else None), {}
         if todo:
             self.log(f"grid: {total} runs, {todo} to run on {where}")
 
     def finished(self, spec: RunSpec, outcome: Outcome) -> None:
         self._finished += 1
-        eta = _eta(self._start, self._finished, self._todo - self._finished)
-        left = f", ETA {_clock(eta)}" if self._finished < self._todo else ""
+        if self._left is not None:
+            self._left[spec.kind] = max(self._left.get(spec.kind, 0) - 1, 0)
+            self._seconds.setdefault(spec.kind, []).append(outcome.seconds)
+            eta = eta_by_kind(time.perf_counter() - self._start, self._seconds, self._left)
+        else:
+            eta = _eta(self._start, self._finished, self._todo - self._finished)
+        left = f", ETA {_clock(eta)}" if self._finished < self._todo and math.isfinite(eta) else ""
         self.log(f"[{self._finished}/{self._todo}] {describe_outcome(spec, outcome)}{left}")
 
     def close(self) -> None:
@@ -374,7 +408,9 @@ class RichProgress:
         self._bar: Any = None
         self._task: Any = None
 
-    def start(self, *, total: int, done: int, todo: int, where: str) -> None:
+    def start(
+        self, *, total: int, done: int, todo: int, where: str, kinds: Mapping[str, int] | None = None
+    ) -> None:
         from rich.progress import (
             BarColumn,
             MofNCompleteColumn,
@@ -460,7 +496,8 @@ def execute_grid(
     where = f"{backend.name}, {backend.slots} worker{'s' if backend.slots > 1 else ''}"
     if threads:
         where += f" x {threads} thread{'s' if threads > 1 else ''}"
-    progress.start(total=len(runs), done=len(plan.done), todo=len(plan.todo), where=where)
+    kinds = {k: sum(s.kind == k for s in plan.todo) for k in dict.fromkeys(s.kind for s in plan.todo)}
+    progress.start(total=len(runs), done=len(plan.done), todo=len(plan.todo), where=where, kinds=kinds)
     try:
         result = execute(
             plan.todo,

@@ -191,6 +191,25 @@ def test_cka_matrix_matches_gram_oracle_per_entry() -> None:
                 assert matrix.loc[la, lb] == pytest.approx(cka_gram(xa, xb, debiased=debiased), abs=1e-6)
 
 
+def test_wide_layers_on_few_examples_use_the_kernel_path_and_match_the_gram_oracle() -> None:
+    # conditioned CKA on a small group of wide conv layers: n = 25 examples, up to 300 features; the
+    # layers mix wide (p > n: n x n kernels) and narrow (p < n: feature-space products) in one matrix
+    rng = np.random.default_rng(21)
+    n = 25
+    shared = rng.normal(size=(n, 6))
+    acts_a = {"wide": shared @ rng.normal(size=(6, 300)) + rng.normal(size=(n, 300)), "narrow": shared[:, :4]}
+    acts_b = {
+        "wide": shared @ rng.normal(size=(6, 120)) + 0.3 * rng.normal(size=(n, 120)),
+        "narrow": rng.normal(size=(n, 5)),
+    }
+    for debiased in (False, True):
+        matrix = cka_matrix(acts_a, acts_b, debiased=debiased)
+        for la, xa in acts_a.items():
+            for lb, xb in acts_b.items():
+                assert matrix.loc[la, lb] == pytest.approx(cka_gram(xa, xb, debiased=debiased), abs=1e-9)
+        assert matrix.loc["wide", "wide"] > 0.5 > abs(matrix.loc["narrow", "narrow"])
+
+
 def test_cka_matrix_errors() -> None:
     rng = np.random.default_rng(14)
     good = {"l": rng.normal(size=(10, 3))}

@@ -31,7 +31,10 @@ The module works in **feature space**: with centred features, using d_i = ||xc_i
     1^T K~ L~ 1 = sum_i d_i e_i
 
 so each estimate costs O(n (p + q)^2) time (X^T Y, X^T X, Y^T Y) and O(n (p + q) + (p + q)^2) memory;
-no n x n matrix is formed.
+no n x n matrix is formed. When a layer has more features than examples (p > n: conditioned CKA on small
+groups of wide conv layers), the same ||Xc^T Yc||_F^2 = sum(K * L) and ||Xc^T Xc||_F^2 = sum(K * K) are
+taken from the n x n kernels instead, computed once per layer (O(n^2 p)), so each further pairing costs
+O(n^2) rather than O(n p q).
 :func:`cka_gram` is the direct example-space (n x n) formula, kept as the independent reference.
 :class:`StreamingCKA` accumulates the same sufficient statistics over minibatches.
 """
@@ -117,12 +120,16 @@ class _Centred:
     Z: np.ndarray  # (n, p) float64, column means removed
     d: np.ndarray  # (n,) squared row norms ||z_i||^2 = diag(K)
     self_frob: float  # ||Z^T Z||_F^2 = tr(K K)
+    K: np.ndarray | None = None  # (n, n) kernel Z Z^T, kept only when p > n (cheaper pairings)
 
     @classmethod
     def of(cls, X: np.ndarray) -> _Centred:
         Z = np.array(X, dtype=np.float64)  # (n, p), a float64 copy centred in place
         Z -= Z.mean(axis=0, keepdims=True)
         d = np.einsum("ij,ij->i", Z, Z)  # (n,)
+        if Z.shape[1] > Z.shape[0]:  # wide: the n x n kernel is the smaller Gram matrix
+            K = Z @ Z.T  # (n, n)
+            return cls(Z=Z, d=d, self_frob=float(np.sum(K * K)), K=K)
         gram = Z.T @ Z  # (p, p)
         return cls(Z=Z, d=d, self_frob=float(np.sum(gram * gram)))
 
@@ -138,10 +145,17 @@ class _Centred:
         )
 
 
-def _pair_cka(a: _Centred, b: _Centred, hsic_aa: float, hsic_bb: float, *, debiased: bool) -> float:
+def _cross_frob(a: _Centred, b: _Centred) -> float:
+    """||Za^T Zb||_F^2 = tr(Ka Kb): from the kernels when both layers are wide, else from Za^T Zb."""
+    if a.K is not None and b.K is not None:
+        return float(np.sum(a.K * b.K))  # both (n, n), symmetric
     cross = a.Z.T @ b.Z  # (p, q)
+    return float(np.sum(cross * cross))
+
+
+def _pair_cka(a: _Centred, b: _Centred, hsic_aa: float, hsic_bb: float, *, debiased: bool) -> float:
     hsic_ab = _hsic(
-        float(np.sum(cross * cross)),
+        _cross_frob(a, b),
         float(a.d @ b.d),
         float(a.d.sum()),
         float(b.d.sum()),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -80,6 +81,10 @@ def test_rerun_resumes_and_recomputes_nothing_finished(tmp_path, tiny_config_dic
     logs: list[str] = []
     run_study(build_config(tiny_config_dict), run_dir=out, log=logs.append)
     assert any("4 of 4 runs already done" in line for line in logs)
+    # the analysis says what it is doing and how long each phase took (minutes at paper size)
+    for phase in ("evaluation", "similarity"):
+        assert any(line.startswith(f"{phase}: ") for line in logs), logs
+        assert any(re.fullmatch(rf"{phase} done \(\d+ s\)", line) for line in logs), logs
     assert {p.parent.name: p.stat().st_mtime_ns for p in out.glob("runs/*/done.json")} == done
 
 

@@ -15,6 +15,7 @@ dataset's test windows, never aligned by order alone) and writes to ``results/``
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -205,6 +206,8 @@ def analyse(
     attributes = _attributes(ds, config)
     runs = [s for s in specs if s.kind == "finetune"]
     ev = config.evaluation
+    started = time.perf_counter()
+    log(f"evaluation: {len(runs)} models x {len(attributes)} attributes, {ev.n_boot} bootstrap resamples")
     tables, summary_rows = [], []
     preds: dict[str, pd.DataFrame] = {}
     for spec in runs:
@@ -297,8 +300,13 @@ def analyse(
         "tests": tests,
         "pool": pools,
     }
+    log(f"evaluation done ({time.perf_counter() - started:.0f} s)")
     if config.similarity.enabled:
+        started = time.perf_counter()
+        n_ssl = sum(s.setup != "supervised" for s in runs)
+        log(f"similarity: CKA of {n_ssl} SSL models with their supervised baseline, conditioned on groups")
         out.update(_similarity(ds, config, ws, runs, preds, results, attributes, log=log))
+        log(f"similarity done ({time.perf_counter() - started:.0f} s)")
     if config.probes.enabled:
         from fairssl.experiments.probing import run_probes
 

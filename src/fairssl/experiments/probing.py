@@ -16,6 +16,7 @@ See :mod:`fairssl.similarity.probes` for the estimators and the caveat on their 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -54,6 +55,8 @@ def run_probes(
 
     pc, ev = config.probes, config.evaluation
     demo_frames, task_frames = [], []
+    started = time.perf_counter()
+    log(f"probes: {len(runs)} models x {len(attributes)} attributes, linear probes per layer")
     for spec in runs:
         pred = preds[spec.run_id]
         acts = load_activations(ws, spec.run_id, pred["window_id"].to_numpy())
@@ -80,7 +83,7 @@ def run_probes(
     }
     for name, frame in out.items():
         frame.to_csv(ws.results / f"{name}.csv", index=False)
-    log(f"probes: {len(runs)} models x {len(attributes)} attributes")
+    log(f"probes done ({time.perf_counter() - started:.0f} s)")
     return out
 
 

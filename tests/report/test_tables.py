@@ -89,6 +89,30 @@ def test_setup_comparison_matches_an_independent_t_interval_oracle() -> None:
     assert row["verdict"] == "fairer" and row["improvement_ci"] == "seeds" and row["n_pairs"] == 5
 
 
+def test_setup_comparison_p_values_are_paired_t_tests_holm_adjusted_over_setups() -> None:
+    shifts = {"0": 0.02, "1-first": -0.004, "3": 0.0}
+    noise = [0.004, -0.003, 0.002, 0.001, -0.002]
+    spec = {"supervised": (SUP_AUC, SUP_PD)}
+    for setup, shift in shifts.items():
+        spec[setup] = (
+            [a - shift / 4 + n / 2 for a, n in zip(SUP_AUC, noise, strict=True)],
+            [p + shift + n for p, n in zip(SUP_PD, noise[::-1], strict=True)],
+        )
+    comp = tables.setup_comparison(_summary(spec)).set_index("setup")
+    raw = {
+        setup: stats.ttest_rel(spec[setup][1], SUP_PD).pvalue for setup in shifts
+    }  # the oracle: scipy's paired t-test, then Holm by hand
+    order = sorted(raw, key=raw.get)
+    holm, running = {}, 0.0
+    for i, setup in enumerate(order):
+        running = max(running, min(1.0, (len(order) - i) * raw[setup]))
+        holm[setup] = running
+    for setup in shifts:
+        assert comp.loc[setup, "pd_change_p"] == pytest.approx(holm[setup])
+    assert comp.loc["0", "pd_change_p"] < 0.05  # a consistent 0.02 shift is detected with 5 seeds
+    assert np.isnan(comp.loc["supervised", "pd_change_p"])
+
+
 def test_setup_comparison_is_invariant_to_row_order() -> None:
     s = _summary(
         {"supervised": (SUP_AUC, SUP_PD), "0": ([a - 0.01 for a in SUP_AUC], [p * 0.9 for p in SUP_PD])}

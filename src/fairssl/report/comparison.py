@@ -13,7 +13,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
+from fairssl.evaluation.compare import adjust_pvalues
 from fairssl.report.conventions import SUPERVISED, VARIANT, numeric_column, setup_order, split_variants
 from fairssl.report.intervals import CONFIDENCE, seed_interval
 
@@ -43,6 +45,8 @@ COMPARISON_COLUMNS = [
     "pd_change",
     "pd_change_low",
     "pd_change_high",
+    "auroc_change_p",
+    "pd_change_p",
     "improvement",
     "improvement_low",
     "improvement_high",
@@ -82,7 +86,10 @@ def setup_comparison(summary: pd.DataFrame, *, confidence: float = CONFIDENCE) -
         divided by mean PD_sup, treating the baseline mean as fixed), else the run's paired bootstrap
         interval (see :mod:`fairssl.report.intervals`; ``improvement_ci`` names the source). Intervals are
         clipped to the quantity's range (AUROC [0, 1], PD >= 0, AUROC change [-1, 1], improvement <= 1).
-        ``verdict``: see :data:`VERDICTS`.
+        ``verdict``: see :data:`VERDICTS`. ``auroc_change_p`` / ``pd_change_p``: two-sided paired t-test of
+        the same per-seed differences (the test behind the intervals; >= 2 pairs), Holm-adjusted over the
+        setups compared with supervised. (``results/tests.csv`` holds the Wilcoxon signed-rank test, which
+        cannot go below p = 0.0625 with 5 pairs.)
     """
     if summary is None or summary.empty or "setup" not in summary.columns:
         return pd.DataFrame(columns=COMPARISON_COLUMNS)
@@ -167,6 +174,7 @@ def setup_comparison(summary: pd.DataFrame, *, confidence: float = CONFIDENCE) -
             else:
                 imp = (np.nan, np.nan, np.nan, "none", pch[4])
             ach = (ach[0], *np.clip(ach[1:3], -1.0, 1.0), *ach[3:])  # AUROC differences lie in [-1, 1]
+            row.update(auroc_change_p=_paired_t_p(auroc_d), pd_change_p=_paired_t_p(pd_d))
             imp = (imp[0], *np.clip(imp[1:3], None, 1.0), *imp[3:])  # PD >= 0: at most 100% lower
             row.update(
                 n_pairs=imp[4],
@@ -183,7 +191,21 @@ def setup_comparison(summary: pd.DataFrame, *, confidence: float = CONFIDENCE) -
                 verdict="no_baseline" if imp[4] == 0 else _verdict(imp[1], imp[2]),
             )
         rows.append(row)
-    return pd.DataFrame(rows).reindex(columns=COMPARISON_COLUMNS)
+    out = pd.DataFrame(rows).reindex(columns=COMPARISON_COLUMNS)
+    for col in ("auroc_change_p", "pd_change_p"):
+        out[col] = adjust_pvalues(
+            pd.to_numeric(out[col], errors="coerce").to_numpy(dtype=float), method="holm"
+        )
+    return out
+
+
+def _paired_t_p(differences: np.ndarray) -> float:
+    """Two-sided one-sample t-test p of paired differences (n,) against 0; NaN with < 2 finite values or
+    no spread (then the t statistic is undefined)."""
+    d = differences[np.isfinite(differences)]
+    if d.size < 2 or np.all(d == d[0]):
+        return float("nan")
+    return float(stats.ttest_1samp(d, 0.0).pvalue)
 
 
 def best_tradeoff(comparison: pd.DataFrame, *, max_auroc_drop: float = MAX_AUROC_DROP) -> str | None:

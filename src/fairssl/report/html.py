@@ -180,7 +180,6 @@ def build_report(run_dir: str | Path, *, formats: Sequence[str] = FORMATS) -> Pa
         root.name,
         headline,
         comp,
-        stored.tests,
         cka_mean=cka_m,
         ratios=ratios,
         demographic=stored.probes_demographic,

@@ -2,7 +2,7 @@
 
 Written beside ``report.html`` from the same stored tables (no figure): the headline, each setup against
 the supervised baseline (AUROC, parity deviation, the paired changes with 95% intervals and the Holm-adjusted
-paired-test p-values), the representation picture (CKA of each SSL layer with the same supervised layer;
+paired t-test p-values), the representation picture (CKA of each SSL layer with the same supervised layer;
 best-vs-worst group dissimilarity against the permutation bound), the demographic probes of the pooled
 representation, and for a grid the variants side by side. Every number is rounded from the CSVs under
 ``results/`` and ``results/report_tables/``, which hold the full precision.
@@ -40,12 +40,9 @@ def _p(value: Any) -> str:
     return "<0.001" if v < 0.001 else f"{v:.3f}"
 
 
-def setup_table(comp: pd.DataFrame, tests: pd.DataFrame) -> pd.DataFrame:
+def setup_table(comp: pd.DataFrame) -> pd.DataFrame:
     """One row per setup: AUROC, parity deviation, AUROC change in points and PD improvement against
-    supervised (mean over seeds [95% CI]), the paired tests' Holm-adjusted p-values, the verdict."""
-    p_adj: dict[tuple[str, str], Any] = {}
-    if not tests.empty and {"setup", "metric", "p_adjusted"} <= set(tests.columns):
-        p_adj = {(str(r.setup), str(r.metric)): r.p_adjusted for r in tests.itertuples()}
+    supervised (mean over seeds [95% CI]), the paired t-tests' Holm-adjusted p-values, the verdict."""
     rows = []
     for r in comp.to_dict("records"):
         setup = str(r["setup"])
@@ -71,8 +68,8 @@ def setup_table(comp: pd.DataFrame, tests: pd.DataFrame) -> pd.DataFrame:
                     scale=100,
                     suffix="%",
                 ),
-                "p AUROC": "" if sup else _p(p_adj.get((setup, "auroc"))),
-                "p PD": "" if sup else _p(p_adj.get((setup, "parity_deviation"))),
+                "p AUROC": "" if sup else _p(r.get("auroc_change_p")),
+                "p PD": "" if sup else _p(r.get("pd_change_p")),
                 "verdict": str(r["verdict"]),
             }
         )
@@ -147,7 +144,6 @@ def markdown_report(
     title: str,
     headline: str,
     comp: pd.DataFrame,
-    tests: pd.DataFrame,
     *,
     cka_mean: pd.DataFrame,
     ratios: pd.DataFrame,
@@ -166,11 +162,11 @@ def markdown_report(
     parts += [
         f"## Setups against supervised (mean over {n}, 95% CI)",
         "",
-        md_table(setup_table(comp, tests)),
+        md_table(setup_table(comp)),
         "",
         "AUROC change and PD improvement are paired with the supervised run of the same seed; "
         "PD improvement = (PD_supervised - PD_setup) / PD_supervised (> 0: fairer); p: paired t-test "
-        "across seeds, Holm-adjusted over setups.",
+        "across seeds (the test behind the intervals), Holm-adjusted over the setups.",
         "",
     ]
     for heading, table, note in (

@@ -76,3 +76,13 @@ def test_grid_report_md_lists_every_variant(make_run, tmp_path: Path) -> None:
         ("x=2", "supervised"),
         ("x=2", "0"),
     ]
+
+
+def test_report_built_from_dot_is_titled_by_the_folder_name(make_run, tmp_path: Path, monkeypatch) -> None:
+    from fairssl.report.html import build_report
+
+    root = make_run(tmp_path / "my-study", setups=("supervised", "0"), seeds=(0, 1), cka=False)
+    monkeypatch.chdir(root)
+    build_report(".", formats=("png",))
+    assert (root / "report.md").read_text(encoding="utf-8").startswith("# my-study\n")
+    assert "<title>fairssl report: my-study</title>" in (root / "report.html").read_text(encoding="utf-8")

@@ -157,7 +157,7 @@ def build_report(run_dir: str | Path, *, formats: Sequence[str] = FORMATS) -> Pa
         else []
     )
     page = env.get_template("report.html").render(
-        title=root.name,
+        title=root.resolve().name,
         nav=[SECTIONS[0], *((sec.id, dict(SECTIONS)[sec.id]) for sec in sections), SECTIONS[-1]],
         headline=headline,
         points=points,
@@ -177,7 +177,7 @@ def build_report(run_dir: str | Path, *, formats: Sequence[str] = FORMATS) -> Pa
         formats=list(dict.fromkeys(["png", *formats])),
     )
     md = markdown_report(
-        root.name,
+        root.resolve().name,
         headline,
         comp,
         cka_mean=cka_m,

@@ -320,3 +320,22 @@ def test_samples_are_random_not_the_first_rows_of_the_group() -> None:
     assert set(f["n"]) == {100}
     assert float(cka_gram(X[:100], Y[:100], debiased=True)) == pytest.approx(1.0)  # what first-rows gives
     assert (f["cka"] < 0.9).all()
+
+
+def test_kernel_path_equals_the_feature_path(monkeypatch) -> None:
+    import fairssl.similarity.conditioned as conditioned
+
+    rng = np.random.default_rng(3)
+    n = 240
+    sens = pd.DataFrame(
+        {"sex": rng.choice(["f", "m"], n), "race": rng.choice(["a", "b", "c"], n, p=[0.5, 0.3, 0.2])}
+    )
+    base = rng.normal(size=(n, 6))
+    acts_a = {"wide": base @ rng.normal(size=(6, 90)) + rng.normal(size=(n, 90)), "narrow": base[:, :3]}
+    acts_b = {"conv": (base @ rng.normal(size=(6, 40))).astype(np.float16), "other": rng.normal(size=(n, 5))}
+    kwargs = {"n_draws": 3, "n_permutations": 4, "min_group_size": 20, "seed": 1}
+    with_kernels = conditioned_cka(acts_a, acts_b, sens, **kwargs)
+    monkeypatch.setattr(conditioned, "KERNEL_BYTES_LIMIT", 0)  # force the per-draw feature path
+    per_draw = conditioned_cka(acts_a, acts_b, sens, **kwargs)
+    pd.testing.assert_frame_equal(with_kernels.drop(columns="cka"), per_draw.drop(columns="cka"))
+    assert np.allclose(with_kernels["cka"], per_draw["cka"], rtol=0, atol=1e-10)

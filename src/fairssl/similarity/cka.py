@@ -50,7 +50,7 @@ import pandas as pd
 
 from fairssl.errors import DataError
 
-__all__ = ["StreamingCKA", "cka_gram", "cka_matrix", "linear_cka"]
+__all__ = ["StreamingCKA", "cka_gram", "cka_matrix", "kernel_cka_matrix", "linear_cka", "linear_kernels"]
 
 
 # ---------------------------------------------------------------------------------------------- validation
@@ -117,10 +117,18 @@ def _normalise(hsic_xy: float, hsic_xx: float, hsic_yy: float) -> float:
 class _Centred:
     """One layer's centred features and the statistics every pairing with it reuses."""
 
-    Z: np.ndarray  # (n, p) float64, column means removed
+    Z: np.ndarray | None  # (n, p) float64, column means removed (None when built from a kernel)
     d: np.ndarray  # (n,) squared row norms ||z_i||^2 = diag(K)
     self_frob: float  # ||Z^T Z||_F^2 = tr(K K)
     K: np.ndarray | None = None  # (n, n) kernel Z Z^T, kept only when p > n (cheaper pairings)
+
+    @classmethod
+    def of_kernel(cls, G: np.ndarray) -> _Centred:
+        """From the uncentred linear kernel G = X X^T (n, n) of the examples: the centred kernel is
+        H G H = G - row means - column means + grand mean (the kernel of the column-centred features)."""
+        row = G.mean(axis=1)
+        K = G - row[:, None] - row[None, :] + row.mean()  # (n, n), symmetric
+        return cls(Z=None, d=np.diagonal(K).copy(), self_frob=float(np.sum(K * K)), K=K)
 
     @classmethod
     def of(cls, X: np.ndarray) -> _Centred:
@@ -134,7 +142,7 @@ class _Centred:
         return cls(Z=Z, d=d, self_frob=float(np.sum(gram * gram)))
 
     def self_hsic(self, *, debiased: bool) -> float:
-        n = self.Z.shape[0]
+        n = self.d.shape[0]
         return _hsic(
             self.self_frob,
             float(self.d @ self.d),
@@ -149,6 +157,8 @@ def _cross_frob(a: _Centred, b: _Centred) -> float:
     """||Za^T Zb||_F^2 = tr(Ka Kb): from the kernels when both layers are wide, else from Za^T Zb."""
     if a.K is not None and b.K is not None:
         return float(np.sum(a.K * b.K))  # both (n, n), symmetric
+    if a.Z is None or b.Z is None:  # kernel-only layers pair with kernel-only layers
+        raise ValueError("a layer built from its kernel pairs only with kernel layers")
     cross = a.Z.T @ b.Z  # (p, q)
     return float(np.sum(cross * cross))
 
@@ -159,7 +169,7 @@ def _pair_cka(a: _Centred, b: _Centred, hsic_aa: float, hsic_bb: float, *, debia
         float(a.d @ b.d),
         float(a.d.sum()),
         float(b.d.sum()),
-        a.Z.shape[0],
+        a.d.shape[0],
         debiased=debiased,
     )
     return _normalise(hsic_ab, hsic_aa, hsic_bb)
@@ -252,6 +262,37 @@ def cka_matrix(
     _check_n(next(iter(sizes.values())), debiased=debiased)
     cent_a = {k: _Centred.of(v) for k, v in arrays_a.items()}
     cent_b = {k: _Centred.of(v) for k, v in arrays_b.items()}
+    return _matrix(cent_a, cent_b, debiased=debiased)
+
+
+def kernel_cka_matrix(
+    grams_a: Mapping[str, np.ndarray], grams_b: Mapping[str, np.ndarray], index: np.ndarray, *, debiased: bool
+) -> pd.DataFrame:
+    """:func:`cka_matrix` of the examples ``index`` (n,) from each layer's precomputed uncentred linear
+    kernel over all N examples, ``G = X X^T`` (N, N), float64 (see :func:`linear_kernels`).
+
+    Equal to ``cka_matrix({k: X[index]}, ...)`` (same estimator, same float64 sums up to rounding) at
+    O(n^2) per layer pair instead of O(n p q): many draws of a few hundred examples from the same N
+    (conditioned CKA) cost almost nothing once the kernels exist.
+    """
+    idx = np.asarray(index)
+    _check_n(idx.size, debiased=debiased)
+    cent_a = {k: _Centred.of_kernel(G[np.ix_(idx, idx)]) for k, G in grams_a.items()}
+    cent_b = {k: _Centred.of_kernel(G[np.ix_(idx, idx)]) for k, G in grams_b.items()}
+    return _matrix(cent_a, cent_b, debiased=debiased)
+
+
+def linear_kernels(acts: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Each layer's uncentred linear kernel ``X X^T`` (N, N) in float64, for :func:`kernel_cka_matrix`."""
+    out = {}
+    for k, v in acts.items():
+        X = _as_2d(v, f"acts[{k!r}]").astype(np.float64, copy=False)
+        out[str(k)] = X @ X.T
+    return out
+
+
+def _matrix(cent_a: dict[str, _Centred], cent_b: dict[str, _Centred], *, debiased: bool) -> pd.DataFrame:
+    """The (layers_a, layers_b) CKA DataFrame of centred layers (see :func:`cka_matrix`)."""
     self_a = {k: c.self_hsic(debiased=debiased) for k, c in cent_a.items()}
     self_b = {k: c.self_hsic(debiased=debiased) for k, c in cent_b.items()}
     values = np.array(

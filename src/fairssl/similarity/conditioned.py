@@ -26,7 +26,7 @@ import pandas as pd
 
 from fairssl.data.dataset import MISSING
 from fairssl.errors import ConfigError, DataError
-from fairssl.similarity.cka import cka_matrix
+from fairssl.similarity.cka import cka_matrix, kernel_cka_matrix, linear_kernels
 
 __all__ = [
     "PERMUTATION",
@@ -40,6 +40,10 @@ __all__ = [
 
 PERMUTATION = "__permutation__"
 """The ``group`` value of the permutation baseline's rows."""
+
+KERNEL_BYTES_LIMIT = 2**30
+"""Up to this many bytes of N x N float64 kernels (all layers of both models), every draw is gathered from
+kernels computed once (O(n^2) per draw); beyond it each draw recomputes its features' statistics."""
 
 _LONG_COLUMNS = ["attribute", "group", "n", "draw", "layer_a", "layer_b", "cka"]
 
@@ -194,12 +198,21 @@ def conditioned_cka(
     arrays_a = _check_acts(acts_a, "acts_a", n_rows)
     arrays_b = _check_acts(acts_b, "acts_b", n_rows)
 
-    def cka_on(idx: np.ndarray) -> pd.DataFrame:
-        return cka_matrix(
-            {k: v[idx] for k, v in arrays_a.items()},
-            {k: v[idx] for k, v in arrays_b.items()},
-            debiased=debiased,
-        )
+    n_layers = len(arrays_a) + len(arrays_b)
+    if n_rows * n_rows * 8 * n_layers <= KERNEL_BYTES_LIMIT:  # every draw gathers from N x N kernels
+        grams_a, grams_b = linear_kernels(arrays_a), linear_kernels(arrays_b)
+
+        def cka_on(idx: np.ndarray) -> pd.DataFrame:
+            return kernel_cka_matrix(grams_a, grams_b, idx, debiased=debiased)
+
+    else:  # too many windows for N x N kernels: features of each draw
+
+        def cka_on(idx: np.ndarray) -> pd.DataFrame:
+            return cka_matrix(
+                {k: v[idx] for k, v in arrays_a.items()},
+                {k: v[idx] for k, v in arrays_b.items()},
+                debiased=debiased,
+            )
 
     parts: list[pd.DataFrame] = []
     for attribute in sensitive_features.columns:

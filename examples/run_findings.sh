@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Regenerates every number and figure of docs/findings.md with fairssl's own commands.
 #   bash examples/run_findings.sh [RUNS_DIR]      (default RUNS_DIR: findings-runs)
-# Wall time on 2 CPU cores: about 3.5 hours run one after another (docs/findings.md lists each study's).
+# Wall time on 2 CPU cores: about 3-4 hours, one study after another (docs/findings.md lists each one).
 # Re-running resumes: finished runs are kept.
 set -euo pipefail
 runs=${1:-findings-runs}

@@ -61,7 +61,12 @@ def compare_studies(
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
     comp.to_csv(out_dir / "comparison.csv", index=False)
-    save(fairness_across_variants(comp), out_dir / "figures", "fairness_across_studies", formats=formats)
+    save(
+        fairness_across_variants(comp, legend_title="study"),
+        out_dir / "figures",
+        "fairness_across_studies",
+        formats=formats,
+    )
     table = variant_comparison_table(comp).rename(columns={VARIANT: "study"})
     text = "\n".join(
         [

@@ -103,7 +103,7 @@ def pool_share_table(pool: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["attribute", "group", *variants])
 
 
-def fairness_across_variants(comparison: pd.DataFrame) -> Figure:
+def fairness_across_variants(comparison: pd.DataFrame, *, legend_title: str = "variant") -> Figure:
     """Three panels sharing the setup axis: parity deviation, AUROC and the relative PD improvement over
     the same variant's supervised baseline (%, > 0: fairer), each the mean over seeds with its 95%
     interval, one colour per variant, variants side by side within a setup.
@@ -143,7 +143,7 @@ def fairness_across_variants(comparison: pd.DataFrame) -> Figure:
     axes[2].set_xlabel("setup (number = frozen encoder layers)")
     axes[0].legend(
         *axes[1].get_legend_handles_labels(),
-        title="variant",
+        title=legend_title,
         loc="lower left",
         bbox_to_anchor=(0.0, 1.0),
         ncol=min(len(variants), 3),

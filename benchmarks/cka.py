@@ -11,6 +11,9 @@ Setting: n windows, two models with three conv layers each, flattened activation
 - conditioned-CKA regime: 200 draws of n = 60 windows (a small group; p > n for every layer): cka_matrix,
   which switches to n x n kernels for wide layers, vs feature-space products for every pair
   (:func:`feature_space_only`, the formula cka_matrix used for all sizes before).
+- conditioned CKA of one model pair on N = 1,500 windows (three attributes, balanced groups, 10 draws per
+  group, 20 permutation draws): every draw gathered from N x N kernels computed once vs each draw's own
+  features (``KERNEL_BYTES_LIMIT = 0``).
 
     python benchmarks/cka.py            # n = 10,000 (Gram baseline needs ~4 GB and a minute or two)
     python benchmarks/cka.py --quick    # n = 1,000 smoke run
@@ -151,6 +154,38 @@ def main() -> None:
         f"cpu {c_small:.2f} s; "
         f"feature-space-only wall {t_base:.2f} s cpu {c_base:.2f} s; speed-up {t_base / t_small:.1f}x wall, "
         f"{c_base / c_small:.1f}x cpu; max |difference| = {diff:.1e}"
+    )
+    conditioned_regime(acts_a, acts_b)
+
+
+def conditioned_regime(acts_a: dict[str, np.ndarray], acts_b: dict[str, np.ndarray]) -> None:
+    """Time conditioned_cka with and without its N x N kernels on the first 1,500 windows."""
+    import fairssl.similarity.conditioned as conditioned
+
+    m = min(1_500, next(iter(acts_a.values())).shape[0])
+    sub_a = {k: v[:m] for k, v in acts_a.items()}
+    sub_b = {k: v[:m] for k, v in acts_b.items()}
+    rng = np.random.default_rng(2)
+    groups = pd.DataFrame(
+        {
+            "sex": rng.choice(["f", "m"], m),
+            "age_group": rng.choice(["<65", ">=65"], m),
+            "race": rng.choice(["a", "b", "c", "d", "e"], m),
+        }
+    )
+    kwargs = {"n_draws": 10, "n_permutations": 20, "seed": 0}
+    t_kernel, c_kernel, fast = timed(lambda: conditioned.conditioned_cka(sub_a, sub_b, groups, **kwargs))
+    limit = conditioned.KERNEL_BYTES_LIMIT
+    conditioned.KERNEL_BYTES_LIMIT = 0
+    try:
+        t_draw, c_draw, slow = timed(lambda: conditioned.conditioned_cka(sub_a, sub_b, groups, **kwargs))
+    finally:
+        conditioned.KERNEL_BYTES_LIMIT = limit
+    diff = float(np.max(np.abs(fast["cka"].to_numpy() - slow["cka"].to_numpy())))
+    print(
+        f"\nconditioned CKA, N = {m:,}, {len(fast):,} values: kernels wall {t_kernel:.2f} s "
+        f"cpu {c_kernel:.2f} s; per-draw features wall {t_draw:.2f} s cpu {c_draw:.2f} s; "
+        f"speed-up {t_draw / t_kernel:.1f}x wall, {c_draw / c_kernel:.1f}x cpu; max |difference| = {diff:.1e}"
     )
 
 

@@ -130,7 +130,7 @@ def _direction(metric: str, lower_is_better: bool | None) -> bool:
     )
 
 
-def _paired_test(diff: np.ndarray, test: str) -> tuple[float, float, str]:
+def paired_test(diff: np.ndarray, test: str) -> tuple[float, float, str]:
     """(statistic, p value, reason) of a two-sided paired test on differences (n,)."""
     if diff.size < 2:
         return np.nan, np.nan, "fewer_than_two_pairs"
@@ -206,7 +206,7 @@ def compare_to_baseline(
         b = base.loc[seeds].to_numpy()
         diff = a - b
         lo, hi = t_interval(diff, confidence=confidence)
-        statistic, p_value, reason = _paired_test(diff, test)
+        statistic, p_value, reason = paired_test(diff, test)
         mean_a = float(a.mean()) if a.size else np.nan
         mean_b = float(b.mean()) if b.size else np.nan
         with np.errstate(divide="ignore", invalid="ignore"):

@@ -13,9 +13,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
-from fairssl.evaluation.compare import adjust_pvalues
+from fairssl.evaluation.compare import adjust_pvalues, paired_test
 from fairssl.report.conventions import SUPERVISED, VARIANT, numeric_column, setup_order, split_variants
 from fairssl.report.intervals import CONFIDENCE, seed_interval
 
@@ -200,12 +199,8 @@ def setup_comparison(summary: pd.DataFrame, *, confidence: float = CONFIDENCE) -
 
 
 def _paired_t_p(differences: np.ndarray) -> float:
-    """Two-sided one-sample t-test p of paired differences (n,) against 0; NaN with < 2 finite values or
-    no spread (then the t statistic is undefined)."""
-    d = differences[np.isfinite(differences)]
-    if d.size < 2 or np.all(d == d[0]):
-        return float("nan")
-    return float(stats.ttest_1samp(d, 0.0).pvalue)
+    """Two-sided paired t-test p of the finite paired differences (n,) (NaN: fewer than 2, or no spread)."""
+    return paired_test(differences[np.isfinite(differences)], "ttest")[1]
 
 
 def best_tradeoff(comparison: pd.DataFrame, *, max_auroc_drop: float = MAX_AUROC_DROP) -> str | None:

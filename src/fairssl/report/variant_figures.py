@@ -15,8 +15,15 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from fairssl.report.conventions import SUPERVISED, VARIANT, numeric_column, setup_order
-from fairssl.report.formatting import fmt_ci
+from fairssl.report.conventions import (
+    SUPERVISED,
+    VARIANT,
+    numeric_column,
+    setup_order,
+    setup_rank,
+    variant_names,
+)
+from fairssl.report.markdown import setup_table
 from fairssl.report.plotting import DPI, empty_figure, error_bars
 
 VARIANT_PALETTE = ["#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#666666"]
@@ -29,50 +36,25 @@ _PANELS = (
 )
 
 
-def variant_order(comparison: pd.DataFrame) -> list[str]:
-    """The variants of a stacked comparison in the order they first appear (the grid's expansion order)."""
-    if comparison.empty or VARIANT not in comparison:
-        return []
-    return [str(v) for v in dict.fromkeys(comparison[VARIANT].astype(str))]
-
-
 def variant_comparison_table(comparison: pd.DataFrame) -> pd.DataFrame:
     """Display table: one row per variant x setup with AUROC, parity deviation and the improvement over
     the same variant's supervised baseline, each ``mean [95% CI]`` across seeds, and the verdict.
 
     ``comparison`` is :func:`~fairssl.report.comparison.setup_comparison` of a grid's summary (it has a
-    ``variant`` column). Rows: variants in grid order, setups in level-of-supervision order.
+    ``variant`` column). Rows: variants in grid order, setups in level-of-supervision order; the cells are
+    :func:`~fairssl.report.markdown.setup_table`'s (``baseline`` as supervised's improvement).
     """
     columns = [VARIANT, "setup", "seeds", "AUROC", "parity deviation", "PD improvement", "verdict"]
     if comparison.empty or VARIANT not in comparison:
         return pd.DataFrame(columns=columns)
-    rows = []
-    for variant in variant_order(comparison):
+    frames = []
+    for variant in variant_names(comparison):
         own = comparison[comparison[VARIANT].astype(str) == variant]
-        for setup in setup_order(own["setup"].astype(str)):
-            r = own[own["setup"].astype(str) == setup].iloc[0]
-            is_sup = setup == SUPERVISED
-            rows.append(
-                {
-                    VARIANT: variant,
-                    "setup": setup,
-                    "seeds": int(r["n_seeds"]),
-                    "AUROC": fmt_ci(r["auroc"], r["auroc_low"], r["auroc_high"]),
-                    "parity deviation": fmt_ci(r["parity_deviation"], r["pd_low"], r["pd_high"]),
-                    "PD improvement": "baseline"
-                    if is_sup
-                    else fmt_ci(
-                        r["improvement"],
-                        r["improvement_low"],
-                        r["improvement_high"],
-                        digits=0,
-                        scale=100,
-                        suffix="%",
-                    ),
-                    "verdict": str(r["verdict"]),
-                }
-            )
-    return pd.DataFrame(rows, columns=columns)
+        own = own.sort_values("setup", key=lambda col: setup_rank(col.astype(str)), kind="stable")
+        table = setup_table(own).assign(**{VARIANT: variant})
+        table.loc[table["setup"] == SUPERVISED, "PD improvement"] = "baseline"
+        frames.append(table[columns])
+    return pd.concat(frames, ignore_index=True)
 
 
 def pool_share_table(pool: pd.DataFrame) -> pd.DataFrame:
@@ -112,7 +94,7 @@ def fairness_across_variants(comparison: pd.DataFrame, *, legend_title: str = "v
     variant whose intervals overlap the others' did not change that setup distinguishably. Supervised
     does not depend on the pre-training pool, so its points differ across pools only by chance.
     """
-    variants = variant_order(comparison)
+    variants = variant_names(comparison)
     if len(variants) < 2:
         return empty_figure("one variant only: nothing to compare across variants")
     setups = setup_order(comparison["setup"].astype(str).unique())

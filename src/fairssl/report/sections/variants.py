@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import pandas as pd
 
+from fairssl.report.conventions import variant_names
 from fairssl.report.html_table import html_table, verdict_cell
 from fairssl.report.page import ReportWriter, Section
 from fairssl.report.variant_figures import (
     fairness_across_variants,
     pool_share_table,
     variant_comparison_table,
-    variant_order,
 )
 
 
@@ -30,7 +30,7 @@ def variants_section(writer: ReportWriter, comp: pd.DataFrame, pool: pd.DataFram
         "supervised model does not use the pre-training pool, so across pools its values differ by chance "
         "only; differences between variants that the intervals do not separate are not evidence.",
     )
-    names = variant_order(comp)
+    names = variant_names(comp)
     if len(names) < 2:
         sec.notes.append(
             "This study has one variant. To compare pre-training pools (or any other setting), give the "

@@ -186,3 +186,38 @@ def test_a_grid_round_trips_through_the_saved_config(tmp_path) -> None:
     again = load_config(tmp_path / "config.toml")
     assert again.grid == cfg.grid
     assert [s.run_id for s in expand(again)] == [s.run_id for s in expand(cfg)]
+
+
+# ------------------------------------------------------------------------------- random-init controls
+def test_random_controls_need_no_pretraining_and_have_their_own_ids() -> None:
+    setups = ["supervised", "3", "random:3", "random:freeze:conv1,conv3"]
+    specs = expand(build_config({"seeds": [0, 1], "finetune": {"setups": setups}}))
+    pre = {s.seed: s.run_id for s in specs if s.kind == "pretrain"}
+    ft = {(s.setup, s.seed): s for s in specs if s.kind == "finetune"}
+    for seed in (0, 1):
+        for name in ("random:3", "random:freeze:conv1,conv3"):
+            spec = ft[(name, seed)]
+            assert spec.depends_on is None and spec.payload["pretrain"] is None
+            assert pre[seed] not in str(spec.payload)  # no pre-training spec or id inside
+        assert ft[("3", seed)].depends_on == pre[seed]
+    assert len({s.run_id for s in ft.values()}) == len(ft)  # distinct from supervised, 3 and each other
+    only = expand(build_config({"finetune": {"setups": ["supervised", "random:3"]}}))
+    assert [s.kind for s in only] == ["finetune", "finetune"]  # nothing to pre-train
+
+
+def test_random_controls_are_shared_by_pretrain_variants_like_the_baseline() -> None:
+    cfg = {"finetune": {"setups": ["supervised", "3", "random:3"]}, "seeds": [0]}
+    specs = expand(build_config({**cfg, "grid": {"pretrain.augmentation": ["paper", "default"]}}))
+    ids = lambda name: {s.run_id for s in specs if s.setup == name}  # noqa: E731
+    assert len(ids("random:3")) == 1 and len(ids("supervised")) == 1 and len(ids("3")) == 2
+    # a pre-training setting does not change a control's id; a fine-tuning setting does
+    plain = expand(build_config(cfg))
+    lr = expand(build_config({**cfg, "finetune": {**cfg["finetune"], "lr": 0.5}}))
+    control = lambda ss: next(s.run_id for s in ss if s.setup == "random:3")  # noqa: E731
+    assert control(plain) == control(specs) != control(lr)
+
+
+def test_random_control_layers_are_checked_against_the_model() -> None:
+    cfg = build_config({"model": {"widths": [8, 8], "kernels": [3, 3]}, "finetune": {"setups": ["random:3"]}})
+    with pytest.raises(ConfigError, match="'3' freezes \\['conv3'\\], which this encoder lacks"):
+        expand(cfg)

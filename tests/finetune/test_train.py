@@ -8,6 +8,7 @@ from fairssl.config import FinetuneConfig, ModelConfig
 from fairssl.errors import DataError
 from fairssl.finetune.setups import get_setup
 from fairssl.finetune.train import class_weights, finetune, predict_proba
+from fairssl.runtime import seed_everything
 from fairssl.ssl.pretrain import build_encoder
 
 MODEL = ModelConfig(widths=[8, 8, 8], kernels=[5, 3, 3], head_hidden=8)
@@ -112,3 +113,75 @@ def test_linear_probe_has_a_linear_head() -> None:
         config=FinetuneConfig(epochs=1, batch_size=32),
     )
     assert res.trainable_parameters == 8 * 2 + 2
+
+
+# ------------------------------------------------------------------------------- random-init controls
+def _seeded_init(seed: int) -> dict[str, torch.Tensor]:
+    """The random encoder ``finetune`` builds for ``supervised`` (and the controls) with ``seed``."""
+    seed_everything(seed)
+    return build_encoder(MODEL, 3, 20).state_dict()
+
+
+@pytest.mark.parametrize("name", ["random:1-first", "random:2-first-last", "random:3", "random:linear-probe"])
+def test_random_control_frozen_layers_stay_the_seeded_random_init(name: str, monkeypatch) -> None:
+    import fairssl.finetune.train as train
+
+    seen: dict[str, list] = {"optimised": [], "eval_modules": []}
+    make_optimizer, set_mode = train._optimizer, train.set_train_mode
+
+    def spy_optimizer(config, params):  # type: ignore[no-untyped-def]
+        seen["optimised"] = list(params)
+        return make_optimizer(config, params)
+
+    def spy_mode(model, frozen):  # type: ignore[no-untyped-def]
+        seen["eval_modules"] = list(frozen)
+        set_mode(model, frozen)
+
+    monkeypatch.setattr(train, "_optimizer", spy_optimizer)
+    monkeypatch.setattr(train, "set_train_mode", spy_mode)
+    X, y = task(120, 0)
+    Xv, yv = task(40, 1)
+    setup = get_setup(name)
+    cfg = FinetuneConfig(epochs=3, batch_size=32, patience=0, optimizer="adam", lr=1e-2)
+    model, _ = finetune(X, y, Xv, yv, setup=setup, model=MODEL, config=cfg, seed=3)
+    init, after = _seeded_init(3), model.encoder.state_dict()
+    for layer in ("conv1", "conv2", "conv3"):
+        frozen = layer in setup.frozen
+        block = getattr(model.encoder, layer)
+        assert all(p.requires_grad != frozen for p in block.parameters()), layer
+        assert all(any(p is q for q in seen["optimised"]) != frozen for p in block.parameters()), layer
+        assert any(m is block for m in seen["eval_modules"]) == frozen, layer  # norms kept in eval there
+        for key in ("0.weight", "0.bias"):
+            assert torch.equal(init[f"{layer}.{key}"], after[f"{layer}.{key}"]) == frozen, (layer, key)
+
+
+def test_random_control_is_its_setup_trained_from_the_seeded_random_init() -> None:
+    X, y = task(100, 0)
+    Xv, yv = task(40, 1)
+    cfg = FinetuneConfig(epochs=2, batch_size=32, patience=0)
+    for base in ("3", "1-middle", "linear-probe"):
+        name = f"random:{base}"
+        a, ra = finetune(X, y, Xv, yv, setup=get_setup(name), model=MODEL, config=cfg, seed=5)
+        state = _seeded_init(5)
+        b, rb = finetune(
+            X, y, Xv, yv, setup=get_setup(base), model=MODEL, config=cfg, seed=5, encoder_state=state
+        )
+        # same head, optimiser, schedule, data order and dropout draws: only the initialisation differs
+        assert ra.history == rb.history and ra.trainable_parameters == rb.trainable_parameters, name
+        for key, value in a.state_dict().items():
+            assert torch.equal(value, b.state_dict()[key]), (name, key)
+
+
+def test_random_control_is_deterministic_for_a_seed_and_refuses_an_encoder_state() -> None:
+    X, y = task(100, 0)
+    Xv, yv = task(40, 1)
+    cfg = FinetuneConfig(epochs=2, batch_size=32, patience=0)
+    setup = get_setup("random:2-first-middle")
+    a, ra = finetune(X, y, Xv, yv, setup=setup, model=MODEL, config=cfg, seed=7)
+    b, rb = finetune(X, y, Xv, yv, setup=setup, model=MODEL, config=cfg, seed=7)
+    c, _ = finetune(X, y, Xv, yv, setup=setup, model=MODEL, config=cfg, seed=8)
+    assert ra.history == rb.history
+    assert all(torch.equal(v, b.state_dict()[k]) for k, v in a.state_dict().items())
+    assert not torch.equal(a.encoder.conv1[0].weight, c.encoder.conv1[0].weight)  # the seed draws the init
+    with pytest.raises(ValueError, match="'random:2-first-middle' starts from a random encoder"):
+        finetune(X, y, Xv, yv, setup=setup, model=MODEL, config=cfg, encoder_state=_seeded_init(7))

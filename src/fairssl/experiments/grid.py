@@ -9,6 +9,11 @@ fine-tuning setup of that seed (with ``pretrain.seed`` set, one pre-training run
 result, so the same spec always maps to the same id (resume), a changed setting gets a new id (no stale
 reuse), and variants whose runs have identical inputs share those runs (e.g. every ``pretrain.*``
 variant shares the supervised baseline; every ``finetune.*`` variant shares the pre-training).
+
+Only SSL setups (``Setup.pretrained``) depend on a pre-training run and carry its id in their spec; the
+supervised baseline and the ``random:<setup>`` controls start from a seeded random encoder, so their specs
+hold no pre-training id (``"pretrain": None``), they have no ``depends_on``, and a study of only such setups
+has no pre-training run.
 """
 
 from __future__ import annotations

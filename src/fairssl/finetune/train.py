@@ -2,7 +2,10 @@
 
 The supervised model differs from the SSL setups only in its initialisation (random instead of the
 pre-trained encoder) and in having nothing frozen: architecture, head, dropout, optimiser, schedule,
-class weights, regularisation and model selection are identical (fixing paper.md defect 4).
+class weights, regularisation and model selection are identical (fixing paper.md defect 4). A
+``random:<setup>`` control differs from ``<setup>`` only in its initialisation: the random encoder that
+``supervised`` starts from (seeded by the run's seed), frozen exactly like ``<setup>``; with the same seed
+its head, data order and dropout draws are those of ``<setup>`` and ``supervised`` too.
 
 Loss on a batch: weighted cross-entropy (w_c = N / (K N_c) from the training labels) plus L2 penalties
 ``l2_conv * sum ||W_conv||^2`` over *trainable* conv kernels and ``l2_head * ||W_hidden||^2`` on the head's
@@ -129,7 +132,9 @@ def finetune(
 ) -> tuple[Classifier, FinetuneResult]:
     """Train one setup; returns the best-validation classifier (on CPU) and its history.
 
-    ``encoder_state`` (from pre-training) is required for every setup but ``supervised``.
+    ``encoder_state`` (from pre-training) is required for every SSL setup and refused for ``supervised``
+    and the ``random:<setup>`` controls, whose encoder is the seeded random initialisation (built the same
+    way for every setup, so the head's initialisation and every later random draw match across setups).
     """
     device = torch.device(device)
     generator = seed_everything(seed)
@@ -139,6 +144,11 @@ def finetune(
         if encoder_state is None:
             raise ValueError(f"setup {setup.name!r} needs a pre-trained encoder state")
         encoder.load_state_dict(encoder_state)
+    elif encoder_state is not None:
+        raise ValueError(
+            f"setup {setup.name!r} starts from a random encoder, but an encoder state was given; "
+            "pass encoder_state only to SSL setups"
+        )
     net = build_classifier(model, encoder, n_classes, linear_head=setup.linear_head).to(device)
     frozen = [getattr(net.encoder, name) for name in setup.frozen]
     for module in frozen:

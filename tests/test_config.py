@@ -48,6 +48,56 @@ def test_bad_values_give_one_line_naming_the_key(raw: dict, match: str) -> None:
     assert "\n" not in str(info.value)
 
 
+@pytest.mark.parametrize(
+    ("evaluation", "match"),
+    [
+        ({"min_group_size": 3}, r"evaluation.min_group_size': must be at least 4: the conditioned CKA"),
+        ({"min_subjects": -1}, r"evaluation.min_subjects': must be 0 \(no check\) or a positive number"),
+        ({"min_positives": -2}, r"evaluation.min_positives': must be 0 \(no check\) or a positive number"),
+        ({"parity": "binary"}, r"evaluation.parity': Input should be 'pairwise' or 'paper'"),
+        ({"deviation": "squared"}, r"evaluation.deviation': Input should be 'abs' or 'log'"),
+        ({"reference": "largest"}, r"evaluation.reference': must be majority, rest, best or a table"),
+        ({"privileged": {"sex": " "}}, r"evaluation.privileged': the privileged group of \['sex'\] is empty"),
+        (
+            {"attributes": ["sex"], "privileged": {"race": "white"}},
+            r"evaluation.privileged names \['race'\], which are not in evaluation.attributes \['sex'\]",
+        ),
+        (
+            {"attributes": ["sex", "race"], "parity": "paper", "privileged": {"sex": "male"}},
+            r"parity = \"paper\" needs a privileged group for every attribute; .*lacks \['race'\]",
+        ),
+    ],
+)
+def test_evaluation_options_are_checked_at_load(evaluation: dict, match: str) -> None:
+    with pytest.raises(ConfigError, match=match) as info:
+        build_config({"evaluation": evaluation})
+    assert "\n" not in str(info.value)
+
+
+def test_evaluation_parity_defaults_and_valid_settings(tmp_path) -> None:
+    ev = build_config({}).evaluation
+    assert (ev.parity, ev.deviation, ev.privileged) == ("pairwise", "abs", {})
+    assert (ev.min_group_size, ev.min_subjects, ev.min_positives) == (30, 5, 5)
+    # attributes unknown at load: privileged is checked on the data
+    cfg = build_config({"evaluation": {"parity": "paper", "privileged": {"sex": "male"}}})
+    # a grid may vary parity while privileged stays set
+    build_config({"evaluation": {"attributes": ["sex"], "privileged": {"sex": "male"}, "deviation": "log"}})
+    full = build_config(
+        {
+            "evaluation": {
+                "attributes": ["sex", "race"],
+                "parity": "paper",
+                "privileged": {"sex": "male", "race": "white"},
+                "min_subjects": 0,
+                "min_positives": 10,
+            }
+        }
+    )
+    for config in (cfg, full):
+        save_config(config, tmp_path / "c.toml")
+        assert load_config(tmp_path / "c.toml") == config
+
+
 def test_unknown_profile_and_missing_file_and_bad_toml(tmp_path) -> None:
     with pytest.raises(ConfigError, match="unknown profile 'fast'; allowed: quick, paper"):
         build_config({}, profile="fast")

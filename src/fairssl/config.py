@@ -168,26 +168,101 @@ class FinetuneConfig(_Section):
     @field_validator("setups")
     @classmethod
     def _setups(cls, v: list[str]) -> list[str]:
+        from fairssl.finetune.setups import check_setup_name
+
         for name in v:
-            if name not in SETUP_NAMES and not name.startswith("freeze:") and name != "linear-probe":
-                raise ValueError(
-                    f"unknown setup {name!r}; allowed: {', '.join(SETUP_NAMES)}, 'linear-probe', "
-                    "or 'freeze:conv1,conv3' for a custom frozen set"
-                )
+            try:
+                check_setup_name(name)  # names only; layer names are checked against the model in the grid
+            except ConfigError as err:  # re-raised by pydantic with the key's name
+                raise ValueError(str(err)) from None
         if not v:
             raise ValueError("finetune.setups is empty; list at least one setup")
         return v
 
 
 class EvaluationConfig(_Section):
+    """How test predictions are scored: fairness comparisons, parity deviation, bootstrap intervals.
+
+    See :mod:`fairssl.evaluation.fairness` for the definitions. Problems are reported at load, one line
+    each; a privileged group that is not a group of its attribute can only be caught on the data (a
+    DataError naming the groups).
+    """
+
     attributes: list[str] | None = None
     """Protected attributes to evaluate; None = all columns of the dataset's attribute table."""
     reference: str | dict[str, str] = "majority"
+    """Pairwise parity: each group's reference, ``majority | rest | best`` or ``{attribute = group}``."""
     threshold: float = Field(0.5, gt=0.0, lt=1.0)
-    min_group_size: int = Field(30, ge=1)
+    min_group_size: int = 30
+    """Minimum windows of a compared group and of its reference (at least 4)."""
+    min_subjects: int = 5
+    """Minimum distinct subjects of a compared group and of its reference (0 = no check). With 5, a
+    subject-level bootstrap resample misses the whole group with probability about e^-5 < 1%."""
+    min_positives: int = 5
+    """Minimum positive windows of a compared group and of its reference (0 = no check)."""
     include_missing: bool = False
     n_boot: int = Field(200, ge=0)
     cluster: Literal["subject", "window"] = "subject"
+    parity: Literal["pairwise", "paper"] = "pairwise"
+    """``pairwise``: each group against ``reference``; ``paper``: per attribute the privileged group
+    against all other groups pooled (one comparison per attribute)."""
+    privileged: dict[str, str] = Field(default_factory=dict)
+    """Paper parity: attribute -> privileged group; required for every listed attribute."""
+    deviation: Literal["abs", "log"] = "abs"
+    """Parity deviation of a ratio r: ``abs`` = |1 - r| (the paper's), ``log`` = |log r| (symmetric)."""
+
+    @field_validator("reference")
+    @classmethod
+    def _reference(cls, v: str | dict[str, str]) -> str | dict[str, str]:
+        if isinstance(v, str) and v not in ("majority", "rest", "best"):
+            raise ValueError(
+                'must be majority, rest, best or a table attribute -> group, e.g. { sex = "male" }'
+            )
+        return v
+
+    @field_validator("min_group_size")
+    @classmethod
+    def _min_group_size(cls, v: int) -> int:
+        if v < 4:
+            raise ValueError(
+                "must be at least 4: the conditioned CKA needs 4 windows per group, and a rate on fewer "
+                "windows says nothing about a group"
+            )
+        return v
+
+    @field_validator("min_subjects", "min_positives")
+    @classmethod
+    def _non_negative(cls, v: int) -> int:
+        if v < 0:
+            raise ValueError("must be 0 (no check) or a positive number")
+        return v
+
+    @field_validator("privileged")
+    @classmethod
+    def _privileged_names(cls, v: dict[str, str]) -> dict[str, str]:
+        empty = sorted(k for k, g in v.items() if not str(g).strip())
+        if empty:
+            raise ValueError(f"the privileged group of {empty} is empty; name a group of each attribute")
+        return v
+
+    @model_validator(mode="after")
+    def _privileged_attributes(self) -> EvaluationConfig:
+        if self.attributes is None:
+            return self  # attributes known only on the data: checked there
+        unknown = sorted(set(self.privileged) - set(self.attributes))
+        if unknown:
+            raise ValueError(
+                f"evaluation.privileged names {unknown}, which are not in evaluation.attributes "
+                f"{self.attributes}; fix the names or list them"
+            )
+        if self.parity == "paper":
+            missing = [a for a in self.attributes if a not in self.privileged]
+            if missing:
+                raise ValueError(
+                    f'parity = "paper" needs a privileged group for every attribute; '
+                    f'evaluation.privileged lacks {missing} (e.g. privileged = {{ {missing[0]} = "..." }})'
+                )
+        return self
 
 
 class SimilarityConfig(_Section):

@@ -14,7 +14,7 @@ from fairssl.evaluation.bootstrap import (
     paired_bootstrap_difference,
     resample_indices,
 )
-from fairssl.evaluation.fairness import fairness_table, parity_deviation
+from fairssl.evaluation.fairness import attribute_parity_deviation, fairness_table, parity_deviation
 from fairssl.evaluation.performance import performance_table
 
 
@@ -97,10 +97,19 @@ def test_table_layout_and_estimates() -> None:
     out = bootstrap_ci(y, s, frame, clusters=subject, n_boot=50, min_group_size=30)
     fair = fairness_table(y, (s >= 0.5).astype(int), frame, min_group_size=30)
     perf = performance_table(y, s, frame, min_group_size=30)
-    assert out["kind"].tolist() == ["fairness"] * len(fair) + ["summary"] + ["performance"] * len(perf)
+    # summary rows: the pooled parity deviation first, then one per attribute (sex, age)
+    kinds = ["fairness"] * len(fair) + ["summary"] * 3 + ["performance"] * len(perf)
+    assert out["kind"].tolist() == kinds
     np.testing.assert_allclose(out[out["kind"] == "fairness"]["estimate"], fair["value"], equal_nan=True)
     np.testing.assert_allclose(out[out["kind"] == "performance"]["estimate"], perf["value"], equal_nan=True)
-    assert out[out["kind"] == "summary"]["estimate"].item() == pytest.approx(parity_deviation(fair))
+    summary = out[out["kind"] == "summary"]
+    assert summary["attribute"].tolist() == ["all", "sex", "age"]
+    assert (summary["metric"] == "parity_deviation").all() and (summary["group"] == "all").all()
+    assert summary["estimate"].iloc[0] == pytest.approx(parity_deviation(fair))
+    per_attribute = attribute_parity_deviation(fair)
+    np.testing.assert_allclose(summary["estimate"].iloc[1:], per_attribute[["sex", "age"]].to_numpy())
+    assert summary["estimate"].iloc[0] == pytest.approx(per_attribute.mean())  # attributes weigh equally
+    assert summary["n_group"].tolist() == [len(y), len(y), len(y)]
     finite = out.dropna(subset=["ci_low"])
     assert (finite["ci_low"] <= finite["ci_high"]).all() and (out["n_valid"] <= 50).all()
     assert (out["estimate"].isna() <= (out["reason"] != "")).all()
@@ -188,7 +197,10 @@ def test_paired_difference_estimates_and_pairing() -> None:
         for t in (single_a, single_b)
     ]
     assert out.loc["auroc_difference", "estimate"] == pytest.approx(auroc[0] - auroc[1])
-    pd_a, pd_b = (t[t["metric"] == "parity_deviation"]["estimate"].item() for t in (single_a, single_b))
+    pd_a, pd_b = (
+        t[(t["metric"] == "parity_deviation") & (t["attribute"] == "all")]["estimate"].item()
+        for t in (single_a, single_b)
+    )
     assert out.loc["relative_improvement", "estimate"] == pytest.approx((pd_b - pd_a) / pd_b)
     # pairing: the paired interval of the difference is narrower than combining the two marginal intervals
     diff_ci = out.to_dict("index")["auroc_difference"]

@@ -17,6 +17,9 @@ from fairssl.evaluation.counts import (
     confusion_counts,
     counts_from_table,
     encode_groups,
+    encode_subjects,
+    group_subjects,
+    subjects_in,
 )
 
 
@@ -136,3 +139,17 @@ def test_binarise_is_one_vs_rest_and_rejects_bad_labels() -> None:
         binarise(np.array([0.0, np.nan]))
     with pytest.raises(DataError, match="must hold integer class labels"):
         binarise(np.array(["a", "b"]))
+
+
+def test_subject_counts_count_distinct_subjects_of_pooled_groups() -> None:
+    groups = np.array([0, 0, 1, 1, 2, -1, 1])
+    subjects = encode_subjects(np.array(["s1", "s1", "s1", "s2", "s3", "s4", "s5"]), 7)
+    assert subjects.tolist() == [0, 0, 0, 1, 2, 3, 4]
+    assert group_subjects(groups, subjects, 3).tolist() == [1, 3, 1]
+    assert subjects_in(groups, subjects, np.array([True, True, False])) == 3  # s1 in both groups: once
+    assert subjects_in(groups, subjects, np.array([False, False, False])) == 0
+    assert encode_subjects(None, 4).tolist() == [0, 1, 2, 3]  # each window its own subject
+    with pytest.raises(DataError, match="subjects has shape"):
+        encode_subjects(np.arange(3), 4)
+    with pytest.raises(DataError, match="subjects holds missing ids"):
+        encode_subjects(np.array([1, None, 2], dtype=object), 3)

@@ -193,8 +193,9 @@ def test_parity_deviation_pools_the_six_ratios() -> None:
     y_true, y_pred, frame = _data(11)
     table = fairness_table(y_true, y_pred, frame, min_group_size=10)
     rows = table[table["metric"].isin(PARITY_RATIOS) & ~table["group"].isin(["worst", "all"])]
-    expected = np.nanmean(np.abs(1 - rows["value"].to_numpy()))
-    assert parity_deviation(table) == pytest.approx(expected)
+    # attributes weigh equally: the mean over attributes of each attribute's mean |1 - ratio|
+    per_attribute = rows.groupby("attribute")["value"].agg(lambda v: np.nanmean(np.abs(1 - v.to_numpy())))
+    assert parity_deviation(table) == pytest.approx(per_attribute.mean())
     assert parity_deviation(table.iloc[:0]) != parity_deviation(table.iloc[:0])  # NaN without ratios
     assert improvement(0.15, 0.2) == pytest.approx(0.25)
     assert np.isnan(improvement(0.1, 0.0))

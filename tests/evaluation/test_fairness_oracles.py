@@ -3,6 +3,12 @@
 Hundreds of random small cases, including tiny groups, single-class groups and constant predictions.
 Where we return NaN we check, from the raw arrays, that the condition named by the reason code holds;
 where AIF360 returns NaN/inf we check that we return NaN with a reason.
+
+Deliberate departures (see the rules in :mod:`fairssl.evaluation.fairness`): where AIF360 returns a
+finite number resting on no information we return NaN: a ratio whose compared group's rate is 0
+(``zero_numerator``; disparate impact ``no_predicted_positives_in_group``), and FDR/FOR/PPV of a side
+with one label class only (``no_positives_in_*`` / ``no_negatives_in_*``, where AIF360's value is fixed
+at 0 or 1 by the labels). Those rows are checked for their condition like every NaN and counted.
 """
 
 from __future__ import annotations
@@ -75,6 +81,10 @@ def _condition_holds(reason: str, yt_u, yp_u, yt_p, yp_p, aif_metric, metric: st
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore")
             return float(getattr(aif_metric, _RATIO_RATE[metric])(privileged=True)) == 0.0
+    if reason == "zero_numerator":  # deliberate: AIF360 returns the ratio 0 here
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore")
+            return float(getattr(aif_metric, _RATIO_RATE[metric])(privileged=False)) == 0.0
     stem, _, where = reason.rpartition("_in_")
     yt, yp = (yt_u, yp_u) if where == "group" else (yt_p, yp_p)
     return {
@@ -89,7 +99,7 @@ def test_pairwise_metrics_match_aif360_on_random_cases() -> None:
     aif_datasets = pytest.importorskip("aif360.datasets")
     aif_metrics = pytest.importorskip("aif360.metrics")
     rng = np.random.default_rng(20240602)
-    n_checked = n_nan = 0
+    n_checked = n_nan = n_deliberate = 0
     for case in range(200):
         y_true, y_pred, codes = _random_case(rng)
         names = np.array([f"g{c}" for c in codes], dtype=object)
@@ -130,7 +140,9 @@ def test_pairwise_metrics_match_aif360_on_random_cases() -> None:
                         metric,
                     ), (case, metric, reason)
                     n_nan += 1
+                    n_deliberate += bool(np.isfinite(expected))  # AIF360 gives a number, we NaN
     assert n_checked > 2000 and n_nan > 200  # both branches exercised substantially
+    assert n_deliberate > 500  # the deliberate departures are exercised too
 
 
 def test_every_pairwise_metric_is_checked_against_aif360_names() -> None:

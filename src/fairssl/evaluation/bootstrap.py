@@ -14,9 +14,14 @@ What is vectorised. For a chunk of b resamples, with multiplicities M (b, S):
   cumulative sums over the (b, n) window weights (:func:`~fairssl.evaluation.performance.ranked_auroc_auprc`).
 
 The only Python loops are over chunks, attributes and groups, never over resamples or windows.
-References (``majority``/``best``) and the rows of the table are fixed on the full data; a value undefined
-in a resample (e.g. a group without positives) is NaN there and left out of its percentiles. Intervals
-are percentile intervals.
+References (``majority``/``best``/privileged), the minimum-size checks and the rows of the table are fixed
+on the full data; a value undefined in a resample (e.g. a group without positives) is NaN there and left
+out of its percentiles. Intervals are percentile intervals.
+
+Parity deviation. Per resample, each attribute's parity deviation (mean deviation over its defined
+parity-ratio rows) and the pooled one (mean over attributes, each weighing equally; see
+:func:`fairssl.evaluation.fairness.parity_deviation`). An attribute undefined in a resample is left out
+of that resample's pooled value.
 """
 
 from __future__ import annotations
@@ -34,15 +39,18 @@ from fairssl.evaluation.counts import (
     check_min_group_size,
     confusion_cells,
     encode_groups,
+    encode_subjects,
 )
 from fairssl.evaluation.fairness import (
+    _attribute_means,
     _validate_reference,
     evaluate_plan,
     improvement,
-    parity_deviation_values,
-    parity_mask,
+    parity_layout,
     plan_comparisons,
     plan_table,
+    pool_attributes,
+    validate_parity_options,
 )
 from fairssl.evaluation.performance import (
     COUNT_METRICS,
@@ -108,17 +116,8 @@ def multiplicities(indices: np.ndarray, n_units: int) -> np.ndarray:
 
 
 def _units(clusters: np.ndarray | Sequence | None, n: int) -> tuple[np.ndarray, int]:
-    if clusters is None:
-        return np.arange(n, dtype=np.int64), n
-    cl = np.asarray(clusters)
-    if cl.shape != (n,):
-        raise DataError(
-            f"clusters has shape {cl.shape}, expected ({n},); give one cluster (subject) id per window"
-        )
-    if pd.isna(pd.Series(cl)).any():
-        raise DataError("clusters holds missing ids; give every window its subject id")
-    codes, uniques = pd.factorize(cl)
-    return codes.astype(np.int64), len(uniques)
+    codes = encode_subjects(clusters, n, name="clusters")
+    return codes, int(codes.max()) + 1 if n else 0
 
 
 def _check_options(n_boot: int, confidence: float, min_valid_fraction: float) -> None:
@@ -132,7 +131,16 @@ def _check_options(n_boot: int, confidence: float, min_valid_fraction: float) ->
 
 # ------------------------------------------------------------------------------------- one model's rows
 class _Replicator:
-    """Everything fixed on the full data for one model, and its metric rows for any multiplicities."""
+    """Everything fixed on the full data for one model, and its metric rows for any multiplicities.
+
+    Args:
+        labels: 0/1 (N,). scores: P(y=1) (N,). frame: N rows of attributes (normalised).
+        units: int (N,) resampling unit (cluster) codes 0..S-1; n_units: S.
+        threshold, reference, min_group_size, include_missing: as in :func:`bootstrap_ci`.
+        parity, privileged, deviation, min_subjects, min_positives: as in :func:`bootstrap_ci`; the
+            defaults reproduce the pairwise table without subject/positive minimums.
+        subjects: (N,) subject ids for ``min_subjects`` (any hashable ids); None uses ``units``.
+    """
 
     def __init__(
         self,
@@ -146,7 +154,23 @@ class _Replicator:
         reference: str | Mapping[str, str],
         min_group_size: int,
         include_missing: bool,
+        parity: str = "pairwise",
+        privileged: Mapping[str, str] | None = None,
+        deviation: str = "abs",
+        min_subjects: int = 0,
+        min_positives: int = 0,
+        subjects: np.ndarray | Sequence | None = None,
     ) -> None:
+        validate_parity_options(
+            parity,
+            privileged,
+            [str(c) for c in frame.columns],
+            deviation=deviation,
+            min_subjects=min_subjects,
+            min_positives=min_positives,
+        )
+        self.deviation = deviation
+        subject_codes = units if subjects is None else encode_subjects(subjects, len(labels))
         y_pred = (scores >= threshold).astype(np.int64)
         cells = confusion_cells(labels, y_pred)
         encodings = encode_groups(frame, include_missing=include_missing)
@@ -163,7 +187,17 @@ class _Replicator:
                 cells, codes.codes, n_groups=codes.n_groups, clusters=units, n_clusters=n_units
             )
             full = table.sum(axis=0).reshape(codes.n_groups, 4)  # (G, 4) full-data counts
-            plan = plan_comparisons(codes, full, reference=reference, min_group_size=min_group_size)
+            plan = plan_comparisons(
+                codes,
+                full,
+                reference=reference,
+                min_group_size=min_group_size,
+                parity=parity,
+                privileged=privileged,
+                min_subjects=min_subjects,
+                min_positives=min_positives,
+                subjects=subject_codes,
+            )
             blocks.append(table)
             tables.append(plan_table(plan, full))
             self._plans.append(plan)
@@ -171,7 +205,9 @@ class _Replicator:
             offset += codes.n_groups
         self._table = np.hstack(blocks)  # (S, G_total * 4), column (group, cell)
         self.fairness = pd.concat(tables, ignore_index=True)
-        self._parity_mask = parity_mask(self.fairness)
+        self._parity_index, self._attribute_names = parity_layout(self.fairness)
+        self.attribute_windows = np.array([int((c.codes >= 0).sum()) for c in encodings], dtype=np.int64)
+        """int (A,): windows in a (kept) group of each attribute."""
         # performance: sets in performance_table order, each sorted once
         self._sets = performance_sets(frame, min_group_size=min_group_size, include_missing=include_missing)
         self._ranked = [
@@ -188,19 +224,40 @@ class _Replicator:
         )
 
     @property
+    def attribute_names(self) -> tuple[str, ...]:
+        """(A,) the attributes, in the order of :meth:`attribute_parity`'s columns."""
+        return self._attribute_names
+
+    def attribute_parity(self, fair: np.ndarray) -> np.ndarray:
+        """Per-attribute parity deviation of fairness rows (b, R_f) from :meth:`replicate` -> (b, A).
+
+        Per attribute: mean ``|1 - r|`` (or ``|log r|``) over its defined parity-ratio rows; NaN where
+        none is defined. Ideal 0; larger is worse.
+        """
+        return _attribute_means(fair, self._parity_index, len(self._attribute_names), self.deviation)
+
+    @property
+    def attribute_parity_estimate(self) -> np.ndarray:
+        """(A,) full-data per-attribute parity deviation."""
+        return self.attribute_parity(self.fairness["value"].to_numpy(dtype=np.float64)[None, :])[0]
+
+    @property
     def parity_estimate(self) -> float:
-        return float(
-            parity_deviation_values(self.fairness["value"].to_numpy()[None, :], self._parity_mask)[0]
-        )
+        """Full-data pooled parity deviation (mean over attributes of :attr:`attribute_parity_estimate`)."""
+        return float(pool_attributes(self.attribute_parity_estimate[None, :])[0])
 
     def replicate(self, mult: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Rows for multiplicities (b, S): fairness (b, R_f), parity deviation (b,), performance (b, R_p)."""
+        """Rows for multiplicities (b, S): fairness (b, R_f), parity deviation (b,), performance (b, R_p).
+
+        The parity deviation is the pooled one (attributes weighing equally); per attribute see
+        :meth:`attribute_parity`.
+        """
         counts = (mult @ self._table).reshape(mult.shape[0], -1, 4)  # (b, G_total*4) -> (b, G_total, 4)
         fair = np.concatenate(
             [evaluate_plan(p, counts[:, sl])[0] for p, sl in zip(self._plans, self._slices, strict=True)],
             axis=1,
         )
-        pdev = parity_deviation_values(fair, self._parity_mask)
+        pdev = pool_attributes(self.attribute_parity(fair))
         # count metrics of every set: overall is group 0, then the attributes' groups in order
         by_count = count_metrics(counts)  # name -> (b, G_total)
         perf = np.empty((mult.shape[0], len(self._sets), len(PERFORMANCE_METRICS)))  # (b, sets, metrics)
@@ -254,6 +311,11 @@ def _prepare(
     clusters: np.ndarray | Sequence | None,
     reference: str | Mapping[str, str],
     min_group_size: int,
+    parity: str = "pairwise",
+    privileged: Mapping[str, str] | None = None,
+    deviation: str = "abs",
+    min_subjects: int = 0,
+    min_positives: int = 0,
 ) -> tuple[np.ndarray, list[np.ndarray], pd.DataFrame, np.ndarray, int]:
     checked = [check_scores(y_true, s) for s in scores]
     labels = checked[0][0]
@@ -266,8 +328,22 @@ def _prepare(
     check_min_group_size(min_group_size)
     frame = as_sensitive_frame(sensitive_features, len(labels))
     _validate_reference(reference, list(frame.columns))
+    validate_parity_options(
+        parity,
+        privileged,
+        list(frame.columns),
+        deviation=deviation,
+        min_subjects=min_subjects,
+        min_positives=min_positives,
+    )
     units, n_units = _units(clusters, len(labels))
     return labels, out_scores, frame, units, n_units
+
+
+def _reference_label(reference: str | Mapping[str, str], parity: str) -> str:
+    if parity == "paper":
+        return "privileged"
+    return reference if isinstance(reference, str) else "named"
 
 
 def bootstrap_ci(
@@ -284,6 +360,12 @@ def bootstrap_ci(
     min_group_size: int = 30,
     include_missing: bool = False,
     min_valid_fraction: float = 0.5,
+    parity: str = "pairwise",
+    privileged: Mapping[str, str] | None = None,
+    deviation: str = "abs",
+    min_subjects: int = 0,
+    min_positives: int = 0,
+    subjects: np.ndarray | Sequence | None = None,
 ) -> pd.DataFrame:
     """Point estimates and percentile bootstrap intervals of every fairness and performance row.
 
@@ -299,18 +381,36 @@ def bootstrap_ci(
             :func:`~fairssl.evaluation.fairness.fairness_table`.
         min_valid_fraction: intervals need the value to be defined in at least this fraction of
             resamples (else NaN with reason ``undefined_in_most_resamples``).
+        parity, privileged, min_subjects, min_positives: as in
+            :func:`~fairssl.evaluation.fairness.fairness_table` (defaults: pairwise, no subject or
+            positive minimum).
+        deviation: ``"abs"`` (``|1 - r|``, default) or ``"log"`` (``|log r|``) for the parity deviation.
+        subjects: (N,) subject ids counted by ``min_subjects``; None uses ``clusters`` (and with
+            ``clusters=None`` each window counts as a subject).
 
     Returns:
         DataFrame (columns :data:`BOOTSTRAP_COLUMNS`): ``kind="fairness"`` rows in the order of
-        :func:`~fairssl.evaluation.fairness.fairness_table`, one ``kind="summary"`` row
-        (``attribute = group = "all"``, ``metric="parity_deviation"``), then ``kind="performance"`` rows in
-        the order of :func:`~fairssl.evaluation.performance.performance_table` (``n_group`` = group size,
+        :func:`~fairssl.evaluation.fairness.fairness_table`; ``kind="summary"`` rows with
+        ``metric="parity_deviation"``: first the pooled one (``attribute = group = "all"``, attributes
+        weighing equally), then one per attribute (``attribute=<name>, group="all"``, n_group =
+        n_reference = windows in a kept group of that attribute); then ``kind="performance"`` rows in the
+        order of :func:`~fairssl.evaluation.performance.performance_table` (``n_group`` = group size,
         ``n_reference`` = positives). ``estimate`` is the full-data value; ``n_valid`` counts resamples where
-        the value is defined.
+        the value is defined. Parity deviations: ideal 0, larger is worse.
     """
     _check_options(n_boot, confidence, min_valid_fraction)
     labels, (scores,), frame, units, n_units = _prepare(
-        y_true, [y_score], sensitive_features, clusters, reference, min_group_size
+        y_true,
+        [y_score],
+        sensitive_features,
+        clusters,
+        reference,
+        min_group_size,
+        parity,
+        privileged,
+        deviation,
+        min_subjects,
+        min_positives,
     )
     model = _Replicator(
         labels,
@@ -322,8 +422,14 @@ def bootstrap_ci(
         reference=reference,
         min_group_size=min_group_size,
         include_missing=include_missing,
+        parity=parity,
+        privileged=privileged,
+        deviation=deviation,
+        min_subjects=min_subjects,
+        min_positives=min_positives,
+        subjects=None if subjects is None else np.asarray(subjects),
     )
-    fair_reps, pd_reps, perf_reps = [], [], []
+    fair_reps, pd_reps, attr_reps, perf_reps = [], [], [], []
     with _single_blas_thread():
         for start, stop in _chunks(n_boot, len(labels) * (1 + frame.shape[1])):
             mult = multiplicities(
@@ -332,20 +438,27 @@ def bootstrap_ci(
             f, p, q = model.replicate(mult)
             fair_reps.append(f)
             pd_reps.append(p)
+            attr_reps.append(model.attribute_parity(f))
             perf_reps.append(q)
     fair = model.fairness
     perf = model.performance
-    pd_est = model.parity_estimate
-    estimates = np.concatenate([fair["value"].to_numpy(), [pd_est], perf["value"].to_numpy()])
+    summary_est = np.concatenate([[model.parity_estimate], model.attribute_parity_estimate])  # (1 + A,)
+    estimates = np.concatenate([fair["value"].to_numpy(), summary_est, perf["value"].to_numpy()])
     reasons = np.concatenate(
         [
             fair["reason"].to_numpy(dtype=object),
-            ["" if np.isfinite(pd_est) else "no_valid_ratio"],
+            np.where(np.isfinite(summary_est), "", "no_valid_ratio").astype(object),
             perf["reason"].to_numpy(dtype=object),
         ]
     )
     reps = np.concatenate(
-        [np.vstack(fair_reps), np.concatenate(pd_reps)[:, None], np.vstack(perf_reps)], axis=1
+        [
+            np.vstack(fair_reps),
+            np.concatenate(pd_reps)[:, None],
+            np.vstack(attr_reps),
+            np.vstack(perf_reps),
+        ],
+        axis=1,
     )
     stats = _percentiles(
         reps, estimates, reasons.astype(object), float(confidence), float(min_valid_fraction)
@@ -353,18 +466,22 @@ def bootstrap_ci(
     meta_f = fair[["attribute", "group", "reference_group", "n_group", "n_reference", "metric"]].assign(
         kind="fairness"
     )
-    ref_label = reference if isinstance(reference, str) else "named"
+    ref_label = _reference_label(reference, parity)
     meta_s = pd.DataFrame(
         [
             {
                 "kind": "summary",
-                "attribute": "all",
+                "attribute": attribute,
                 "group": "all",
                 "reference_group": ref_label,
-                "n_group": len(labels),
-                "n_reference": len(labels),
+                "n_group": n,
+                "n_reference": n,
                 "metric": "parity_deviation",
             }
+            for attribute, n in [
+                ("all", len(labels)),
+                *zip(model.attribute_names, model.attribute_windows.tolist(), strict=True),
+            ]
         ]
     )
     meta_p = pd.DataFrame(
@@ -407,6 +524,12 @@ def paired_bootstrap_difference(
     reference: str | Mapping[str, str] = "majority",
     min_group_size: int = 30,
     include_missing: bool = False,
+    parity: str = "pairwise",
+    privileged: Mapping[str, str] | None = None,
+    deviation: str = "abs",
+    min_subjects: int = 0,
+    min_positives: int = 0,
+    subjects: np.ndarray | Sequence | None = None,
 ) -> pd.DataFrame:
     """Paired bootstrap of model A (a setup) against model B (the supervised baseline) on the same windows.
 
@@ -418,17 +541,31 @@ def paired_bootstrap_difference(
     - ``parity_deviation_difference`` = PD_A - PD_B (< 0: A fairer);
     - ``relative_improvement`` = (PD_B - PD_A) / PD_B (> 0: A fairer; the paper's fairness improvement).
 
+    PD is the pooled parity deviation (attributes weighing equally, ``deviation`` as chosen).
+
     Args:
         threshold: one threshold for both models, or ``(threshold_a, threshold_b)``.
-        other arguments: as in :func:`bootstrap_ci`.
+        other arguments: as in :func:`bootstrap_ci` (the plan, e.g. the privileged or majority group and
+            the minimum-size checks, is fixed per model on the full data, as there).
 
     Returns:
         DataFrame with columns metric, value_a, value_b, estimate, ci_low, ci_high, n_valid, reason.
     """
     _check_options(n_boot, confidence, 0.5)
     labels, (sa, sb), frame, units, n_units = _prepare(
-        y_true, [score_a, score_b], sensitive_features, clusters, reference, min_group_size
+        y_true,
+        [score_a, score_b],
+        sensitive_features,
+        clusters,
+        reference,
+        min_group_size,
+        parity,
+        privileged,
+        deviation,
+        min_subjects,
+        min_positives,
     )
+    subject_codes = None if subjects is None else encode_subjects(subjects, len(labels))
     thr_a, thr_b = (threshold, threshold) if isinstance(threshold, (int, float)) else threshold
     model_a, model_b = (
         _Replicator(
@@ -441,6 +578,12 @@ def paired_bootstrap_difference(
             reference=reference,
             min_group_size=min_group_size,
             include_missing=include_missing,
+            parity=parity,
+            privileged=privileged,
+            deviation=deviation,
+            min_subjects=min_subjects,
+            min_positives=min_positives,
+            subjects=subject_codes,
         )
         for s, t in ((sa, thr_a), (sb, thr_b))
     )

@@ -203,11 +203,50 @@ def counts_from_table(table: np.ndarray, multiplicities: np.ndarray) -> np.ndarr
     return (m @ table).reshape(m.shape[0], -1, 4)  # (B, G*4) -> (B, G, 4)
 
 
+def check_min_size(value: int, name: str) -> None:
+    """Raise ConfigError unless ``value`` (a minimum size called ``name``) is a non-negative integer."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+        raise ConfigError(f"{name} must be a non-negative integer; got {value!r}")
+
+
 def check_min_group_size(min_group_size: int) -> None:
     """Raise ConfigError unless ``min_group_size`` is a non-negative integer (bools are rejected)."""
-    if (
-        isinstance(min_group_size, bool)
-        or not isinstance(min_group_size, (int, np.integer))
-        or min_group_size < 0
-    ):
-        raise ConfigError(f"min_group_size must be a non-negative integer; got {min_group_size!r}")
+    check_min_size(min_group_size, "min_group_size")
+
+
+def encode_subjects(subjects: np.ndarray | Sequence | None, n: int, *, name: str = "subjects") -> np.ndarray:
+    """Subject ids (N,) as int64 codes 0..S-1; None makes each window its own subject (codes 0..N-1).
+
+    Raises DataError (naming the argument ``name``) for a wrong shape or missing ids.
+    """
+    if subjects is None:
+        return np.arange(n, dtype=np.int64)
+    arr = np.asarray(subjects)
+    if arr.shape != (n,):
+        raise DataError(
+            f"{name} has shape {arr.shape}, expected ({n},); give one cluster (subject) id per window"
+        )
+    if pd.isna(pd.Series(arr)).any():
+        raise DataError(f"{name} holds missing ids; give every window its subject id")
+    codes, _ = pd.factorize(arr)
+    return codes.astype(np.int64)
+
+
+def subjects_in(groups: np.ndarray, subjects: np.ndarray, members: np.ndarray) -> int:
+    """Distinct subjects among the windows whose group is a member.
+
+    Args:
+        groups: int (N,) group codes (-1: in no group). subjects: int (N,) subject codes.
+        members: bool (G,) the groups pooled (a subject in two pooled groups counts once).
+    """
+    codes = np.asarray(groups, dtype=np.int64)
+    member = np.asarray(members, dtype=bool)
+    keep = codes >= 0
+    keep[keep] = member[codes[keep]]
+    return int(np.unique(np.asarray(subjects)[keep]).size)
+
+
+def group_subjects(groups: np.ndarray, subjects: np.ndarray, n_groups: int) -> np.ndarray:
+    """int64 (G,): distinct subjects with at least one window in each group."""
+    eye = np.eye(n_groups, dtype=bool)
+    return np.array([subjects_in(groups, subjects, eye[g]) for g in range(n_groups)], dtype=np.int64)

@@ -48,7 +48,8 @@ def data() -> Data:
 def test_equal_n_per_attribute_and_skipped_groups(data: Data) -> None:
     acts_a, acts_b, sf = data
     long = conditioned_cka(acts_a, acts_b, sf, n_draws=2, n_permutations=3)
-    assert list(long.columns) == ["attribute", "group", "n", "draw", "layer_a", "layer_b", "cka"]
+    assert list(long.columns) == ["attribute", "group", "n", "draw", "layer_a", "layer_b", "cka", "perm_draw"]
+    assert (long["perm_draw"] == -1).all()  # no subjects given: window draws, no subject permutations
     sex = long[long["attribute"] == "sex"]
     age = long[long["attribute"] == "age"]
     assert set(sex["group"]) == {"F", "M", PERMUTATION}  # missing excluded by default

@@ -38,6 +38,10 @@ __all__ = [
     "summarise_conditioned",
 ]
 
+REFERENCE_SETUP = "supervised~supervised"
+"""Setup name of the reference level in the stored CKA tables: a supervised model against the supervised
+model of another seed, analysed like an SSL model (what two models that differ only by seed show)."""
+
 PERMUTATION = "__permutation__"
 """The ``group`` value of the permutation baseline's rows."""
 
@@ -45,7 +49,7 @@ KERNEL_BYTES_LIMIT = 2**30
 """Up to this many bytes of N x N float64 kernels (all layers of both models), every draw is gathered from
 kernels computed once (O(n^2) per draw); beyond it each draw recomputes its features' statistics."""
 
-_LONG_COLUMNS = ["attribute", "group", "n", "draw", "layer_a", "layer_b", "cka"]
+_LONG_COLUMNS = ["attribute", "group", "n", "draw", "layer_a", "layer_b", "cka", "perm_draw"]
 
 
 # ---------------------------------------------------------------------------------------------- groups
@@ -132,8 +136,11 @@ def _check_acts(acts: Mapping[str, Any], name: str, n_rows: int) -> dict[str, np
     return out
 
 
-def _long_rows(matrix: pd.DataFrame, attribute: str, group: str, n: int, draw: int) -> pd.DataFrame:
-    """A (layers_a, layers_b) CKA matrix as layers_a * layers_b long rows (row-major)."""
+def _long_rows(
+    matrix: pd.DataFrame, attribute: str, group: str, n: int, draw: int, perm_draw: int = -1
+) -> pd.DataFrame:
+    """A (layers_a, layers_b) CKA matrix as layers_a * layers_b long rows (row-major). ``perm_draw``: the
+    subject permutation a pseudo-group row belongs to (-1 otherwise)."""
     n_a, n_b = matrix.shape
     return pd.DataFrame(
         {
@@ -144,6 +151,7 @@ def _long_rows(matrix: pd.DataFrame, attribute: str, group: str, n: int, draw: i
             "layer_a": np.repeat(matrix.index.to_numpy(dtype=object), n_b),  # (n_a * n_b,)
             "layer_b": np.tile(matrix.columns.to_numpy(dtype=object), n_a),  # (n_a * n_b,)
             "cka": matrix.to_numpy(dtype=float).reshape(-1),  # (n_a, n_b) -> (n_a * n_b,)
+            "perm_draw": perm_draw,
         }
     )
 
@@ -161,6 +169,7 @@ def conditioned_cka(
     include_missing: bool = False,
     debiased: bool = True,
     seed: int = 0,
+    subjects: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Layer-by-layer CKA between two models on equal-size random samples of each demographic group.
 
@@ -175,10 +184,15 @@ def conditioned_cka(
     **same for every group of the attribute**. Each used group gets ``n_draws`` draws of n of its windows
     (uniformly at random without replacement; if the group has exactly n windows every draw is the whole
     group), and the permutation baseline (group ``"__permutation__"``) gets ``n_permutations`` draws of n
-    windows from all N windows regardless of group. Each draw gives a :func:`cka_matrix` (debiased by
-    default; the biased estimate grows as n shrinks, so compare biased values only at equal n). Draws
-    depend only on (seed, attribute, group), so results are reproducible and adding an attribute does
-    not change another's draws.
+    windows of a pseudo-group. With ``subjects`` (N,) (recommended), group labels are permuted **between
+    subjects**: each draw shuffles the subjects' labels (each subject keeps one label: its most frequent
+    window value), and draws n windows from the subjects now carrying a used group's label (cycling over
+    the used groups), so the null keeps the real groups' clustering of windows within persons. Without
+    ``subjects`` the draws take n windows from all N at random, which ignores that clustering and gives a
+    too-narrow baseline when windows of one person are alike. Each draw gives a :func:`cka_matrix`
+    (debiased by default; the biased estimate grows as n shrinks, so compare biased values only at equal
+    n). Draws depend only on (seed, attribute, group), so results are reproducible and adding an attribute
+    does not change another's draws.
 
     Returns a long DataFrame with columns ``attribute, group, n, draw, layer_a, layer_b, cka``.
     Skipped groups are listed in ``result.attrs["skipped"]`` as records
@@ -229,15 +243,45 @@ def conditioned_cka(
                 idx = np.sort(rng.choice(members, size=n, replace=False))
                 parts.append(_long_rows(cka_on(idx), attr, group, n, draw))
         rng = _rng(seed, attr, PERMUTATION)
+        if subjects is None:
+            for draw in range(n_permutations):
+                idx = np.sort(rng.choice(n_rows, size=n, replace=False))
+                parts.append(_long_rows(cka_on(idx), attr, PERMUTATION, n, draw))
+            continue
+        groups = [str(g) for g in used["group"]]
         for draw in range(n_permutations):
-            idx = np.sort(rng.choice(n_rows, size=n, replace=False))
-            parts.append(_long_rows(cka_on(idx), attr, PERMUTATION, n, draw))
+            for k, idx in enumerate(_subject_permutation_draws(values, np.asarray(subjects), groups, n, rng)):
+                parts.append(_long_rows(cka_on(idx), attr, PERMUTATION, n, draw * len(groups) + k, draw))
     result = (pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=_LONG_COLUMNS))[
         _LONG_COLUMNS
     ]
     skipped = table[table["status"] != "used"]
     result.attrs["skipped"] = skipped[["attribute", "group", "size", "status"]].to_dict("records")
     return result
+
+
+def _subject_permutation_draws(
+    values: np.ndarray, subjects: np.ndarray, groups: list[str], n: int, rng: np.random.Generator
+) -> list[np.ndarray]:
+    """One permutation of group labels between subjects: n window indices (sorted) per pseudo-group.
+
+    values, subjects: (N,) window-level group labels and subject ids. A subject's label is its most
+    frequent window value; the labels are shuffled between subjects once, and each of ``groups`` gets n
+    windows of the subjects now carrying its label (as many subjects as really carry it), so pseudo-groups
+    of one permutation are disjoint like the real groups. A pseudo-group with fewer than n windows draws
+    from all windows.
+    """
+    frame = pd.DataFrame({"subject": subjects, "value": values})
+    label = frame.groupby("subject", sort=True)["value"].agg(lambda v: v.value_counts().index[0])
+    shuffled = rng.permutation(label.to_numpy())  # (S,) labels, permuted between subjects
+    out = []
+    for group in groups:
+        chosen = label.index.to_numpy()[shuffled == group]
+        members = np.flatnonzero(np.isin(subjects, chosen))
+        if members.size < n:
+            members = np.arange(len(values))
+        out.append(np.sort(rng.choice(members, size=n, replace=False)))
+    return out
 
 
 # ---------------------------------------------------------------------------------------------- summary
@@ -249,6 +293,16 @@ def _pairwise_abs_diff_quantile(values: np.ndarray, q: float) -> float:
     return float(np.quantile(np.abs(values[i] - values[j]), q))
 
 
+def _permutation_critical(spreads: np.ndarray, confidence: float) -> float:
+    """The permutation test's critical value from m permutation statistics (m,): the k-th smallest with
+    k = ceil(confidence (m + 1)), so an observed statistic above it has permutation p = (1 + #{perm >=
+    obs}) / (m + 1) <= 1 - confidence (a valid test for exchangeable labels). +inf when m is too small
+    for that (m < confidence / (1 - confidence), e.g. fewer than 19 permutations at 95%)."""
+    v = np.sort(spreads[np.isfinite(spreads)])
+    k = int(np.ceil(confidence * (v.size + 1) - 1e-9))
+    return float(v[k - 1]) if 1 <= k <= v.size else float("inf")
+
+
 def summarise_conditioned(long_df: pd.DataFrame, *, confidence: float = 0.95) -> pd.DataFrame:
     """Summarise :func:`conditioned_cka`'s draws per attribute, group and layer pair.
 
@@ -257,11 +311,16 @@ def summarise_conditioned(long_df: pd.DataFrame, *, confidence: float = 0.95) ->
     ``confidence`` percentile interval of the draws: the spread due to which n windows of the group were
     sampled, not a population confidence interval), and the attribute's permutation baseline for that
     layer pair: ``perm_mean``, ``perm_low``/``perm_high`` (percentile interval over permutation draws) and
-    ``perm_diff_bound``, the ``confidence`` quantile of |CKA_i - CKA_j| over pairs of permutation draws:
-    how far apart two random sets of n windows already are. Permutation columns are NaN without
+    ``perm_diff_bound``: with subject permutations (``perm_draw`` >= 0), the permutation test's critical
+    value (:func:`_permutation_critical`; +inf with fewer than 19 permutations at 95%) of the largest
+    |CKA_g - CKA_h| between the disjoint pseudo-groups of one permutation (how far apart groups of the same
+    sizes already are when labels mean nothing); otherwise the quantile of |CKA_i - CKA_j| over pairs of
+    window draws. Permutation columns are NaN without
     permutation draws (fewer than 2 for ``perm_diff_bound``).
     """
-    missing = [c for c in _LONG_COLUMNS if c not in getattr(long_df, "columns", [])]
+    missing = [
+        c for c in _LONG_COLUMNS[:-1] if c not in getattr(long_df, "columns", [])
+    ]  # perm_draw optional
     if not isinstance(long_df, pd.DataFrame) or missing:
         raise DataError(
             f"long_df must be the DataFrame returned by conditioned_cka; missing columns {missing}; "
@@ -295,6 +354,15 @@ def summarise_conditioned(long_df: pd.DataFrame, *, confidence: float = 0.95) ->
             ),
         }
     ).reset_index()
+    by_subject = perm[perm.get("perm_draw", pd.Series(-1, index=perm.index)) >= 0] if len(perm) else perm
+    if len(by_subject):  # subject permutations: spread of pseudo-groups within one permutation
+        spread = by_subject.groupby([*pkeys, "perm_draw"], sort=False)["cka"].agg(lambda c: c.max() - c.min())
+        bound = (
+            spread.groupby(level=[0, 1, 2], sort=False)
+            .agg(lambda c: _permutation_critical(c.to_numpy(dtype=float), confidence))
+            .rename("perm_diff_bound")
+        )
+        baseline = baseline.drop(columns="perm_diff_bound").merge(bound.reset_index(), on=pkeys, how="left")
     if baseline.empty:
         baseline = pd.DataFrame(columns=[*pkeys, "perm_mean", "perm_low", "perm_high", "perm_diff_bound"])
     out = summary.merge(baseline, on=pkeys, how="left")

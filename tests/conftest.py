@@ -16,7 +16,7 @@ TINY: dict[str, Any] = {
     "model": {"widths": [8, 8, 8]},
     "pretrain": {"epochs": 2, "batch_size": 32},
     "finetune": {"epochs": 2, "batch_size": 32, "setups": ["supervised", "0", "2-first-last"]},
-    "evaluation": {"n_boot": 20, "min_group_size": 5},
+    "evaluation": {"n_boot": 20, "min_group_size": 5, "min_subjects": 1, "min_positives": 1},
     "similarity": {"n_draws": 2, "n_permutations": 2},
 }
 

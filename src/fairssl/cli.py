@@ -56,12 +56,12 @@ ProfileOpt = Annotated[
 
 
 def _print_summary(run_dir: Path) -> None:
-    import pandas as pd
 
+    from fairssl.report.inputs import read_stored_results
     from fairssl.report.tables import headline, summary_table
 
-    summary = pd.read_csv(run_dir / "results" / "summary.csv")
-    table = summary_table(summary)
+    comparison = read_stored_results(run_dir).comparison
+    table = summary_table(comparison)
     view = Table(title="fairssl: SSL setups vs supervised", title_style="bold", box=box.SIMPLE_HEAD)
     for col in table.columns:
         view.add_column(str(col), justify="left" if col == "setup" else "right", no_wrap=True)
@@ -69,7 +69,7 @@ def _print_summary(run_dir: Path) -> None:
         view.add_row(*[f"{v:.3f}" if isinstance(v, float) else str(v) for v in row])
     console = out if out.is_terminal else Console(width=120)  # logs and pipes: no wrapped intervals
     console.print(view)
-    console.print(headline(summary), highlight=False, soft_wrap=True)
+    console.print(headline(comparison), highlight=False, soft_wrap=True)
 
 
 @app.command()

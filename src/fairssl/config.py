@@ -202,7 +202,16 @@ class EvaluationConfig(_Section):
     """Minimum positive windows of a compared group and of its reference (0 = no check)."""
     include_missing: bool = False
     n_boot: int = Field(200, ge=0)
+    """Resamples of test subjects behind every interval and test (0: point estimates only)."""
     cluster: Literal["subject", "window"] = "subject"
+    alpha: float = Field(0.05, gt=0.0, lt=0.5)
+    """Family-wise error rate of the study's verdicts; intervals of single values are at 1 - alpha."""
+    correction: Literal["holm", "bonferroni", "none"] = "holm"
+    """Multiple-comparison correction over the family (every SSL setup x {PD, AUROC}, and SSL vs control)."""
+    power: float = Field(0.8, gt=0.0, lt=1.0)
+    """Power at which the minimum detectable change and the seeds needed are reported."""
+    target_change: float = Field(0.15, gt=0.0, lt=1.0)
+    """Relative PD change (0.15 = 15%) for which the seeds needed are reported."""
     parity: Literal["pairwise", "paper"] = "pairwise"
     """``pairwise``: each group against ``reference``; ``paper``: per attribute the privileged group
     against all other groups pooled (one comparison per attribute)."""
@@ -270,7 +279,7 @@ class SimilarityConfig(_Section):
     debiased: bool = True
     n_per_group: int | None = Field(None, ge=10)
     n_draws: int = Field(5, ge=1)
-    n_permutations: int = Field(10, ge=0)
+    n_permutations: int = Field(19, ge=0)
 
 
 class ProbesConfig(_Section):
@@ -632,17 +641,26 @@ unfreeze_every = 0           # >0: gradual unfreezing, one layer every k epochs 
 # attributes = ["sex", "age_group", "race"]   # default: every attribute of the dataset
 reference = "majority"       # majority | rest | best | { sex = "male", race = "white" }
 threshold = 0.5
-min_group_size = 30
+min_group_size = 30          # windows per compared group and reference (at least 4)
+min_subjects = 5             # distinct subjects per compared group and reference (0 = no check)
+min_positives = 5            # positive windows per compared group and reference (0 = no check)
+parity = "pairwise"          # pairwise (each group vs reference) | paper (privileged group vs the rest)
+# privileged = { sex = "male", age_group = "<65", race = "white" }   # paper parity: one per attribute
+deviation = "abs"            # abs: |1 - r| (the paper's) | log: |log r| (symmetric)
 include_missing = false
-n_boot = 200                 # bootstrap resamples (subjects are resampled, not windows)
-cluster = "subject"          # subject | window
+n_boot = 200                 # resamples of test subjects behind every interval and test
+cluster = "subject"          # subject | window (per-group metric table only; verdicts resample subjects)
+alpha = 0.05                 # family-wise error rate of the verdicts
+correction = "holm"          # holm | bonferroni | none, over the family (SSL setups x {PD, AUROC})
+power = 0.8                  # power of the minimum detectable change beside every null
+target_change = 0.15         # relative PD change for which the seeds needed are reported
 
 [similarity]
 enabled = true
 debiased = true
 # n_per_group = 200          # default: the smallest eligible group's size
 n_draws = 5
-n_permutations = 10
+n_permutations = 19           # >= 19 for a 5% permutation test (labels permuted between subjects)
 
 [grid]                       # optional: each key a dotted config key and a list of values; the study
                              # runs the cartesian product (each point a "variant") x seeds x setups,

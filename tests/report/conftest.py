@@ -3,21 +3,28 @@
 from __future__ import annotations
 
 import copy
+import json
 import shutil
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from fairssl.evaluation.compare import aggregate_seeds, compare_to_baseline
 from fairssl.evaluation.fairness import PARITY_RATIOS
+from fairssl.evaluation.inference import StudyDraws, StudyInference, study_inference
+from fairssl.evaluation.resampling import ModelDraws
+from fairssl.evaluation.verdicts import setup_table
+from fairssl.experiments.analyse import run_summary
 
 LAYERS = ("conv1", "conv2", "conv3")
 GROUPS = {"sex": ("female", "male"), "race": ("black", "hispanic", "white")}
 REFERENCE = {"sex": "male", "race": "white"}
+BIAS = {"supervised": 0.3, "0": 0.2, "1-first": 0.22, "1-middle": 0.25, "2-first-last": 0.18, "3": 0.35}
+"""Default deviation from parity of each setup's ratios: 2-first-last is the fairest, 3 the least fair."""
 
 
 def _results_rows(setup: str, seed: int, run_id: str, rng: np.random.Generator, bias: float) -> list[dict]:
@@ -50,7 +57,7 @@ def _results_rows(setup: str, seed: int, run_id: str, rng: np.random.Generator, 
         metric="auroc",
         estimate=0.8 + rng.normal(0, 0.01),
     )
-    deviations = []
+    deviations: dict[str, list[float]] = {a: [] for a in GROUPS}
     for attribute, groups in GROUPS.items():
         for g in groups:
             add(
@@ -66,7 +73,7 @@ def _results_rows(setup: str, seed: int, run_id: str, rng: np.random.Generator, 
                 continue
             for metric in PARITY_RATIOS:
                 ratio = 1.0 + bias * (1 + rng.uniform(-0.3, 0.3))
-                deviations.append(abs(1 - ratio))
+                deviations[attribute].append(abs(1 - ratio))
                 add(
                     kind="fairness",
                     attribute=attribute,
@@ -107,9 +114,114 @@ def _results_rows(setup: str, seed: int, run_id: str, rng: np.random.Generator, 
         n_group=400,
         n_reference=400,
         metric="parity_deviation",
-        estimate=float(np.mean(deviations)),
+        estimate=float(np.mean([np.mean(d) for d in deviations.values()])),  # attributes weigh equally
     )
     return rows
+
+
+QUANTITIES = ("auroc", "parity_deviation", "parity_deviation:sex", "parity_deviation:race")
+"""The study-level quantities of the hand-made runs (as :func:`resample_models` names them)."""
+
+
+def _run_values(rows: list[dict]) -> list[float]:
+    """A run's (auroc, parity_deviation, parity_deviation:sex, parity_deviation:race) from its long rows."""
+    auroc = next(r["estimate"] for r in rows if r["metric"] == "auroc" and r["attribute"] == "overall")
+    pdev = next(r["estimate"] for r in rows if r["metric"] == "parity_deviation")
+    per = [_attribute_pd(rows, attribute) for attribute in GROUPS]
+    return [float(auroc), float(pdev), *per]
+
+
+def _attribute_pd(rows: list[dict], attribute: str) -> float:
+    """Mean |1 - ratio| over the attribute's defined parity ratios (``worst`` rows left out)."""
+    devs = [
+        abs(1 - r["estimate"])
+        for r in rows
+        if r["metric"] in PARITY_RATIOS
+        and r["attribute"] == attribute
+        and r["group"] != "worst"
+        and np.isfinite(r["estimate"])
+    ]
+    return float(np.mean(devs))
+
+
+def hand_inference(
+    setups: Sequence[str],
+    seeds: Sequence[int],
+    values: np.ndarray,
+    *,
+    quantities: Sequence[str] = QUANTITIES,
+    n_boot: int = 100,
+    rng: np.random.Generator | None = None,
+    noise: float = 0.01,
+) -> StudyInference:
+    """:func:`study_inference` of K hand-made models (``setups[k]``, ``seeds[k]``) with plug-in ``values``
+    (K, Q).
+
+    The B = ``n_boot`` draws are the values plus a shift per resample and quantity shared by every model
+    (they are scored on the same resampled subjects) and each model's own noise, both of sd ``noise``;
+    ``n_boot`` = 0: draws of shape (0, K, Q), plug-in values without intervals.
+    """
+    rng = rng if rng is not None else np.random.default_rng(0)
+    k, q = values.shape
+    shared = rng.normal(0.0, noise, (n_boot, 1, q))
+    own = rng.normal(0.0, noise, (n_boot, k, q))
+    draws = np.clip(values[None] + shared + own, 0.0, None)  # (B, K, Q); PD and AUROC are >= 0
+    model_draws = ModelDraws(quantities=tuple(quantities), values=values, draws=draws, n_subjects=20)
+    return study_inference(StudyDraws(tuple(setups), tuple(seeds), model_draws))
+
+
+def hand_comparison(
+    spec: Mapping[str, tuple[Sequence[float], Sequence[float]]],
+    *,
+    n_boot: int = 100,
+    seed: int = 0,
+    seeds: Mapping[str, Sequence[int]] | None = None,
+) -> pd.DataFrame:
+    """``comparison.csv`` (:func:`setup_table`) of {setup: ([AUROC per seed], [PD per seed])}; value i of
+    every setup is seed i (paired) unless ``seeds`` gives a setup's seeds."""
+    setups, run_seeds, values = [], [], []
+    for setup, (auroc, pdev) in spec.items():
+        own = list((seeds or {}).get(setup, range(len(auroc))))
+        for i, a, p in zip(own, auroc, pdev, strict=True):
+            setups.append(setup)
+            run_seeds.append(i)
+            values.append([a, p])
+    inference = hand_inference(
+        setups,
+        run_seeds,
+        np.array(values, dtype=np.float64),
+        quantities=("auroc", "parity_deviation"),
+        n_boot=n_boot,
+        rng=np.random.default_rng(seed),
+    )
+    return setup_table(inference)
+
+
+def write_inference(res: Path, runs: Sequence[Any], inference: StudyInference) -> None:
+    """The study's tables as ``analyse`` writes them: ``summary.csv`` (:func:`run_summary`; ``runs`` are
+    objects with ``run_id``, ``setup`` and ``seed``), ``setups.csv``, ``changes.csv``, ``comparison.csv``
+    (:func:`setup_table`) and ``family.json``."""
+    run_summary(list(runs), inference).to_csv(res / "summary.csv", index=False)
+    inference.estimates.to_csv(res / "setups.csv", index=False)
+    inference.changes.to_csv(res / "changes.csv", index=False)
+    setup_table(inference).to_csv(res / "comparison.csv", index=False)
+    (res / "family.json").write_text(json.dumps(inference.family, indent=2) + "\n")
+
+
+def stack_variants(root: Path, parts: Sequence[tuple[str, Path]]) -> Path:
+    """A grid study at ``root``: each part's (variant name, run folder) ``results/`` tables stacked with a
+    leading ``variant`` column into ``root/results`` (as ``fairssl run`` does for a grid, with its
+    ``_stack_tables``); ``dataset/`` and ``config.toml`` are the first part's."""
+    from fairssl.experiments.runner import _stack_tables
+
+    root.mkdir(parents=True, exist_ok=True)
+    first = parts[0][1]
+    if (first / "dataset").is_dir() and not (root / "dataset").exists():
+        shutil.copytree(first / "dataset", root / "dataset")
+    if (first / "config.toml").is_file() and not (root / "config.toml").exists():
+        shutil.copy(first / "config.toml", root / "config.toml")
+    _stack_tables(root / "results", [(name, folder / "results") for name, folder in parts])
+    return root
 
 
 def write_run(
@@ -121,66 +233,36 @@ def write_run(
     audit: bool = True,
     bootstrap: bool = True,
     rng_seed: int = 0,
+    bias: Mapping[str, float] | None = None,
 ) -> Path:
-    """A run folder with hand-made results/, dataset/ and config.toml (no runs/), as ``analyse`` writes it."""
+    """A run folder with hand-made results/, dataset/ and config.toml (no runs/), as ``analyse`` writes it.
+
+    Each run's parity ratios deviate from 1 by about ``bias[setup]`` (default :data:`BIAS`; 0.25 for other
+    setups); the study's inference (:func:`write_inference`) runs on the runs' values with 100 hand-made
+    resamples (none with ``bootstrap=False``).
+    """
     rng = np.random.default_rng(rng_seed)
     res = root / "results"
     res.mkdir(parents=True, exist_ok=True)
-    bias = {"supervised": 0.3, "0": 0.2, "1-first": 0.22, "1-middle": 0.25, "2-first-last": 0.18, "3": 0.35}
-    long, summary = [], []
+    biases = {**BIAS, **(bias or {})}
+    long: list[dict] = []
+    runs, values = [], []
     for seed in seeds:
         for setup in setups:
             run_id = f"ft-{setup}-{seed}"
-            rows = _results_rows(setup, seed, run_id, rng, bias.get(setup, 0.25))
+            rows = _results_rows(setup, seed, run_id, rng, biases.get(setup, 0.25))
             long += rows
-            auroc = next(r for r in rows if r["metric"] == "auroc" and r["attribute"] == "overall")
-            pdev = next(r for r in rows if r["metric"] == "parity_deviation")
-            summary.append(
-                {
-                    "run_id": run_id,
-                    "setup": setup,
-                    "seed": seed,
-                    "auroc": auroc["estimate"],
-                    "auroc_low": auroc["ci_low"] if bootstrap else np.nan,
-                    "auroc_high": auroc["ci_high"] if bootstrap else np.nan,
-                    "parity_deviation": pdev["estimate"],
-                    "pd_low": pdev["ci_low"] if bootstrap else np.nan,
-                    "pd_high": pdev["ci_high"] if bootstrap else np.nan,
-                }
-            )
-    results = pd.DataFrame(long)
-    summary_df = pd.DataFrame(summary)
-    if "supervised" in setups:
-        sup = summary_df[summary_df["setup"] == "supervised"].set_index("seed")
-        for i, r in summary_df.iterrows():
-            if r["setup"] == "supervised":
-                continue
-            s = sup.loc[r["seed"]]
-            rel = (s["parity_deviation"] - r["parity_deviation"]) / s["parity_deviation"]
-            summary_df.loc[i, "improvement"] = rel
-            for key, value in (
-                ("auroc_difference", r["auroc"] - s["auroc"]),
-                ("parity_deviation_difference", r["parity_deviation"] - s["parity_deviation"]),
-                ("relative_improvement", rel),
-            ):
-                summary_df.loc[i, f"{key}_diff"] = value
-                summary_df.loc[i, f"{key}_diff_low"] = value - 0.1 if bootstrap else np.nan
-                summary_df.loc[i, f"{key}_diff_high"] = value + 0.1 if bootstrap else np.nan
-    results.to_parquet(res / "results.parquet", index=False)
-    summary_df.to_csv(res / "summary.csv", index=False)
-    melted = summary_df.melt(
-        id_vars=["setup", "seed"],
-        value_vars=["auroc", "parity_deviation"],
-        var_name="metric",
-        value_name="value",
+            runs.append(SimpleNamespace(run_id=run_id, setup=setup, seed=seed))
+            values.append(_run_values(rows))
+    pd.DataFrame(long).to_parquet(res / "results.parquet", index=False)
+    inference = hand_inference(
+        [r.setup for r in runs],
+        [r.seed for r in runs],
+        np.array(values),
+        n_boot=100 if bootstrap else 0,
+        rng=rng,
     )
-    aggregate_seeds(melted).to_csv(res / "seeds.csv", index=False)
-    if "supervised" in setups and len(setups) > 1:
-        pd.concat(
-            [compare_to_baseline(melted, metric=m) for m in ("auroc", "parity_deviation")], ignore_index=True
-        ).to_csv(res / "tests.csv", index=False)
-    else:
-        pd.DataFrame().to_csv(res / "tests.csv", index=False)
+    write_inference(res, runs, inference)
     ssl = [s for s in setups if s != "supervised"]
     if cka and "supervised" in setups and ssl:
         mats, bws, ratios = [], [], []
@@ -298,6 +380,20 @@ def make_run() -> Callable[..., Path]:
     return write_run
 
 
+@pytest.fixture
+def make_grid() -> Callable[..., Path]:
+    """``make_grid(root, [(variant, run folder), ...])`` stacks run folders into a grid study (see
+    :func:`stack_variants`)."""
+    return stack_variants
+
+
+@pytest.fixture
+def make_comparison() -> Callable[..., pd.DataFrame]:
+    """``make_comparison({setup: ([AUROC per seed], [PD per seed])})``: the evaluation's per-setup table of
+    hand-made values (see :func:`hand_comparison`)."""
+    return hand_comparison
+
+
 @pytest.fixture(scope="session")
 def handmade_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A hand-made run folder with its report built once (all figure formats); do not modify it."""
@@ -324,7 +420,7 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "model": {"widths": [8, 8, 8]},
         "pretrain": {"epochs": 2, "batch_size": 32},
         "finetune": {"epochs": 2, "batch_size": 32, "setups": ["supervised", "0", "2-first-last"]},
-        "evaluation": {"n_boot": 20, "min_group_size": 5},
+        "evaluation": {"n_boot": 20, "min_group_size": 5, "min_subjects": 1, "min_positives": 1},
         "similarity": {"n_draws": 2, "n_permutations": 2},
     }
     out = tmp_path_factory.mktemp("tiny-report") / "run"

@@ -25,10 +25,11 @@ def test_compare_stacks_each_studys_own_comparison(make_run, tmp_path: Path) -> 
     stacked = pd.read_csv(tmp_path / "cmp" / "comparison.csv", dtype={"setup": str})
     assert list(dict.fromkeys(stacked["variant"])) == ["label", "none"]
     for name, root in (("label", a), ("none", b)):
-        own = setup_comparison(pd.read_csv(root / "results" / "summary.csv", dtype={"setup": str}))
+        own = setup_comparison(pd.read_csv(root / "results" / "comparison.csv", dtype={"setup": str}))
         got = stacked[stacked["variant"] == name].reset_index(drop=True)
         pd.testing.assert_series_equal(got["improvement"], own["improvement"], check_names=False)
         pd.testing.assert_series_equal(got["parity_deviation"], own["parity_deviation"], check_names=False)
+        assert list(got["verdict"]) == list(own["verdict"])
     md = (tmp_path / "cmp" / "comparison.md").read_text(encoding="utf-8")
     assert "| study | setup |" in md and md.count("| label |") == 3 and md.count("| none |") == 3
     assert (tmp_path / "cmp" / "figures" / "fairness_across_studies.png").is_file()

@@ -20,6 +20,7 @@ def stored(tmp_path: Path, make_run) -> dict[str, pd.DataFrame]:
     res = root / "results"
     return {
         "summary": pd.read_csv(res / "summary.csv", dtype={"setup": str}),
+        "comparison": pd.read_csv(res / "comparison.csv", dtype={"setup": str}),
         "results": pd.read_parquet(res / "results.parquet"),
         "cka": pd.read_csv(res / "cka.csv", dtype={"setup": str}),
         "best_worst": pd.read_csv(res / "cka_best_worst.csv", dtype={"setup": str}),
@@ -28,15 +29,17 @@ def stored(tmp_path: Path, make_run) -> dict[str, pd.DataFrame]:
 
 
 def _draw_all(t: dict[str, pd.DataFrame]) -> dict[str, Figure]:
-    comp = tables.setup_comparison(t["summary"])
+    comp = tables.setup_comparison(t["comparison"])
     gaps = tables.auroc_gap_table(t["results"])
     levels = tables.supervision_table(comp, gaps)
     return {
         "auroc": figures.metric_by_setup(
-            t["summary"], "auroc", ylabel="AUROC", low="auroc_low", high="auroc_high"
+            t["summary"], "auroc", ylabel="AUROC", low="auroc_low", high="auroc_high", comparison=comp
         ),
-        "pd": figures.metric_by_setup(t["summary"], "parity_deviation", ylabel="PD", band=0.2),
-        "improvement": figures.improvement_by_setup(t["summary"]),
+        "pd": figures.metric_by_setup(
+            t["summary"], "parity_deviation", ylabel="PD", band=0.2, comparison=comp
+        ),
+        "improvement": figures.improvement_by_setup(t["summary"], comp),
         "groups": figures.auroc_by_group(tables.group_auroc_table(t["results"])),
         "box": figures.parity_boxplots(tables.parity_cells(t["results"]), t["summary"]),
         "auroc_frozen": figures.auroc_vs_frozen(levels),
@@ -89,8 +92,10 @@ def test_parity_boxes_pool_the_cells_of_each_setup(stored) -> None:
         (figures.cka_heatmaps, pd.DataFrame()),
         (figures.cka_best_worst, pd.DataFrame()),
         (figures.label_bias, pd.DataFrame()),
-        (
-            figures.improvement_by_setup,
+        (  # no supervised baseline: no improvement to draw
+            lambda summary: figures.improvement_by_setup(
+                summary, pd.DataFrame({"setup": ["0"], "kind": ["ssl"], "parity_deviation": [0.1]})
+            ),
             pd.DataFrame({"setup": ["0"], "seed": [0], "parity_deviation": [0.1]}),
         ),
     ],
@@ -106,6 +111,6 @@ def test_one_seed_and_no_supervised_still_draw(make_run, tmp_path: Path) -> None
     summary = pd.read_csv(root / "results" / "summary.csv", dtype={"setup": str})
     fig = figures.metric_by_setup(summary, "auroc", ylabel="AUROC", low="auroc_low", high="auroc_high")
     assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["0", "3"]
-    comp = tables.setup_comparison(summary)
+    comp = tables.setup_comparison(pd.read_csv(root / "results" / "comparison.csv", dtype={"setup": str}))
     fig = figures.auroc_vs_frozen(tables.supervision_table(comp, pd.DataFrame()))
     assert fig.axes[0].get_xlabel().startswith("level of supervision")

@@ -84,7 +84,8 @@ def test_report_has_every_section_and_is_self_contained(handmade_report: Path) -
 
 def test_report_text_has_the_headline_verdicts_reasons_and_config(handmade_report: Path) -> None:
     html = (handmade_report / "report.html").read_text(encoding="utf-8")
-    assert "Setup 2-first-last reduced parity deviation by" in html
+    assert "Setup 2-first-last was fairer than supervised: parity deviation " in html
+    assert "Holm correction over 8 tests at alpha 0.05" in html
     assert "group_too_small" in html  # reason codes reach the all-metrics table
     assert 'class="v-fairer"' in html and "not recorded" in html  # no environment.json in this folder
     assert "name = &#34;handmade&#34;" in html or 'name = "handmade"' in html
@@ -106,7 +107,12 @@ def test_partial_inputs_do_not_crash_and_say_what_is_missing(make_run, tmp_path:
 def test_only_supervised_and_one_seed(make_run, tmp_path: Path) -> None:
     root = make_run(tmp_path / "run", setups=("supervised",), seeds=(0,))
     html = build_report(root, formats=PNG_ONLY).read_text(encoding="utf-8")
-    assert "Only the supervised baseline was run" in html
+    assert "Only the supervised baseline was run (AUROC 0." in html and "one seed per setup" in html
+    one = make_run(tmp_path / "one", setups=("supervised", "0"), seeds=(0,), cka=False)
+    html = build_report(one, formats=PNG_ONLY).read_text(encoding="utf-8")
+    assert "Setup 0: parity deviation " in html and "; 1 seed. No verdict: with one seed per setup" in html
+    assert "no verdict: one seed" in html  # the summary table's verdict cell
+    assert "was fairer" not in html and "was less fair" not in html
 
 
 def test_missing_summary_is_a_one_line_user_error(tmp_path: Path) -> None:
@@ -118,23 +124,17 @@ def test_print_summary_shows_the_compact_table(make_run, tmp_path: Path, capsys)
     root = make_run(tmp_path / "run")
     _print_summary(root)
     out = capsys.readouterr().out
-    for text in ("supervised", "2-first-last", "AUROC", "parity", "baseline", "reduced parity deviation"):
+    for text in ("supervised", "2-first-last", "AUROC", "parity", "baseline", "was fairer than supervised"):
         assert text in out, text
     assert re.search(r"0\.\d{3} \[0\.\d{3},", out)
 
 
-def test_grid_study_report_links_each_variant_and_does_not_pool(make_run, tmp_path: Path) -> None:
+def test_grid_study_report_links_each_variant_and_does_not_pool(make_run, make_grid, tmp_path: Path) -> None:
     a = make_run(tmp_path / "a", setups=("supervised", "0"), seeds=(0, 1), cka=False)
-    b = make_run(tmp_path / "b", setups=("supervised", "0"), seeds=(0, 1), cka=False, rng_seed=5)
-    root = make_run(tmp_path / "grid", setups=("supervised", "0"), seeds=(0, 1), cka=False)
-    for name in ("summary.csv", "tests.csv", "seeds.csv"):
-        frames = [pd.read_csv(p / "results" / name).assign(variant=v) for p, v in ((a, "x=1"), (b, "x=2"))]
-        pd.concat(frames).to_csv(root / "results" / name, index=False)
-    frames = [
-        pd.read_parquet(p / "results" / "results.parquet").assign(variant=v)
-        for p, v in ((a, "x=1"), (b, "x=2"))
-    ]
-    pd.concat(frames).to_parquet(root / "results" / "results.parquet", index=False)
+    b = make_run(
+        tmp_path / "b", setups=("supervised", "0"), seeds=(0, 1), cka=False, rng_seed=5, bias={"0": 0.4}
+    )
+    root = make_grid(tmp_path / "grid", [("x=1", a), ("x=2", b)])
     sub = root / "variants" / "var-1"
     sub.mkdir(parents=True)
     (sub / "variant.json").write_text(json.dumps({"name": "x=1", "settings": {"x": 1}}))
@@ -142,8 +142,36 @@ def test_grid_study_report_links_each_variant_and_does_not_pool(make_run, tmp_pa
     html = build_report(root, formats=PNG_ONLY).read_text(encoding="utf-8")
     page = _parse(root / "report.html")
     assert "variants/var-1/report.html" in page.hrefs
-    assert "[x=1] Setup 0" in html and "[x=2]" in html and "x=2 (no report yet)" in html
+    assert "[x=1] Setup 0 was fairer than supervised" in html
+    assert "[x=2] Setup 0 was less fair than supervised" in html and "x=2 (no report yet)" in html
     assert "is a grid of 2 variants" in html
     assert all(sid in page.ids for sid, _ in SECTIONS)
     metrics = pd.read_csv(root / "results" / "report_tables" / "metrics_by_setup.csv")
     assert set(metrics["variant"]) == {"x=1", "x=2"}
+    saved = pd.read_csv(root / "results" / "report_tables" / "setup_comparison.csv", dtype={"setup": str})
+    for name, folder in (("x=1", a), ("x=2", b)):  # each variant against its own supervised runs
+        own = pd.read_csv(folder / "results" / "comparison.csv", dtype={"setup": str}).set_index("setup")
+        mine = saved[saved["variant"] == name].set_index("setup")
+        assert mine.loc["0", "improvement"] == pytest.approx(own.loc["0", "improvement"])
+        assert mine.loc["0", "verdict"] == own.loc["0", "verdict"]
+
+
+def test_a_random_init_control_is_shown_but_never_the_headline(make_run, tmp_path: Path) -> None:
+    root = make_run(
+        tmp_path / "run",
+        setups=("supervised", "0", "random:0"),
+        seeds=(0, 1, 2),
+        cka=False,
+        bias={"random:0": 0.05},  # the control lowers PD most
+    )
+    comparison = pd.read_csv(root / "results" / "comparison.csv", dtype={"setup": str}).set_index("setup")
+    assert comparison.loc["random:0", "kind"] == "control" and comparison.loc["0", "control"] == "random:0"
+    assert comparison.loc["random:0", "verdict"] == "not_tested"
+    assert comparison.loc["random:0", "improvement"] > comparison.loc["0", "improvement"]
+    html = build_report(root, formats=PNG_ONLY).read_text(encoding="utf-8")
+    headline = re.search(r'<p class="headline" id="headline">(.*?)</p>', html, re.S)
+    assert headline is not None
+    text = headline.group(1)
+    assert text.startswith("Setup 0 was fairer than supervised: ") and "Setup random:0" not in text
+    assert "Setup 0 was less fair than its random-init control random:0 (parity deviation " in text
+    assert "random-init controls (the effect of freezing alone, not tested): random:0" in html

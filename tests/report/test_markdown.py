@@ -56,14 +56,12 @@ def test_report_md_quotes_the_stored_comparison_and_tests(handmade_report: Path)
         assert cka[r.setup][2] == f"{r.cka:.2f}"
 
 
-def test_grid_report_md_lists_every_variant(make_run, tmp_path: Path) -> None:
+def test_grid_report_md_lists_every_variant(make_run, make_grid, tmp_path: Path) -> None:
     from fairssl.report.html import build_report
 
-    root = make_run(tmp_path / "grid", setups=("supervised", "0"), seeds=(0, 1), cka=False)
-    summary = pd.read_csv(root / "results" / "summary.csv")
-    pd.concat([summary.assign(variant="x=1"), summary.assign(variant="x=2")]).to_csv(
-        root / "results" / "summary.csv", index=False
-    )
+    a = make_run(tmp_path / "a", setups=("supervised", "0"), seeds=(0, 1), cka=False)
+    b = make_run(tmp_path / "b", setups=("supervised", "0"), seeds=(0, 1), cka=False, rng_seed=3)
+    root = make_grid(tmp_path / "grid", [("x=1", a), ("x=2", b)])
     for name in ("x-1", "x-2"):
         (root / "variants" / name).mkdir(parents=True)
         (root / "variants" / name / "variant.json").write_text(f'{{"name": "{name.replace("-", "=")}"}}')
@@ -76,6 +74,9 @@ def test_grid_report_md_lists_every_variant(make_run, tmp_path: Path) -> None:
         ("x=2", "supervised"),
         ("x=2", "0"),
     ]
+    for r, folder in zip(rows[1::2], (a, b), strict=True):  # each variant's own verdict and AUROC
+        own = pd.read_csv(folder / "results" / "comparison.csv", dtype={"setup": str}).set_index("setup")
+        assert r[-1] == own.loc["0", "verdict"] and r[3].startswith(f"{own.loc['0', 'auroc']:.3f} [")
 
 
 def test_report_built_from_dot_is_titled_by_the_folder_name(make_run, tmp_path: Path, monkeypatch) -> None:

@@ -11,46 +11,6 @@ from scipy import stats
 
 from fairssl.report import tables
 
-SEEDS5 = [0, 1, 2, 3, 4]
-
-
-def _summary(spec: dict[str, tuple[list[float], list[float]]], *, boot: float | None = 0.05) -> pd.DataFrame:
-    """summary.csv rows from {setup: ([auroc per seed], [PD per seed])}, with the paired columns."""
-    rows = []
-    for setup, (auroc, pdev) in spec.items():
-        for seed, (a, p) in enumerate(zip(auroc, pdev, strict=True)):
-            rows.append(
-                {
-                    "run_id": f"{setup}-{seed}",
-                    "setup": setup,
-                    "seed": seed,
-                    "auroc": a,
-                    "auroc_low": a - boot if boot else np.nan,
-                    "auroc_high": a + boot if boot else np.nan,
-                    "parity_deviation": p,
-                    "pd_low": p - boot if boot else np.nan,
-                    "pd_high": p + boot if boot else np.nan,
-                }
-            )
-    df = pd.DataFrame(rows)
-    if "supervised" in spec:
-        sup = df[df["setup"] == "supervised"].set_index("seed")
-        for i, r in df.iterrows():
-            if r["setup"] == "supervised" or r["seed"] not in sup.index:
-                continue
-            s = sup.loc[r["seed"]]
-            rel = (s["parity_deviation"] - r["parity_deviation"]) / s["parity_deviation"]
-            df.loc[i, "improvement"] = rel
-            for key, value in (
-                ("auroc_difference", r["auroc"] - s["auroc"]),
-                ("parity_deviation_difference", r["parity_deviation"] - s["parity_deviation"]),
-                ("relative_improvement", rel),
-            ):
-                df.loc[i, f"{key}_diff"] = value
-                df.loc[i, f"{key}_diff_low"] = value - 0.2 if boot else np.nan
-                df.loc[i, f"{key}_diff_high"] = value + 0.1 if boot else np.nan
-    return df
-
 
 def _t_ci(values: np.ndarray) -> tuple[float, float]:
     """Independent Student-t 95% interval of the mean (the oracle)."""
@@ -66,69 +26,52 @@ SUP_AUC = [0.84, 0.845, 0.835, 0.84, 0.842]
 
 
 # ------------------------------------------------------------------------------------- setup comparison
-def test_setup_comparison_matches_an_independent_t_interval_oracle() -> None:
-    ssl_pd = [p * 0.7 + d for p, d in zip(SUP_PD, [0.004, -0.003, 0.002, 0.0, -0.002], strict=True)]
-    ssl_auc = [a - 0.009 + d for a, d in zip(SUP_AUC, [0.002, -0.001, 0.0, 0.001, -0.002], strict=True)]
-    comp = tables.setup_comparison(
-        _summary({"supervised": (SUP_AUC, SUP_PD), "2-first-last": (ssl_auc, ssl_pd)})
+def test_setup_comparison_orders_setups_marks_the_baseline_and_keeps_each_rows_numbers(
+    make_comparison,
+) -> None:
+    stored = make_comparison(
+        {
+            "3": (SUP_AUC, [p * 1.2 for p in SUP_PD]),
+            "supervised": (SUP_AUC, SUP_PD),
+            "custom": (SUP_AUC, [p * 0.9 for p in SUP_PD]),
+            "0": ([a - 0.01 for a in SUP_AUC], [p * 0.7 for p in SUP_PD]),
+        }
     )
-    assert list(comp["setup"]) == ["supervised", "2-first-last"]
-    row = comp.set_index("setup").loc["2-first-last"]
-    lo, hi = _t_ci(np.array(ssl_auc))
-    assert row["auroc"] == pytest.approx(np.mean(ssl_auc))
-    assert (row["auroc_low"], row["auroc_high"]) == pytest.approx((lo, hi))
-    diffs = np.array(ssl_pd) - np.array(SUP_PD)
-    mean_sup = np.mean(SUP_PD)
-    assert row["improvement"] == pytest.approx((mean_sup - np.mean(ssl_pd)) / mean_sup)
-    dlo, dhi = _t_ci(diffs)
-    assert (row["improvement_low"], row["improvement_high"]) == pytest.approx(
-        (-dhi / mean_sup, -dlo / mean_sup)
-    )
-    alo, ahi = _t_ci(np.array(ssl_auc) - np.array(SUP_AUC))
-    assert (row["auroc_change_low"], row["auroc_change_high"]) == pytest.approx((alo, ahi))
-    assert row["verdict"] == "fairer" and row["improvement_ci"] == "seeds" and row["n_pairs"] == 5
+    shuffled = stored.sample(frac=1.0, random_state=3).reset_index(drop=True)
+    comp = tables.setup_comparison(shuffled)
+    assert list(comp["setup"]) == ["supervised", "0", "3", "custom"]  # level of supervision, unknown last
+    assert list(comp.columns) == tables.COMPARISON_COLUMNS
+    assert comp["verdict"].iloc[0] == "baseline" and list(comp["kind"]) == ["baseline", "ssl", "ssl", "ssl"]
+    # each row keeps its own numbers and verdict (only the order changes)
+    mine = stored.set_index("setup")
+    for r in comp.to_dict("records"):
+        assert r["improvement"] == pytest.approx(mine.loc[r["setup"], "improvement"], nan_ok=True)
+        assert r["parity_deviation"] == pytest.approx(mine.loc[r["setup"], "parity_deviation"])
+        if r["setup"] != "supervised":
+            assert r["verdict"] == mine.loc[r["setup"], "verdict"]
+    pd.testing.assert_frame_equal(comp, tables.setup_comparison(stored))
 
 
-def test_setup_comparison_p_values_are_paired_t_tests_holm_adjusted_over_setups() -> None:
-    shifts = {"0": 0.02, "1-first": -0.004, "3": 0.0}
-    noise = [0.004, -0.003, 0.002, 0.001, -0.002]
-    spec = {"supervised": (SUP_AUC, SUP_PD)}
-    for setup, shift in shifts.items():
-        spec[setup] = (
-            [a - shift / 4 + n / 2 for a, n in zip(SUP_AUC, noise, strict=True)],
-            [p + shift + n for p, n in zip(SUP_PD, noise[::-1], strict=True)],
-        )
-    comp = tables.setup_comparison(_summary(spec)).set_index("setup")
-    raw = {
-        setup: stats.ttest_rel(spec[setup][1], SUP_PD).pvalue for setup in shifts
-    }  # the oracle: scipy's paired t-test, then Holm by hand
-    order = sorted(raw, key=raw.get)
-    holm, running = {}, 0.0
-    for i, setup in enumerate(order):
-        running = max(running, min(1.0, (len(order) - i) * raw[setup]))
-        holm[setup] = running
-    for setup in shifts:
-        assert comp.loc[setup, "pd_change_p"] == pytest.approx(holm[setup])
-    assert comp.loc["0", "pd_change_p"] < 0.05  # a consistent 0.02 shift is detected with 5 seeds
-    assert np.isnan(comp.loc["supervised", "pd_change_p"])
+def test_setup_comparison_without_a_baseline_says_so_and_reads_nothing_else() -> None:
+    comp = tables.setup_comparison(pd.DataFrame({"setup": ["3", "0"], "parity_deviation": [0.2, 0.1]}))
+    assert list(comp["setup"]) == ["0", "3"] and set(comp["verdict"]) == {"no_baseline"}
+    assert tables.setup_comparison(pd.DataFrame()).empty
+    assert list(tables.setup_comparison(pd.DataFrame()).columns) == tables.COMPARISON_COLUMNS
 
 
-def test_setup_comparison_is_invariant_to_row_order() -> None:
-    s = _summary(
-        {"supervised": (SUP_AUC, SUP_PD), "0": ([a - 0.01 for a in SUP_AUC], [p * 0.9 for p in SUP_PD])}
-    )
-    a = tables.setup_comparison(s)
-    b = tables.setup_comparison(s.sample(frac=1.0, random_state=3).reset_index(drop=True))
-    pd.testing.assert_frame_equal(a, b)
-    assert tables.headline(s) == tables.headline(s.iloc[::-1])
-
-
-def test_intervals_are_clipped_to_the_range_of_the_quantity() -> None:
-    s = _summary({"supervised": ([0.99, 0.5], [0.05, 1.5]), "3": ([0.2, 0.98], [1.4, 0.01])})
-    comp = tables.setup_comparison(s).set_index("setup")
-    assert comp["auroc_high"].max() <= 1.0 and comp["pd_low"].min() >= 0.0
-    assert comp.loc["3", "improvement_high"] <= 1.0
-    assert comp.loc["3", "auroc_change_low"] >= -1.0 and comp.loc["3", "auroc_change_high"] <= 1.0
+def test_setup_comparison_keeps_a_grids_variant_column_first(make_comparison) -> None:
+    a = make_comparison({"supervised": (SUP_AUC, SUP_PD), "0": (SUP_AUC, [p * 0.7 for p in SUP_PD])})
+    b = make_comparison({"0": (SUP_AUC, [p * 1.3 for p in SUP_PD]), "supervised": (SUP_AUC, SUP_PD)}, seed=1)
+    both = pd.concat([a.assign(variant="lr=0.1"), b.assign(variant="lr=0.01")], ignore_index=True)
+    comp = tables.setup_comparison(both)
+    assert list(comp.columns) == ["variant", *tables.COMPARISON_COLUMNS]
+    assert list(zip(comp["variant"], comp["setup"], comp["verdict"], strict=True))[::2] == [
+        ("lr=0.1", "supervised", "baseline"),
+        ("lr=0.01", "supervised", "baseline"),
+    ]
+    for name, own in (("lr=0.1", a), ("lr=0.01", b)):  # never pooled: each variant's rows are its own
+        got = comp[comp["variant"] == name].drop(columns="variant").reset_index(drop=True)
+        pd.testing.assert_frame_equal(got, tables.setup_comparison(own))
 
 
 def test_best_tradeoff_prefers_the_fairest_setup_within_the_auroc_tolerance() -> None:
@@ -144,70 +87,106 @@ def test_best_tradeoff_prefers_the_fairest_setup_within_the_auroc_tolerance() ->
     # every setup over the tolerance: the fairest of all
     assert tables.best_tradeoff(comp.assign(auroc_change=[np.nan, -0.2, -0.3, -0.4])) == "0"
     assert tables.best_tradeoff(comp.iloc[:1]) is None
+    # a random-init control is never the headline's setup, however much it lowers PD
+    with_control = pd.concat(
+        [
+            comp.assign(kind=["baseline", "ssl", "ssl", "ssl"]),
+            pd.DataFrame(
+                {"setup": ["random:3"], "kind": ["control"], "improvement": [0.9], "auroc_change": [0.0]}
+            ),
+        ],
+        ignore_index=True,
+    )
+    assert tables.best_tradeoff(with_control) == "3"
 
 
-# ------------------------------------------------------------------------------------------- headline
-def test_headline_fairer_with_five_seeds_states_size_interval_cost_and_seeds() -> None:
+# ------------------------------------------------------------------------ headline on the evaluation's table
+# The exact sentences of every verdict are pinned in test_verdict_sentences.py; here the headline reads the
+# per-setup table of a real study_inference over hand-made per-seed values.
+def _pct(v: float) -> str:
+    return f"{abs(round(100 * v))}%"
+
+
+def test_headline_fairer_with_five_seeds_quotes_the_evaluations_numbers(make_comparison) -> None:
     ssl_pd = [p * 0.72 + d for p, d in zip(SUP_PD, [0.004, -0.003, 0.002, 0.0, -0.002], strict=True)]
-    ssl_auc = [a - 0.009 for a in SUP_AUC]
-    text = tables.headline(_summary({"supervised": (SUP_AUC, SUP_PD), "2-first-last": (ssl_auc, ssl_pd)}))
-    mean_sup = np.mean(SUP_PD)
-    rel = (mean_sup - np.mean(ssl_pd)) / mean_sup
-    assert text.startswith(f"Setup 2-first-last reduced parity deviation by {100 * rel:.0f}% [95% CI ")
-    assert "at -0.9 AUROC points" in text and "5 seeds." in text
-    assert "not distinguishable" not in text and "one seed" not in text.lower()
+    ssl_auc = [a - 0.009 + d for a, d in zip(SUP_AUC, [0.002, -0.001, 0.0, 0.001, -0.002], strict=True)]
+    comp = make_comparison({"supervised": (SUP_AUC, SUP_PD), "2-first-last": (ssl_auc, ssl_pd)})
+    row, sup = comp.iloc[1], comp.iloc[0]
+    assert row["verdict"] == "fairer" and row["n_pairs"] == 5 and row["family_size"] == 2
+    text = tables.headline(comp)
+    assert text.startswith(
+        f"Setup 2-first-last was fairer than supervised: parity deviation {row['parity_deviation']:.3f} vs "
+        f"{sup['parity_deviation']:.3f}, {_pct(row['improvement'])} lower "
+        f"[{round(100 * row['pd_change_level'], 2):g}% CI {_pct(row['improvement_low'])} to "
+        f"{_pct(row['improvement_high'])} lower], "
+    )
+    assert row["pd_change_p"] < 0.001
+    assert text.endswith("; 5 seeds; Holm correction over 2 tests at alpha 0.05, adjusted p < 0.001.")
+    assert ("at a cost of" in text) == (row["auroc_verdict"] == "less_accurate")
 
 
-def test_headline_says_not_distinguishable_when_the_interval_includes_zero() -> None:
+def test_headline_says_not_distinguishable_when_the_corrected_interval_includes_zero(make_comparison) -> None:
     ssl_pd = [0.15, 0.30, 0.18, 0.28, 0.20]  # mean below supervised, but noisy
-    text = tables.headline(_summary({"supervised": (SUP_AUC, SUP_PD), "0": (SUP_AUC, ssl_pd)}))
-    assert "not distinguishable from supervised" in text
-    assert "No SSL setup was distinguishably fairer." in text
+    comp = make_comparison({"supervised": (SUP_AUC, SUP_PD), "0": (SUP_AUC, ssl_pd)})
+    row = comp.iloc[1]
+    assert row["verdict"] == "not_distinguishable"
+    assert row["improvement_low"] < 0 < row["improvement_high"]
+    text = tables.headline(comp)
+    assert text.startswith("Setup 0 was not distinguishable from supervised in parity deviation: ")
+    assert f"this study could detect a parity-deviation change of {_pct(row['mde_relative'])} or more" in text
+    assert text.endswith(" No SSL setup was distinguishably fairer or less fair.")
 
 
-def test_headline_says_ssl_made_things_worse() -> None:
+def test_headline_says_ssl_made_things_worse(make_comparison) -> None:
     worse = [p * 1.5 + d for p, d in zip(SUP_PD, [0.01, -0.01, 0.0, 0.005, -0.005], strict=True)]
-    text = tables.headline(_summary({"supervised": (SUP_AUC, SUP_PD), "3": (SUP_AUC, worse)}))
-    assert text.startswith("No SSL setup was fairer than supervised: the best, 3, increased parity deviation")
-    assert "SSL made fairness worse here." in text
+    comp = make_comparison({"supervised": (SUP_AUC, SUP_PD), "3": (SUP_AUC, worse)})
+    assert comp.iloc[1]["verdict"] == "less_fair"
+    text = tables.headline(comp)
+    assert text.startswith(
+        f"Setup 3 was less fair than supervised: parity deviation {comp.iloc[1]['parity_deviation']:.3f} vs "
+        f"{comp.iloc[0]['parity_deviation']:.3f}, {_pct(comp.iloc[1]['improvement'])} higher ["
+    )
 
 
-def test_headline_with_one_seed_uses_the_bootstrap_interval_and_says_so() -> None:
-    text = tables.headline(_summary({"supervised": ([0.84], [0.25]), "0": ([0.835], [0.15])}))
-    # improvement 0.4, paired bootstrap interval [0.2, 0.5] from the hand-made columns
-    assert "reduced parity deviation by 40% [95% CI 20% to 50%]" in text and "1 seed" in text
-    assert "Only one seed was run" in text and "test-set resampling only" in text
+def test_headline_with_one_seed_gives_no_verdict(make_comparison) -> None:
+    comp = make_comparison({"supervised": ([0.84], [0.25]), "0": ([0.835], [0.15])})
+    assert comp.iloc[1]["verdict"] == "one_seed"
+    text = tables.headline(comp)
+    # the interval covers test sampling only, at 1 - alpha: no family, no correction
+    assert text.startswith("Setup 0: parity deviation 0.150 vs 0.250, 40% lower [95% CI ")
+    assert "; 1 seed. No verdict: with one seed per setup the interval covers test-set sampling only" in text
 
 
-def test_headline_with_one_seed_and_no_bootstrap_says_there_is_no_interval() -> None:
-    text = tables.headline(_summary({"supervised": ([0.84], [0.25]), "0": ([0.835], [0.15])}, boot=None))
-    assert "reduced parity deviation by 40% relative" in text and "[95% CI" not in text
-    assert "no confidence interval" in text
+def test_headline_without_resamples_has_no_interval_even_with_several_seeds(make_comparison) -> None:
+    for n in (1, 3):
+        comp = make_comparison(
+            {"supervised": ([0.84] * n, [0.25, 0.24, 0.26][:n]), "0": ([0.835] * n, [0.15, 0.16, 0.14][:n])},
+            n_boot=0,
+        )
+        assert comp.iloc[1]["verdict"] == "no_interval"
+        assert tables.headline(comp) == (
+            f"Setup 0: parity deviation 0.150 vs 0.250, 40% lower, with an AUROC change of -0.5 points; "
+            f"{n} seed{'s' if n > 1 else ''}. No verdict: the change has no interval (evaluation.n_boot = 0, "
+            "or too few resamples of test subjects had a defined value)."
+        )
 
 
-def test_headline_names_what_is_missing() -> None:
-    no_sup = tables.headline(_summary({"0": (SUP_AUC, SUP_PD), "3": (SUP_AUC, SUP_PD)}))
+def test_headline_names_what_is_missing(make_comparison) -> None:
+    no_sup = tables.headline(make_comparison({"0": (SUP_AUC, SUP_PD), "3": (SUP_AUC, SUP_PD)}))
     assert no_sup.startswith("No supervised baseline in the results (setups: 0, 3)")
     assert "add 'supervised' to finetune.setups" in no_sup
-    only_sup = tables.headline(_summary({"supervised": (SUP_AUC, SUP_PD)}))
+    only_sup = tables.headline(make_comparison({"supervised": (SUP_AUC, SUP_PD)}))
     assert only_sup.startswith("Only the supervised baseline was run") and "add SSL setups" in only_sup
     assert tables.headline(pd.DataFrame()).startswith("No fine-tuning run has results yet")
     # SSL seeds that the supervised runs do not have
-    s = _summary({"supervised": ([0.8], [0.2])})
-    other = _summary({"0": ([0.8, 0.8], [0.1, 0.1])}).assign(seed=[5, 6])
-    assert "shares a seed" in tables.headline(pd.concat([s, other], ignore_index=True))
-
-
-def test_headline_notes_an_auroc_cost_beyond_the_tolerance() -> None:
-    ssl_pd = [p * 0.7 for p in SUP_PD]
-    text = tables.headline(
-        _summary({"supervised": (SUP_AUC, SUP_PD), "0": ([a - 0.05 for a in SUP_AUC], ssl_pd)})
+    unpaired = make_comparison(
+        {"supervised": ([0.8], [0.2]), "0": ([0.8, 0.8], [0.1, 0.1])}, seeds={"0": [5, 6]}
     )
-    assert "Every SSL setup cost more than 1 AUROC point." in text and "at -5.0 AUROC points" in text
+    assert "shares a seed" in tables.headline(unpaired)
 
 
-def test_summary_points_cover_verdicts_label_bias_ratio_and_caveats() -> None:
-    s = _summary({"supervised": ([0.84], [0.25]), "0": ([0.835], [0.15])})
+def test_summary_points_cover_verdicts_label_bias_ratio_and_caveats(make_comparison) -> None:
+    comp = make_comparison({"supervised": ([0.84], [0.25]), "0": ([0.835], [0.15])})
     bias = pd.DataFrame(
         {
             "attribute": ["age", "age", "sex"],
@@ -221,33 +200,50 @@ def test_summary_points_cover_verdicts_label_bias_ratio_and_caveats() -> None:
     ratios = pd.DataFrame(
         {"setup": ["0"], "ratio": [3.2], "largest_gap_attribute": ["race"], "smallest_gap_attribute": ["sex"]}
     )
-    points = tables.summary_points(s, label_bias=bias, ratios=ratios, warnings=["w1", "w2"])
+    points = tables.summary_points(comp, label_bias=bias, ratios=ratios, warnings=["w1", "w2"])
     text = " ".join(points)
-    assert "fairer than supervised (interval above 0): 0" in text
+    assert (
+        points[0]
+        == "Parity deviation by setup — no verdict, one seed (intervals cover test sampling only): 0."
+    )
+    assert "No change was tested (one seed per setup or no intervals), so there are no verdicts." in text
+    assert (
+        "Intervals cover test subjects; they do not cover training randomness (one seed) and the data" in text
+    )
     assert "age group '>=65'" in text and "disparate impact 1.50" in text and "outside" in text
     assert "3.2x" in text and "race" in text
     assert "one seed per setup" in text and "2 warning(s)" in text
 
 
-def test_summary_table_is_compact_text_with_intervals() -> None:
-    s = _summary({"supervised": ([0.84, 0.85], [0.25, 0.24]), "0": ([0.83, 0.84], [0.15, 0.16])})
-    table = tables.summary_table(s)
+def test_summary_table_is_compact_text_with_intervals(make_comparison) -> None:
+    comp = make_comparison({"supervised": ([0.84, 0.85], [0.25, 0.24]), "0": ([0.83, 0.84], [0.15, 0.16])})
+    table = tables.summary_table(comp)
     assert list(table.columns) == [
         "setup",
         "seeds",
         "AUROC [95% CI]",
         "parity deviation [95% CI]",
-        "PD improvement vs supervised",
+        "PD improvement vs supervised [corrected CI]",
     ]
     rows = table.set_index("setup")
-    assert rows.loc["supervised", "PD improvement vs supervised"] == "baseline"
-    assert rows.loc["0", "PD improvement vs supervised"].startswith("+37% [")
-    assert (
-        rows.loc["0", "PD improvement vs supervised"].endswith("]")
-        and "%," not in rows.loc["0", "PD improvement vs supervised"]
+    r = comp.set_index("setup").loc["0"]
+    assert rows.loc["supervised", "PD improvement vs supervised [corrected CI]"] == "baseline"
+    assert rows.loc["0", "PD improvement vs supervised [corrected CI]"] == (
+        f"+{round(100 * r['improvement'])}% [{round(100 * r['improvement_low'])}, "
+        f"{round(100 * r['improvement_high'])}]"
     )
-    assert rows.loc["0", "AUROC [95% CI]"].startswith("0.835 [")
+    assert (
+        rows.loc["0", "AUROC [95% CI]"] == f"{r['auroc']:.3f} [{r['auroc_low']:.3f}, {r['auroc_high']:.3f}]"
+    )
     assert rows.loc["0", "seeds"] == 2
+    # never "-0": a change that rounds to 0 reads 0
+    flat = comp.assign(improvement=[np.nan, -0.003], improvement_low=[np.nan, -0.004])
+    assert (
+        tables.summary_table(flat)
+        .iloc[1]["PD improvement vs supervised [corrected CI]"]
+        .startswith("0% [0, ")
+    )
+    assert list(tables.summary_table(comp.assign(alpha=0.1)).columns)[2] == "AUROC [90% CI]"
 
 
 # ------------------------------------------------------------------------------------ results tables
@@ -318,15 +314,24 @@ def test_auroc_gap_and_parity_cells_match_hand_computation() -> None:
     assert cells["deviation"].iloc[0] == pytest.approx(np.mean([0.1, 0.2, 0.3]))
 
 
-def test_supervision_table_levels_and_frozen_layers() -> None:
+def test_supervision_table_levels_and_frozen_layers(make_comparison) -> None:
     assert math.isnan(tables.frozen_level("supervised"))
     assert tables.frozen_level("0") == 0 and tables.frozen_level("1-middle") == 1
     assert tables.frozen_level("2-first-last") == 2 and tables.frozen_level("freeze:conv1,conv3") == 2
     assert math.isnan(tables.frozen_level("no-such-setup"))
-    s = _summary({"supervised": ([0.8], [0.2]), "1-first": ([0.7], [0.1]), "3": ([0.6], [0.1])})
+    assert math.isnan(tables.frozen_level("random:1-first"))  # a control is not a level of supervision
+    comp = make_comparison(
+        {
+            "supervised": ([0.8], [0.2]),
+            "1-first": ([0.7], [0.1]),
+            "random:1-first": ([0.65], [0.15]),
+            "3": ([0.6], [0.1]),
+        }
+    )
     gaps = pd.DataFrame({"setup": ["supervised", "3"], "attribute": ["sex", "sex"], "gap": [0.1, 0.05]})
-    levels = tables.supervision_table(tables.setup_comparison(s), gaps)
+    levels = tables.supervision_table(tables.setup_comparison(comp), gaps)
     assert list(levels["level"]) == ["supervised", "1", "3"]
+    assert list(levels["auroc"]) == pytest.approx([0.8, 0.7, 0.6])  # one seed: the run's value
     assert list(levels["gap_sex"].fillna(-1)) == [0.1, -1, 0.05]
 
 
@@ -391,20 +396,22 @@ def test_audit_tables_keep_the_test_counts_and_recover_split_names() -> None:
     assert tables.split_table(pd.DataFrame(), groups).empty
 
 
-def test_grid_variants_are_compared_separately_never_pooled() -> None:
-    a = _summary({"supervised": (SUP_AUC, SUP_PD), "0": (SUP_AUC, [p * 0.7 for p in SUP_PD])})
-    b = _summary({"supervised": (SUP_AUC, SUP_PD), "0": (SUP_AUC, [p * 1.3 for p in SUP_PD])})
+def test_grid_variants_are_compared_separately_never_pooled(make_comparison) -> None:
+    a = make_comparison({"supervised": (SUP_AUC, SUP_PD), "0": (SUP_AUC, [p * 0.7 for p in SUP_PD])})
+    b = make_comparison({"supervised": (SUP_AUC, SUP_PD), "0": (SUP_AUC, [p * 1.3 for p in SUP_PD])}, seed=1)
     both = pd.concat([a.assign(variant="lr=0.1"), b.assign(variant="lr=0.01")], ignore_index=True)
-    comp = tables.setup_comparison(both)
-    assert list(comp.columns[:2]) == ["variant", "setup"] and len(comp) == 4
-    alone = tables.setup_comparison(a).set_index("setup")
-    mine = comp[comp["variant"] == "lr=0.1"].set_index("setup")
-    assert mine.loc["0", "improvement"] == pytest.approx(alone.loc["0", "improvement"])
     text = tables.headline(both)
-    assert text.startswith("[lr=0.1] Setup 0 reduced") and "[lr=0.01] No SSL setup was fairer" in text
-    assert list(tables.summary_table(both)["variant"]) == ["lr=0.1"] * 2 + ["lr=0.01"] * 2
+    assert text == f"[lr=0.1] {tables.headline(a)} [lr=0.01] {tables.headline(b)}"
+    assert text.startswith("[lr=0.1] Setup 0 was fairer") and "[lr=0.01] Setup 0 was less fair" in text
+    table = tables.summary_table(both)
+    assert list(table["variant"]) == ["lr=0.1"] * 2 + ["lr=0.01"] * 2
+    pd.testing.assert_frame_equal(
+        table[table["variant"] == "lr=0.01"].drop(columns="variant").reset_index(drop=True),
+        tables.summary_table(b),
+    )
     points = tables.summary_points(both)
-    assert points[0].startswith("[lr=0.1] Parity deviation by setup") and points[1].startswith("[lr=0.01]")
+    assert points[0] == "[lr=0.1] Parity deviation by setup — fairer than supervised (corrected test): 0."
+    assert points[1] == "[lr=0.01] Parity deviation by setup — less fair than supervised (corrected test): 0."
     # one variant (every table of a run folder carries the column): no change
     single = a.assign(variant="base")
     assert tables.headline(single) == tables.headline(a)

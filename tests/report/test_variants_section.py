@@ -17,17 +17,25 @@ from fairssl.report.variant_figures import (
     variant_comparison_table,
 )
 
+VARIANTS = (("pool=full", 0), ("pool=balanced:race", 7))
 
-def _stacked_summary(make_run, tmp_path: Path) -> pd.DataFrame:
-    frames = []
-    for name, rng_seed in (("pool=full", 0), ("pool=balanced:race", 7)):
-        root = make_run(
-            tmp_path / str(rng_seed), setups=("supervised", "0", "3"), seeds=(0, 1, 2), rng_seed=rng_seed
+
+def _grid(make_run, make_grid, tmp_path: Path) -> Path:
+    """A grid study of two variants (3 setups x 3 seeds each), stacked as ``fairssl run`` stacks them."""
+    parts = [
+        (
+            name,
+            make_run(
+                tmp_path / str(rng_seed), setups=("supervised", "0", "3"), seeds=(0, 1, 2), rng_seed=rng_seed
+            ),
         )
-        frames.append(
-            pd.read_csv(root / "results" / "summary.csv", dtype={"setup": str}).assign(variant=name)
-        )
-    return pd.concat(frames, ignore_index=True)
+        for name, rng_seed in VARIANTS
+    ]
+    return make_grid(tmp_path / "grid", parts)
+
+
+def _stacked(root: Path, name: str) -> pd.DataFrame:
+    return pd.read_csv(root / "results" / name, dtype={"setup": str})
 
 
 def _points(ax) -> np.ndarray:
@@ -35,11 +43,14 @@ def _points(ax) -> np.ndarray:
     return np.vstack([c.get_offsets() for c in ax.collections if isinstance(c, PathCollection)])
 
 
-def test_comparison_table_holds_each_variants_own_seed_means(make_run, tmp_path: Path) -> None:
-    summary = _stacked_summary(make_run, tmp_path)
-    table = variant_comparison_table(setup_comparison(summary))
+def test_comparison_table_holds_each_variants_own_seed_means(make_run, make_grid, tmp_path: Path) -> None:
+    root = _grid(make_run, make_grid, tmp_path)
+    summary, stacked = _stacked(root, "summary.csv"), _stacked(root, "comparison.csv")
+    comp = setup_comparison(stacked)
+    table = variant_comparison_table(comp)
     assert list(table["variant"].unique()) == ["pool=full", "pool=balanced:race"]  # grid order kept
     assert list(table[table.variant == "pool=full"]["setup"]) == ["supervised", "0", "3"]
+    # the values are each variant's means over its own runs (summary.csv), never pooled over variants
     means = summary.groupby(["variant", "setup"])[["auroc", "parity_deviation"]].mean()
     for _, r in table.iterrows():
         auroc, pdev = means.loc[(r["variant"], r["setup"])]
@@ -54,6 +65,8 @@ def test_comparison_table_holds_each_variants_own_seed_means(make_run, tmp_path:
     assert row["PD improvement"].startswith(
         f"{100 * (own['supervised'] - own['3']) / own['supervised']:.0f}%"
     )
+    verdicts = stacked.set_index(["variant", "setup"])["verdict"]
+    assert row["verdict"] == verdicts.loc[("pool=balanced:race", "3")]
 
 
 def test_pool_shares_are_means_over_seeds_and_absent_groups_show_zero() -> None:
@@ -77,8 +90,10 @@ def test_pool_shares_are_means_over_seeds_and_absent_groups_show_zero() -> None:
     assert pool_share_table(pd.DataFrame()).empty
 
 
-def test_figure_draws_one_point_per_variant_and_setup_in_three_panels(make_run, tmp_path: Path) -> None:
-    comp = setup_comparison(_stacked_summary(make_run, tmp_path))
+def test_figure_draws_one_point_per_variant_and_setup_in_three_panels(
+    make_run, make_grid, tmp_path: Path
+) -> None:
+    comp = setup_comparison(_stacked(_grid(make_run, make_grid, tmp_path), "comparison.csv"))
     fig = fairness_across_variants(comp)
     pd_ax, auroc_ax, imp_ax = fig.axes[:3]
     assert len(_points(pd_ax)) == 6 and len(_points(auroc_ax)) == 6
@@ -99,9 +114,8 @@ def test_single_study_page_says_how_to_compare_variants(handmade_report: Path) -
     assert 'id="sec-variants"' in html and "This study has one variant" in html
 
 
-def test_grid_page_puts_the_comparison_right_after_the_audit(make_run, tmp_path: Path) -> None:
-    root = make_run(tmp_path / "grid", setups=("supervised", "0", "3"), seeds=(0, 1, 2))
-    _stacked_summary(make_run, tmp_path).to_csv(root / "results" / "summary.csv", index=False)
+def test_grid_page_puts_the_comparison_right_after_the_audit(make_run, make_grid, tmp_path: Path) -> None:
+    root = _grid(make_run, make_grid, tmp_path)
     build_report(root, formats=("png",))
     html = (root / "report.html").read_text(encoding="utf-8")
     assert html.index('id="sec-audit"') < html.index('id="sec-variants"') < html.index('id="sec-performance"')

@@ -5,9 +5,15 @@ dataset's test windows, never aligned by order alone) and writes to ``results/``
 
 - ``results.parquet`` / ``.csv``: one row per run x label x attribute x group x metric, with the groups
   compared, their sizes, the estimate, bootstrap CI and a reason code where a value is undefined;
-- ``summary.csv``: per run (setup, seed): AUROC and parity deviation (with CIs), improvement over the
-  supervised run of the same seed (paired bootstrap CI);
-- ``seeds.csv`` / ``tests.csv``: across-seed means and CIs; paired tests against supervised (Holm);
+- ``summary.csv``: per run (setup, seed): AUROC and parity deviation with their test-sampling intervals;
+- ``setups.csv``, ``changes.csv``, ``comparison.csv``, ``family.json``: the study's inference
+  (:func:`~fairssl.evaluation.inference.study_inference`): per-setup values over seeds and test subjects,
+  paired changes against supervised and against controls with the family's corrected tests, verdicts
+  and power; ``comparison.csv`` is the one-row-per-setup view the report prints;
+- ``label_amplification.csv`` (clean labels known): per setup and group, the clean-label,
+  recorded-label and model disparity (does the model amplify the label bias?);
+- ``accuracy_curve.csv``: the supervised models' group-blind accuracy-fairness curve (AUROC and PD as
+  their scores are degraded towards noise), the reference of the fairness-accuracy figure;
 - ``pool.csv``: per pre-training run (seed), the pool's windows and share per attribute x group;
 - ``cka.csv``, ``cka_conditioned.csv``, ``cka_best_worst.csv``, ``cka_ratio.csv``: stage 4;
 - ``environment.json``: versions of fairssl, Python, torch, numpy, pandas... and the platform.
@@ -15,24 +21,33 @@ dataset's test windows, never aligned by order alone) and writes to ``results/``
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+from sklearn.metrics import roc_auc_score
 
 from fairssl.config import StudyConfig
 from fairssl.data.dataset import WindowDataset
 from fairssl.errors import DataError
-from fairssl.evaluation.bootstrap import bootstrap_ci, paired_bootstrap_difference
-from fairssl.evaluation.compare import aggregate_seeds, compare_to_baseline
-from fairssl.evaluation.fairness import fairness_table, improvement, parity_deviation
+from fairssl.evaluation.amplification import AMPLIFICATION_COLUMNS, label_bias_amplification
+from fairssl.evaluation.bootstrap import bootstrap_ci
+from fairssl.evaluation.fairness import attribute_parity_deviation, fairness_table, parity_deviation
+from fairssl.evaluation.inference import InferenceSettings, StudyDraws, StudyInference, study_inference
+from fairssl.evaluation.matching import MATCHED_PREFIX, degradation_curve, match_auroc
 from fairssl.evaluation.performance import performance_table
+from fairssl.evaluation.resampling import resample_models
+from fairssl.evaluation.verdicts import setup_table
 from fairssl.experiments.grid import RunSpec
 from fairssl.similarity.cka import cka_matrix
 from fairssl.similarity.conditioned import (
+    PERMUTATION,
+    REFERENCE_SETUP,
     best_worst_difference,
     conditioned_cka,
     dissimilarity_ratio,
@@ -110,6 +125,19 @@ def _label_sets(pred: pd.DataFrame) -> list[tuple[str, np.ndarray]]:
     return labels
 
 
+def fairness_options(config: StudyConfig) -> dict[str, Any]:
+    """The parity definition and minimum sizes of ``evaluation.*``, as keyword arguments of the
+    evaluation functions."""
+    ev = config.evaluation
+    return {
+        "parity": ev.parity,
+        "privileged": dict(ev.privileged) or None,
+        "deviation": ev.deviation,
+        "min_subjects": ev.min_subjects,
+        "min_positives": ev.min_positives,
+    }
+
+
 def evaluate_run(
     pred: pd.DataFrame, attributes: list[str], config: StudyConfig, *, seed: int
 ) -> pd.DataFrame:
@@ -118,6 +146,7 @@ def evaluate_run(
     score = pred["prob_1"].to_numpy()
     sens = pred[attributes]
     clusters = pred["subject"].to_numpy() if ev.cluster == "subject" else None
+    options = fairness_options(config)
     frames = []
     for label_name, y in _label_sets(pred):
         if ev.n_boot > 0:
@@ -132,6 +161,8 @@ def evaluate_run(
                 reference=ev.reference,
                 min_group_size=ev.min_group_size,
                 include_missing=ev.include_missing,
+                subjects=pred["subject"].to_numpy(),
+                **options,
             )
         else:
             perf = performance_table(
@@ -142,6 +173,7 @@ def evaluate_run(
                 min_group_size=ev.min_group_size,
                 include_missing=ev.include_missing,
             )
+            deviation = options.pop("deviation")
             fair = fairness_table(
                 y,
                 (score >= ev.threshold).astype(int),
@@ -149,16 +181,24 @@ def evaluate_run(
                 reference=ev.reference,
                 min_group_size=ev.min_group_size,
                 include_missing=ev.include_missing,
+                subjects=pred["subject"].to_numpy(),
+                **options,
             )
+            options["deviation"] = deviation
+            per_attr = attribute_parity_deviation(fair, deviation=deviation)
             pd_row = pd.DataFrame(
                 [
                     {
-                        "attribute": "all",
+                        "attribute": attr,
                         "group": "all",
                         "metric": "parity_deviation",
-                        "value": parity_deviation(fair),
+                        "value": value,
                         "reason": "",
                     }
+                    for attr, value in [
+                        ("all", parity_deviation(fair, deviation=deviation)),
+                        *per_attr.items(),
+                    ]
                 ]
             )
             table = pd.concat([perf, fair, pd_row], ignore_index=True)
@@ -177,6 +217,144 @@ def _metric(table: pd.DataFrame, metric: str, *, label: str = "recorded") -> pd.
     if rows.empty:
         return pd.Series({"estimate": np.nan, "ci_low": np.nan, "ci_high": np.nan})
     return rows.iloc[0][["estimate", "ci_low", "ci_high"]]
+
+
+def study_inference_of(
+    runs: list[RunSpec], preds: dict[str, pd.DataFrame], attributes: list[str], config: StudyConfig
+) -> StudyInference:
+    """The study's inference over every fine-tuning run: all models resampled on the same test subjects.
+
+    Predictions are aligned by window id to the first run's order (a run scored on other windows is a
+    DataError: every model of a study must see the same test set). Each SSL run also gets its
+    accuracy-matched reference ``matched:<setup>``: the supervised run of its seed degraded, group-blind,
+    to its test AUROC (:func:`~fairssl.evaluation.matching.match_auroc`).
+    """
+    ev = config.evaluation
+    first = preds[runs[0].run_id]
+    order = first["window_id"].to_numpy()
+    scores = []
+    for spec in runs:
+        pred = preds[spec.run_id].set_index("window_id")
+        if len(pred) != len(order) or not pred.index.isin(order).all():
+            raise DataError(
+                f"run {spec.run_id} was scored on other test windows than run {runs[0].run_id}; "
+                "every model of a study must see the same test set: re-run it"
+            )
+        scores.append(pred.loc[order, "prob_1"].to_numpy(dtype=np.float64))
+    setups = [str(s.setup) for s in runs]
+    seeds = [s.seed for s in runs]
+    y = first["y"].to_numpy()
+    sup = {s.seed: i for i, s in enumerate(runs) if s.setup == "supervised"}
+    if np.unique(y).size == 2:  # accuracy-matched references: supervised degraded to each SSL model's AUROC
+        for i, spec in enumerate(runs):
+            name = str(spec.setup)
+            if name == "supervised" or name.startswith("random:") or spec.seed not in sup:
+                continue
+            target = float(roc_auc_score(y, scores[i]))
+            matched, _, _ = match_auroc(y, scores[sup[spec.seed]], target, seed=spec.seed)
+            scores.append(matched)
+            setups.append(MATCHED_PREFIX + name)
+            seeds.append(spec.seed)
+    draws = resample_models(
+        y,
+        scores,
+        first[attributes],
+        first["subject"].to_numpy(),
+        n_boot=ev.n_boot,
+        seed=0,
+        threshold=ev.threshold,
+        reference=ev.reference,
+        min_group_size=ev.min_group_size,
+        include_missing=ev.include_missing,
+        fairness_options=fairness_options(config),
+    )
+    settings = InferenceSettings(
+        alpha=ev.alpha,
+        correction=ev.correction,
+        power=ev.power,
+        target_pd_change=ev.target_change,
+        pretraining_shared=config.pretrain.seed is not None,
+    )
+    study = StudyDraws(tuple(setups), tuple(seeds), draws)
+    return study_inference(study, settings)
+
+
+def label_amplification(
+    runs: list[RunSpec], preds: dict[str, pd.DataFrame], results: pd.DataFrame, attributes: list[str]
+) -> pd.DataFrame:
+    """Clean-label vs recorded-label vs model disparity per setup and group
+    (:func:`~fairssl.evaluation.amplification.label_bias_amplification`); empty without clean labels."""
+    first = preds[runs[0].run_id]
+    if "y_clean" not in first or results.empty:
+        return pd.DataFrame(columns=AMPLIFICATION_COLUMNS)
+    rows = results[
+        (results["metric"] == "disparate_impact")
+        & (results["label"] == "recorded")
+        & ~results["group"].astype(str).isin(["worst", "all"])
+    ]
+    model = rows.rename(columns={"estimate": "value"})[
+        ["setup", "seed", "attribute", "group", "reference_group", "value"]
+    ]
+    return label_bias_amplification(
+        first["y"].to_numpy(), first["y_clean"].to_numpy(), first[attributes], model
+    )
+
+
+def accuracy_curve(
+    runs: list[RunSpec], preds: dict[str, pd.DataFrame], attributes: list[str], config: StudyConfig
+) -> pd.DataFrame:
+    """The supervised models' group-blind accuracy-fairness curve: per supervised seed and lambda (0 = the
+    model, 1 = noise; :func:`~fairssl.evaluation.matching.degradation_curve`), test AUROC and parity
+    deviation. Columns seed, lambda, auroc, parity_deviation. Empty without a supervised run."""
+    ev = config.evaluation
+    rows = []
+    for spec in runs:
+        if spec.setup != "supervised":
+            continue
+        pred = preds[spec.run_id]
+        y = pred["y"].to_numpy()
+        if np.unique(y).size < 2:
+            continue
+        curve = degradation_curve(y, pred["prob_1"].to_numpy(dtype=np.float64), seed=spec.seed)
+        values = resample_models(
+            y,
+            [scores for _, scores in curve],
+            pred[attributes],
+            pred["subject"].to_numpy(),
+            n_boot=0,
+            threshold=ev.threshold,
+            reference=ev.reference,
+            min_group_size=ev.min_group_size,
+            include_missing=ev.include_missing,
+            fairness_options=fairness_options(config),
+        ).values  # (steps, Q): AUROC, PD, per-attribute PD
+        for (lam, _), v in zip(curve, values, strict=True):
+            rows.append({"seed": spec.seed, "lambda": lam, "auroc": v[0], "parity_deviation": v[1]})
+    return pd.DataFrame(rows, columns=["seed", "lambda", "auroc", "parity_deviation"])
+
+
+def run_summary(runs: list[RunSpec], inference: StudyInference) -> pd.DataFrame:
+    """One row per run: AUROC and parity deviation with their test-sampling intervals (centred on the
+    bias-corrected value, at 1 - alpha), and the relative PD improvement over the supervised run of the
+    same seed (point)."""
+    per = inference.runs
+    rows = []
+    for spec in runs:
+        mine = per[(per["setup"] == spec.setup) & (per["seed"] == spec.seed)].set_index("quantity")
+        row: dict[str, Any] = {"run_id": spec.run_id, "setup": spec.setup, "seed": spec.seed}
+        for q, name, lo, hi in (
+            ("auroc", "auroc", "auroc_low", "auroc_high"),
+            ("parity_deviation", "parity_deviation", "pd_low", "pd_high"),
+        ):
+            if q in mine.index:
+                row[name], row[lo], row[hi] = (mine.loc[q, c] for c in ("estimate", "ci_low", "ci_high"))
+        rows.append(row)
+    out = pd.DataFrame(rows)
+    sup = out[out["setup"] == "supervised"].set_index("seed")["parity_deviation"]
+    base = out["seed"].map(sup).to_numpy(dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["improvement"] = np.where(base > 0, (base - out["parity_deviation"]) / base, np.nan)
+    return out
 
 
 def pool_table(ws: Workspace, specs: list[RunSpec]) -> pd.DataFrame:
@@ -208,7 +386,7 @@ def analyse(
     ev = config.evaluation
     started = time.perf_counter()
     log(f"evaluation: {len(runs)} models x {len(attributes)} attributes, {ev.n_boot} bootstrap resamples")
-    tables, summary_rows = [], []
+    tables = []
     preds: dict[str, pd.DataFrame] = {}
     for spec in runs:
         pred = preds[spec.run_id] = load_predictions(ws, spec.run_id, ds)
@@ -217,87 +395,33 @@ def analyse(
         table.insert(0, "setup", spec.setup)
         table.insert(0, "run_id", spec.run_id)
         tables.append(table)
-        auroc, pdev = _metric(table, "auroc"), _metric(table, "parity_deviation")
-        summary_rows.append(
-            {
-                "run_id": spec.run_id,
-                "setup": spec.setup,
-                "seed": spec.seed,
-                "auroc": auroc["estimate"],
-                "auroc_low": auroc["ci_low"],
-                "auroc_high": auroc["ci_high"],
-                "parity_deviation": pdev["estimate"],
-                "pd_low": pdev["ci_low"],
-                "pd_high": pdev["ci_high"],
-            }
-        )
     results = pd.concat(tables, ignore_index=True)
-    summary = pd.DataFrame(summary_rows)
-
-    # Improvement of each setup over the supervised run of the same seed (paired bootstrap on one test set).
-    sup = {s.seed: s.run_id for s in runs if s.setup == "supervised"}
-    paired = []
-    for spec in runs:
-        if spec.setup == "supervised" or spec.seed not in sup:
-            continue
-        base = summary.loc[summary.run_id == sup[spec.seed], "parity_deviation"].iloc[0]
-        own = summary.loc[summary.run_id == spec.run_id, "parity_deviation"].iloc[0]
-        row: dict[str, Any] = {"run_id": spec.run_id, "improvement": improvement(own, base)}
-        if ev.n_boot > 0:
-            p_sup, p_own = preds[sup[spec.seed]], preds[spec.run_id]
-            diff = paired_bootstrap_difference(
-                p_own["y"].to_numpy(),
-                p_own["prob_1"].to_numpy(),
-                p_sup["prob_1"].to_numpy(),
-                p_own[attributes],
-                clusters=p_own["subject"].to_numpy() if ev.cluster == "subject" else None,
-                n_boot=ev.n_boot,
-                threshold=ev.threshold,
-                seed=spec.seed,
-                reference=ev.reference,
-                min_group_size=ev.min_group_size,
-                include_missing=ev.include_missing,
-            )
-            for _, r in diff.iterrows():
-                key = str(r["metric"])
-                row[f"{key}_diff"] = r["estimate"]
-                row[f"{key}_diff_low"] = r["ci_low"]
-                row[f"{key}_diff_high"] = r["ci_high"]
-        paired.append(row)
-    if paired:
-        summary = summary.merge(pd.DataFrame(paired), on="run_id", how="left")
-    long = summary.melt(
-        id_vars=["setup", "seed"],
-        value_vars=["auroc", "parity_deviation"],
-        var_name="metric",
-        value_name="value",
-    )
-    seeds = aggregate_seeds(long)
-    tests = (
-        pd.concat(
-            [
-                compare_to_baseline(long, baseline="supervised", metric=m)
-                for m in ("auroc", "parity_deviation")
-            ],
-            ignore_index=True,
-        )
-        if "supervised" in set(summary["setup"])
-        else pd.DataFrame()
-    )
-
+    log(f"inference: {len(runs)} models on {ev.n_boot} shared resamples of test subjects")
+    inference = study_inference_of(runs, preds, attributes, config)
+    summary = run_summary(runs, inference)
+    comparison = setup_table(inference)
     write_environment(ws.results / "environment.json")
     results.to_parquet(ws.results / "results.parquet", index=False)
     results.to_csv(ws.results / "results.csv", index=False)
     summary.to_csv(ws.results / "summary.csv", index=False)
-    seeds.to_csv(ws.results / "seeds.csv", index=False)
-    tests.to_csv(ws.results / "tests.csv", index=False)
+    inference.estimates.to_csv(ws.results / "setups.csv", index=False)
+    inference.changes.to_csv(ws.results / "changes.csv", index=False)
+    comparison.to_csv(ws.results / "comparison.csv", index=False)
+    curve = accuracy_curve(runs, preds, attributes, config)
+    amplification = label_amplification(runs, preds, results, attributes)
+    amplification.to_csv(ws.results / "label_amplification.csv", index=False)
+    curve.to_csv(ws.results / "accuracy_curve.csv", index=False)
+    (ws.results / "family.json").write_text(json.dumps(inference.family, indent=2) + "\n")
     pools = pool_table(ws, specs)
     pools.to_csv(ws.results / "pool.csv", index=False)
     out: dict[str, Any] = {
         "results": results,
         "summary": summary,
-        "seeds": seeds,
-        "tests": tests,
+        "setups": inference.estimates,
+        "changes": inference.changes,
+        "comparison": comparison,
+        "accuracy_curve": curve,
+        "label_amplification": amplification,
         "pool": pools,
     }
     log(f"evaluation done ({time.perf_counter() - started:.0f} s)")
@@ -320,6 +444,15 @@ def analyse(
     return out
 
 
+@dataclass(frozen=True)
+class _Pair:
+    """The (setup, seed, run id) that stage 4 compares with the supervised run of ``seed``."""
+
+    setup: str
+    seed: int
+    run_id: str
+
+
 def _similarity(
     ds: WindowDataset,
     config: StudyConfig,
@@ -331,14 +464,26 @@ def _similarity(
     *,
     log: Log,
 ) -> dict[str, pd.DataFrame]:
-    """Stage 4: supervised x SSL layer CKA, overall and conditioned on each attribute's groups."""
+    """Stage 4: supervised x SSL layer CKA, overall and conditioned on each attribute's groups.
+
+    The reference level (setup :data:`REFERENCE_SETUP`): each supervised model against the supervised
+    model of the next seed, analysed exactly like an SSL model, so a best-vs-worst pattern or a
+    dissimilarity ratio can be read against what two supervised models that differ only by seed show.
+    """
     sim = config.similarity
     sup = {s.seed: s for s in runs if s.setup == "supervised"}
     mats, conds, diffs, ratios = [], [], [], []
     sup_acts: dict[str, tuple[np.ndarray, dict[str, np.ndarray]]] = {}  # read once per supervised run
-    for spec in runs:
+    sup_seeds = sorted(sup)
+    reference = [
+        _Pair(REFERENCE_SETUP, seed, sup[sup_seeds[(i + 1) % len(sup_seeds)]].run_id)
+        for i, seed in enumerate(sup_seeds)
+        if len(sup_seeds) >= 2
+    ]
+    pairs = [_Pair(str(s.setup), s.seed, s.run_id) for s in runs if s.setup != "supervised"]
+    for spec in [*pairs, *reference]:
         base = sup.get(spec.seed)
-        if base is None or spec.setup == "supervised":
+        if base is None:
             continue
         window_ids = preds[spec.run_id]["window_id"].to_numpy()
         if base.run_id not in sup_acts or not np.array_equal(sup_acts[base.run_id][0], window_ids):
@@ -363,6 +508,7 @@ def _similarity(
             include_missing=config.evaluation.include_missing,
             debiased=sim.debiased,
             seed=spec.seed,
+            subjects=preds[spec.run_id]["subject"].to_numpy(),
         )
         summ = summarise_conditioned(cond)
         conds.append(summ.assign(setup=spec.setup, seed=spec.seed))
@@ -375,7 +521,17 @@ def _similarity(
         perf = perf.rename(columns={"estimate": "performance"})[
             ["attribute", "group", "performance"]
         ].dropna()
-        diff = best_worst_difference(summ, perf)
+        # best vs worst needs two groups with a performance value and a conditioned CKA (small groups
+        # drop out of either); attributes without them are left out here, not an error
+        groups_cka = summ[summ["group"] != PERMUTATION].groupby("attribute")["group"].apply(set)
+        usable = [
+            a
+            for a, grp in groups_cka.items()
+            if len(grp & set(perf.loc[perf["attribute"] == a, "group"].astype(str))) >= 2
+        ]
+        perf = perf[perf["attribute"].isin(usable) & perf["group"].astype(str).isin(set().union(*groups_cka))]
+        summ_bw = summ[summ["attribute"].isin(usable)]
+        diff = best_worst_difference(summ_bw, perf) if usable else pd.DataFrame()
         if not diff.empty:
             diffs.append(diff.assign(setup=spec.setup, seed=spec.seed))
             if diff["attribute"].nunique() >= 2:

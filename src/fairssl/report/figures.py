@@ -21,6 +21,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
+from fairssl.report.accuracy_figures import fairness_accuracy
 from fairssl.report.cka_figures import cka_best_worst, cka_heatmaps
 from fairssl.report.comparison import setup_comparison
 from fairssl.report.conventions import (
@@ -51,6 +52,7 @@ __all__ = [
     "auroc_vs_frozen",
     "cka_best_worst",
     "cka_heatmaps",
+    "fairness_accuracy",
     "fairness_vs_frozen",
     "improvement_by_setup",
     "label_bias",
@@ -87,15 +89,17 @@ def metric_by_setup(
     band: float | None = None,
     low: str | None = None,
     high: str | None = None,
+    comparison: pd.DataFrame | None = None,
 ) -> Figure:
     """One metric per setup: each seed's run (small points, with its bootstrap interval when ``low`` and
     ``high`` name the summary's interval columns) and the mean over seeds with its 95% t interval (large
-    points). The supervised mean is a dashed line; ``band`` draws a dotted reference line (e.g. 0.2)."""
+    points; from ``comparison``, the evaluation's per-setup table, when given). The supervised mean is a
+    dashed line; ``band`` draws a dotted reference line (e.g. 0.2)."""
     if summary.empty or column not in summary.columns:
         return empty_figure(f"no {ylabel} values")
     order = setup_order(summary["setup"].astype(str).unique())
     colors = setup_colors(order)
-    comp = by_setup(setup_comparison(summary))
+    comp = by_setup(setup_comparison(comparison if comparison is not None else pd.DataFrame()))
     key = {
         "auroc": ("auroc", "auroc_low", "auroc_high"),
         "parity_deviation": ("parity_deviation", "pd_low", "pd_high"),
@@ -106,7 +110,7 @@ def metric_by_setup(
         vals = numeric_column(own, column)
         err = error_bars(vals, numeric_column(own, low), numeric_column(own, high)) if low and high else None
         _seed_points(ax, i, vals, err, label="one seed (bootstrap 95% CI)" if i == 0 else None)
-        if column in key:
+        if column in key and setup in comp:
             m, lo_c, hi_c = key[column]
             mean = np.array([comp[setup][m]], dtype=float)
             lo = np.array([comp[setup][lo_c]], dtype=float)
@@ -137,14 +141,14 @@ def metric_by_setup(
     return fig
 
 
-def improvement_by_setup(summary: pd.DataFrame) -> Figure:
+def improvement_by_setup(summary: pd.DataFrame, comparison: pd.DataFrame) -> Figure:
     """Relative parity-deviation improvement over supervised, (PD_sup - PD_setup) / PD_sup, per SSL setup.
 
-    Small points: each seed's paired improvement with its paired-bootstrap 95% interval; large points: the
-    improvement of the seed means with the across-seed interval (one seed: its bootstrap interval).
-    Above 0 the setup is fairer; an interval crossing 0 is not distinguishable from supervised.
+    Small points: each seed's improvement (point estimates); large points: the evaluation's improvement
+    (``comparison``) with its interval at the corrected level of its test: above 0 the setup is fairer,
+    an interval crossing 0 is not distinguishable from supervised.
     """
-    comp = setup_comparison(summary)
+    comp = setup_comparison(comparison)
     ssl = comp[(comp["setup"] != SUPERVISED) & np.isfinite(numeric_column(comp, "improvement"))]
     if ssl.empty:
         return empty_figure(
@@ -155,14 +159,7 @@ def improvement_by_setup(summary: pd.DataFrame) -> Figure:
     for i, setup in enumerate(ssl["setup"]):
         own = summary[summary["setup"].astype(str) == setup].sort_values("seed")
         vals = numeric_column(own, "improvement")
-        err = error_bars(
-            vals,
-            numeric_column(own, "relative_improvement_diff_low"),
-            numeric_column(own, "relative_improvement_diff_high"),
-        )
-        _seed_points(
-            ax, i, 100 * vals, 100 * err, label="one seed (paired bootstrap 95% CI)" if i == 0 else None
-        )
+        _seed_points(ax, i, 100 * vals, None, label="one seed" if i == 0 else None)
         r = ssl[ssl["setup"] == setup].iloc[0]
         mean = np.array([r["improvement"]], dtype=float)
         err = error_bars(
@@ -171,7 +168,12 @@ def improvement_by_setup(summary: pd.DataFrame) -> Figure:
             np.array([r["improvement_high"]], dtype=float),
         )
         _mean_point(
-            ax, i, 100 * mean, 100 * err, color=colors[setup], label="seed means (95% CI)" if i == 0 else None
+            ax,
+            i,
+            100 * mean,
+            100 * err,
+            color=colors[setup],
+            label="study (corrected CI)" if i == 0 else None,
         )
     ax.axhline(0, color="k", lw=0.8)
     ax.set_xticks(range(len(ssl)), list(ssl["setup"]), rotation=20)

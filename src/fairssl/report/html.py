@@ -80,9 +80,9 @@ def _summary_section(
     warnings: list[str],
 ) -> tuple[str, list[str], Markup]:
     """The summary's headline, its points and the per-setup table (with a verdict column)."""
-    headline = tables.headline(summary)
-    points = tables.summary_points(summary, label_bias=label_bias, ratios=ratios, warnings=warnings)
-    display = tables.summary_table(summary)
+    headline = tables.headline(comp)
+    points = tables.summary_points(comp, label_bias=label_bias, ratios=ratios, warnings=warnings)
+    display = tables.summary_table(comp)
     if not comp.empty:
         display = display.assign(verdict=pd.Series([verdict_cell(v) for v in comp["verdict"]], dtype=object))
     return headline, points, html_table(display, table_id="summary-table")
@@ -113,7 +113,7 @@ def build_report(run_dir: str | Path, *, formats: Sequence[str] = FORMATS) -> Pa
     summary, results = stored.summary, stored.results
 
     w = ReportWriter(root, formats)
-    comp = tables.setup_comparison(summary)
+    comp = tables.setup_comparison(stored.comparison)
     w.save_table("setup_comparison", comp)
     gtab = tables.group_auroc_table(results)
     w.save_table("auroc_by_group", gtab)
@@ -142,7 +142,9 @@ def build_report(run_dir: str | Path, *, formats: Sequence[str] = FORMATS) -> Pa
             audit,
             performance_section(w, summary, comp, stored.tests),
             groups_section(w, gtab, gaps),
-            parity_section(w, summary, comp, cells, stored.tests),
+            parity_section(
+                w, summary, comp, cells, stored.tests, stored.accuracy_curve, stored.label_amplification
+            ),
             supervision_section(w, levels),
             similarity_section(w, stored.cka, bw, ratios, stored.conditioned),
             probes_section(w, stored.probes_demographic, stored.probes_task, stored.probes_relation),

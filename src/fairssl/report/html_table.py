@@ -26,6 +26,9 @@ _VERDICT_TEXT = {
     "less_fair": "less fair",
     "no_interval": "no interval",
     "no_baseline": "no baseline",
+    "at_chance": "no verdict: at chance",
+    "one_seed": "no verdict: one seed",
+    "not_tested": "not tested (outside the family)",
 }
 
 

@@ -1,10 +1,10 @@
 """Reading a run folder's stored tables for the report (never ``runs/``: no model, prediction or activation).
 
-:func:`read_stored_results` reads ``results/`` (``summary.csv``, ``results.parquet`` or ``.csv``,
-``tests.csv``, ``pool.csv``, the ``cka*.csv`` and ``probes*.csv`` tables) and :func:`read_audit` reads
-``dataset/`` (the audit's groups, sizes, references, overlap and warnings). A missing or empty file
-reads as an empty frame (its section says what is missing); group-like columns are read as text, since a
-CSV round trip turns setup ``0`` or group ``1`` into numbers. :func:`layer_names` and
+:func:`read_stored_results` reads ``results/`` (``summary.csv``, ``comparison.csv``, ``results.parquet``
+or ``.csv``, ``changes.csv``, ``pool.csv``, the ``cka*.csv`` and ``probes*.csv`` tables) and
+:func:`read_audit` reads ``dataset/`` (the audit's groups, sizes, references, overlap and warnings). A
+missing or empty file reads as an empty frame (its section says what is missing); group-like columns are
+read as text, since a CSV round trip turns setup ``0`` or group ``1`` into numbers. :func:`layer_names` and
 :func:`variant_links` read what the page needs from ``config.toml`` and a grid study's ``variants/``.
 """
 
@@ -60,8 +60,11 @@ class StoredResults:
     """The tables of a run folder's ``results/`` (empty frames for absent files)."""
 
     summary: pd.DataFrame
+    comparison: pd.DataFrame
+    """One row per setup with the evaluation's intervals, tests and verdicts (``comparison.csv``)."""
     results: pd.DataFrame
     tests: pd.DataFrame
+    """Every paired change against supervised and controls (``changes.csv``), long: setup x quantity."""
     cka: pd.DataFrame
     best_worst: pd.DataFrame
     ratio: pd.DataFrame
@@ -69,10 +72,14 @@ class StoredResults:
     probes_demographic: pd.DataFrame = field(default_factory=pd.DataFrame)
     probes_task: pd.DataFrame = field(default_factory=pd.DataFrame)
     probes_relation: pd.DataFrame = field(default_factory=pd.DataFrame)
+    label_amplification: pd.DataFrame = field(default_factory=pd.DataFrame)
+    """Clean-label vs recorded-label vs model disparity (``label_amplification.csv``; simulator only)."""
+    accuracy_curve: pd.DataFrame = field(default_factory=pd.DataFrame)
+    """The supervised models' group-blind accuracy-fairness curve (``accuracy_curve.csv``)."""
     pool: pd.DataFrame = field(default_factory=pd.DataFrame)
     """The pre-training pools' group shares (``pool.csv``; a grid's has a ``variant`` column)."""
     missing: list[str] = field(default_factory=list)
-    """Names of the optional inputs (results.parquet, tests.csv, cka.csv) that are absent."""
+    """Names of the optional inputs (results.parquet, changes.csv, cka.csv) that are absent."""
 
 
 def read_stored_results(root: Path) -> StoredResults:
@@ -83,14 +90,21 @@ def read_stored_results(root: Path) -> StoredResults:
         raise DataError(
             f"{root} has no results/summary.csv; run `fairssl run` first (or point at a run folder)"
         )
+    comparison = text_columns(read_csv_table(res / "comparison.csv"), (*TEXT_COLUMNS, "control", "kind"))
+    if comparison.empty:
+        raise DataError(
+            f"{root} has no results/comparison.csv (its results predate this version of fairssl); run the "
+            "same `fairssl run` command again: finished models are kept and only the analysis is redone"
+        )
     if (res / "results.parquet").is_file():
         results = pd.read_parquet(res / "results.parquet")
     else:
         results = read_csv_table(res / "results.csv")
     return StoredResults(
         summary=summary,
+        comparison=comparison,
         results=text_columns(results),
-        tests=text_columns(read_csv_table(res / "tests.csv")),
+        tests=text_columns(read_csv_table(res / "changes.csv"), (*TEXT_COLUMNS, "baseline", "quantity")),
         cka=text_columns(read_csv_table(res / "cka.csv")),
         best_worst=text_columns(read_csv_table(res / "cka_best_worst.csv")),
         ratio=text_columns(read_csv_table(res / "cka_ratio.csv")),
@@ -99,9 +113,11 @@ def read_stored_results(root: Path) -> StoredResults:
         probes_task=text_columns(read_csv_table(res / "probes_task.csv")),
         probes_relation=text_columns(read_csv_table(res / "probes_cka_relation.csv")),
         pool=text_columns(read_csv_table(res / "pool.csv")),
+        accuracy_curve=read_csv_table(res / "accuracy_curve.csv"),
+        label_amplification=text_columns(read_csv_table(res / "label_amplification.csv")),
         missing=[
             name
-            for name in ("results.parquet", "tests.csv", "cka.csv")
+            for name in ("results.parquet", "changes.csv", "cka.csv")
             if not ((res / name).is_file() or (name == "results.parquet" and (res / "results.csv").is_file()))
         ],
     )

@@ -42,7 +42,8 @@ def _p(value: Any) -> str:
 
 def setup_table(comp: pd.DataFrame) -> pd.DataFrame:
     """One row per setup: AUROC, parity deviation, AUROC change in points and PD improvement against
-    supervised (mean over seeds [95% CI]), the paired t-tests' Holm-adjusted p-values, the verdict."""
+    supervised (intervals of the evaluation: setups at 1 - alpha, changes at their corrected level), the
+    family-adjusted p-values, the verdict."""
     rows = []
     for r in comp.to_dict("records"):
         setup = str(r["setup"])
@@ -160,13 +161,15 @@ def markdown_report(
         return "\n".join(parts)
     n = f"{len(seeds)} seed{'s' if len(seeds) != 1 else ''}" if seeds else "the seeds"
     parts += [
-        f"## Setups against supervised (mean over {n}, 95% CI)",
+        f"## Setups against supervised (mean over {n})",
         "",
         md_table(setup_table(comp)),
         "",
-        "AUROC change and PD improvement are paired with the supervised run of the same seed; "
-        "PD improvement = (PD_supervised - PD_setup) / PD_supervised (> 0: fairer); p: paired t-test "
-        "across seeds (the test behind the intervals), Holm-adjusted over the setups.",
+        "AUROC change and PD improvement are paired with the supervised run of the same seed and the same "
+        "resamples of test subjects; PD improvement = (PD_supervised - PD_setup) / PD_supervised (> 0: "
+        "fairer). AUROC and parity deviation carry 1 - alpha intervals; each change carries the interval at "
+        "the level of the family's corrected test (Holm by default) and its adjusted p, so interval and "
+        "verdict agree.",
         "",
     ]
     for heading, table, note in (

@@ -31,7 +31,7 @@ def stacked_comparison(run_dirs: Sequence[Path], names: Sequence[str] | None = N
     frames = []
     for i, root in enumerate(run_dirs):
         name = names[i] if names is not None else Path(root).name
-        parts = split_variants(read_stored_results(Path(root)).summary)
+        parts = split_variants(read_stored_results(Path(root)).comparison)
         for variant, rows in parts:
             label = name if len(parts) == 1 else f"{name}/{variant}"
             comp = setup_comparison(rows.drop(columns=[VARIANT], errors="ignore"))

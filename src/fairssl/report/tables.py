@@ -192,11 +192,12 @@ def parity_cells(results: pd.DataFrame, *, label: str = "recorded") -> pd.DataFr
 
 
 def frozen_level(setup: str, *, layer_names: Sequence[str] = ("conv1", "conv2", "conv3")) -> float:
-    """Number of frozen encoder layers of a named setup (NaN for supervised and unknown names)."""
+    """Number of frozen encoder layers of a named SSL setup (NaN for supervised, ``random:`` controls and
+    unknown names: the level-of-supervision plots are about pre-trained encoders)."""
     from fairssl.errors import FairsslError
     from fairssl.finetune.setups import get_setup
 
-    if setup == SUPERVISED:
+    if setup == SUPERVISED or str(setup).startswith("random:"):
         return float("nan")
     try:
         return float(get_setup(str(setup), list(layer_names)).n_frozen)

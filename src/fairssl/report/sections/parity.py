@@ -7,28 +7,38 @@ PD_supervised: above 0 the setup is fairer.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from fairssl.report import figures
-from fairssl.report.conventions import FOUR_FIFTHS, SUPERVISED, records
+from fairssl.report.conventions import FOUR_FIFTHS, SUPERVISED, records, setup_rank
 from fairssl.report.html_table import ci_cell, html_table, verdict_cell
 from fairssl.report.page import ReportWriter, Section
 from fairssl.report.sections.paired_tests import paired_tests_view
 
 
 def parity_section(
-    writer: ReportWriter, summary: pd.DataFrame, comp: pd.DataFrame, cells: pd.DataFrame, tests: pd.DataFrame
+    writer: ReportWriter,
+    summary: pd.DataFrame,
+    comp: pd.DataFrame,
+    cells: pd.DataFrame,
+    tests: pd.DataFrame,
+    curve: pd.DataFrame | None = None,
+    amplification: pd.DataFrame | None = None,
 ) -> Section:
-    """From ``summary.csv``, :func:`~fairssl.report.comparison.setup_comparison`, ``parity_cells`` and
-    ``tests.csv``."""
+    """From ``summary.csv``, ``comparison.csv`` (via :func:`~fairssl.report.comparison.setup_comparison`),
+    ``parity_cells`` and ``changes.csv``."""
     sec = Section(
         "parity",
         "Parity deviation and its improvement over supervised",
-        "Parity deviation is the mean of |1 - ratio| over the six fairness ratios (disparate impact, error "
-        "rate, false discovery, false negative, false omission and false positive rate ratios) of every "
-        "group against its attribute's reference group, pooled over the attributes: 0 is parity, larger is "
-        "less fair; 0.2 marks the four-fifths band. Improvement = (PD_supervised - PD_setup) / "
-        "PD_supervised: above 0 the setup is fairer.",
+        "Parity deviation is the mean deviation of the six fairness ratios (disparate impact, error "
+        "rate, false discovery, false negative, false omission and false positive rate ratios) from 1, per "
+        "attribute (each group against its reference, or the privileged group against the rest with "
+        "evaluation.parity = 'paper'), then averaged over attributes with equal weight: 0 is parity, larger "
+        "is less fair; 0.2 marks the four-fifths band. A ratio resting on zero events is undefined and left "
+        "out. Improvement = (PD_supervised - PD_setup) / PD_supervised: above 0 the setup is fairer. Values "
+        "are means over seeds; their intervals (centred on the bootstrap bias-corrected mean) cover "
+        "test-subject sampling and, with several seeds, training randomness.",
     )
     sec.figure(
         writer.figure(
@@ -43,8 +53,8 @@ def parity_section(
         writer.figure(
             "parity_deviation_by_setup",
             "Parity deviation by setup",
-            "Grey points: one seed each with its bootstrap 95% CI; large points: mean over seeds (95% CI); "
-            "dotted green line: 0.2.",
+            "Grey points: one seed each with its test-sampling interval; large points: the mean over seeds "
+            "with its interval over seeds and test subjects; dotted green line: 0.2.",
             lambda: figures.metric_by_setup(
                 summary,
                 "parity_deviation",
@@ -52,7 +62,20 @@ def parity_section(
                 band=FOUR_FIFTHS,
                 low="pd_low",
                 high="pd_high",
+                comparison=comp,
             ),
+        )
+    )
+    sec.figure(
+        writer.figure(
+            "fairness_accuracy",
+            "Fairness at equal accuracy",
+            "Each setup's test AUROC and parity deviation with their intervals; dashed: the supervised model "
+            "as its scores are degraded towards noise without regard to groups (mean over seeds). A less "
+            "accurate model has a lower parity deviation even without bias: a setup is fairer at equal "
+            "accuracy only if it lies below the dashed curve (tested against the matched point: "
+            "'matched' columns of comparison.csv).",
+            lambda: figures.fairness_accuracy(comp, curve),
         )
     )
     if (comp["setup"] != SUPERVISED).any() and (comp["setup"] == SUPERVISED).any():
@@ -60,11 +83,11 @@ def parity_section(
             writer.figure(
                 "pd_improvement",
                 "Improvement over supervised",
-                "Relative parity-deviation improvement over the supervised run; grey: one seed with its "
-                "paired-bootstrap 95% CI (both models scored on the same resamples); large points: the seed "
-                "means with the across-seed 95% CI. An interval crossing 0 is not distinguishable from "
+                "Relative parity-deviation improvement over supervised; grey: each seed's point estimate; "
+                "large points: the study's improvement with its interval at the corrected level of its test "
+                "(seeds and test subjects, paired). An interval crossing 0 is not distinguishable from "
                 "supervised.",
-                lambda: figures.improvement_by_setup(summary),
+                lambda: figures.improvement_by_setup(summary, comp),
             )
         )
     else:
@@ -78,11 +101,11 @@ def parity_section(
                 {
                     "setup": r["setup"],
                     "seeds": r["n_seeds"],
-                    "parity deviation [95% CI]": ci_cell(r["parity_deviation"], r["pd_low"], r["pd_high"]),
-                    "PD change vs supervised [95% CI]": ci_cell(
+                    "parity deviation [CI]": ci_cell(r["parity_deviation"], r["pd_low"], r["pd_high"]),
+                    "PD change vs supervised [corrected CI]": ci_cell(
                         r["pd_change"], r["pd_change_low"], r["pd_change_high"]
                     ),
-                    "improvement [95% CI]": ci_cell(
+                    "improvement [corrected CI]": ci_cell(
                         r["improvement"],
                         r["improvement_low"],
                         r["improvement_high"],
@@ -90,8 +113,15 @@ def parity_section(
                         scale=100,
                         suffix="%",
                     ),
-                    "CI from": r["improvement_ci"],
+                    "CI level": "" if pd.isna(r["pd_change_level"]) else f"{100 * r['pd_change_level']:.2f}%",
+                    "adjusted p": r["pd_change_p"],
                     "verdict": verdict_cell(r["verdict"]),
+                    "detectable change (80% power)": ci_cell(
+                        r["mde_relative"], np.nan, np.nan, digits=0, scale=100, suffix="%"
+                    ),
+                    "seeds for a 15% change": r["seeds_needed"]
+                    if pd.notna(r["seeds_needed"])
+                    else str(r["seeds_reason"] or ""),
                 }
                 for r in records(comp)
             ]
@@ -99,13 +129,47 @@ def parity_section(
         sec.table(
             "Parity deviation and improvement across seeds",
             html_table(view),
-            "Improvement = (mean PD_supervised - mean PD_setup) / mean PD_supervised over the paired seeds; "
-            "its CI is the across-seed t CI of the paired PD differences divided by the supervised mean (one "
-            "seed: the run's paired bootstrap CI).",
+            "PD change = setup - supervised, paired by seed and by resample of test subjects; improvement = "
+            "-change / PD_supervised. Setup values carry 1 - alpha intervals; changes carry the interval at "
+            "the level of the family's corrected test (Holm by default), so interval and verdict agree. "
+            "'detectable change': the smallest relative PD change this design detects with 80% power; "
+            "'seeds for a 15% change': seeds that would detect evaluation.target_change.",
         )
-    if not tests.empty and "metric" in tests and (tests["metric"] == "parity_deviation").any():
+    if amplification is not None and not amplification.empty:
         sec.table(
-            "Paired test across seeds against supervised (parity deviation)",
+            "Label-bias amplification (clean labels known)",
+            html_table(_amplification_view(amplification)),
+            "Disparate impact of each group against its reference: of the clean labels, of the recorded "
+            "labels the models learned from, and of the models' predictions (mean over seeds). "
+            "'label bias' = |log recorded| - |log clean| (> 0: recording widened the gap); "
+            "'amplification' = |log model| - |log recorded| (> 0: the model moved further from parity than "
+            "its labels). Point estimates on the test set.",
+        )
+    if not tests.empty and "quantity" in tests:
+        sec.table(
+            "Every paired change (parity deviation, per attribute, and against controls)",
             html_table(paired_tests_view(tests, "parity_deviation")),
         )
     return sec
+
+
+def _amplification_view(amplification: pd.DataFrame) -> pd.DataFrame:
+    """``label_amplification.csv`` with setups in report order and rounded ratios."""
+    view = amplification.copy()
+    view["setup"] = view["setup"].astype(str)
+    view = view.sort_values(
+        ["setup", "attribute", "group"], key=lambda c: setup_rank(c) if c.name == "setup" else c
+    )
+    return view.rename(columns={"reference_group": "reference", "label_bias": "label bias"})[
+        [
+            "setup",
+            "attribute",
+            "group",
+            "reference",
+            "clean",
+            "recorded",
+            "model",
+            "label bias",
+            "amplification",
+        ]
+    ]

@@ -1,0 +1,72 @@
+"""Fairness at equal accuracy: the supervised model degraded, without regard to groups, to another AUROC.
+
+Parity deviation falls as a model becomes less discriminating, even with no bias at all (inference.md), so
+"SSL lowered PD" can mean "SSL was less accurate". The reference this module builds answers: *what PD
+would a supervised model show at the SSL model's AUROC, if it lost that accuracy in a group-blind way?*
+
+Degradation (one fixed noise draw per window, so it is paired and reproducible)::
+
+    logit_lambda = (1 - lambda) * logit(p) + lambda * sd(logit(p)) * z,   z ~ N(0, 1) per window
+    p_lambda     = sigmoid(logit_lambda)
+
+lambda = 0 is the supervised model itself; lambda = 1 is noise with the model's logit spread (AUROC near
+0.5). :func:`match_auroc` finds by bisection the smallest lambda whose test AUROC falls to the target
+(the SSL model's AUROC); a target at or above the supervised AUROC gives lambda = 0. The match uses AUROC
+only (never PD), and the noise knows nothing of groups, so any PD difference at matched AUROC is not
+explained by accuracy alone. This is a reference, not a trained model: an earlier checkpoint of the
+supervised model could lose accuracy differently across groups.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.special import expit, logit
+from sklearn.metrics import roc_auc_score
+
+from fairssl.errors import DataError
+
+MATCHED_PREFIX = "matched:"
+"""Setup name of the accuracy-matched supervised reference of an SSL setup: ``matched:<setup>``."""
+
+
+def degrade(scores: np.ndarray, lam: float, noise: np.ndarray) -> np.ndarray:
+    """Group-blind degradation of P(y=1) scores (N,) by mixing their logits with noise (N,) (see module)."""
+    p = np.clip(np.asarray(scores, dtype=np.float64), 1e-6, 1 - 1e-6)
+    z = logit(p)
+    spread = float(z.std()) or 1.0
+    return np.asarray(expit((1.0 - lam) * z + lam * spread * np.asarray(noise, dtype=np.float64)))
+
+
+def match_auroc(
+    y_true: np.ndarray, scores: np.ndarray, target: float, *, seed: int = 0, iterations: int = 30
+) -> tuple[np.ndarray, float, float]:
+    """Degrade ``scores`` (N,) until their AUROC on ``y_true`` (N,) equals ``target``.
+
+    Returns (degraded scores (N,), lambda, achieved AUROC). The noise is ``default_rng(seed)``'s standard
+    normal draw; bisection on lambda in [0, 1] (AUROC falls with lambda for a fixed draw, up to noise).
+    """
+    y = np.asarray(y_true)
+    if np.unique(y).size < 2:
+        raise DataError("AUROC matching needs both classes in the test labels")
+    noise = np.random.default_rng(seed).standard_normal(len(y))
+    base = float(roc_auc_score(y, scores))
+    if not np.isfinite(target) or target >= base:
+        return np.asarray(scores, dtype=np.float64), 0.0, base
+    lo, hi = 0.0, 1.0
+    for _ in range(iterations):
+        mid = (lo + hi) / 2
+        if roc_auc_score(y, degrade(scores, mid, noise)) > target:
+            lo = mid
+        else:
+            hi = mid
+    out = degrade(scores, hi, noise)
+    return out, hi, float(roc_auc_score(y, out))
+
+
+def degradation_curve(
+    y_true: np.ndarray, scores: np.ndarray, *, seed: int = 0, steps: int = 11
+) -> list[tuple[float, np.ndarray]]:
+    """(lambda, degraded scores (N,)) for ``steps`` lambdas from 0 to 1: the supervised model's
+    group-blind accuracy-fairness curve (score each with the usual metrics)."""
+    noise = np.random.default_rng(seed).standard_normal(len(np.asarray(y_true)))
+    return [(float(lam), degrade(scores, float(lam), noise)) for lam in np.linspace(0.0, 1.0, steps)]

@@ -183,9 +183,9 @@ class FinetuneConfig(_Section):
 class EvaluationConfig(_Section):
     """How test predictions are scored: fairness comparisons, parity deviation, bootstrap intervals.
 
-    See :mod:`fairssl.evaluation.fairness` for the definitions. Problems are reported at load, one line
-    each; a privileged group that is not a group of its attribute can only be caught on the data (a
-    DataError naming the groups).
+    See :mod:`fairssl.evaluation.plans` and :mod:`fairssl.evaluation.parity` for the definitions.
+    Problems are reported at load, one line each; a privileged group that is not a group of its
+    attribute can only be caught on the data (a DataError naming the groups).
     """
 
     attributes: list[str] | None = None

@@ -7,15 +7,12 @@ import pandas as pd
 import pytest
 
 from fairssl.errors import ConfigError, DataError
-from fairssl.evaluation.bootstrap import (
-    _Replicator,
-    bootstrap_ci,
-    multiplicities,
-    paired_bootstrap_difference,
-    resample_indices,
-)
-from fairssl.evaluation.fairness import attribute_parity_deviation, fairness_table, parity_deviation
+from fairssl.evaluation.bootstrap import bootstrap_ci, multiplicities, resample_indices
+from fairssl.evaluation.fairness import fairness_table
+from fairssl.evaluation.paired import paired_bootstrap_difference
+from fairssl.evaluation.parity import attribute_parity_deviation, parity_deviation
 from fairssl.evaluation.performance import performance_table
+from fairssl.evaluation.replicator import ModelReplicator
 
 
 def _clustered(seed: int, n_subjects: int = 60, per_subject: int = 10, subject_sd: float = 1.5):
@@ -50,7 +47,7 @@ def test_vectorised_replicates_equal_tables_on_explicit_resamples(use_clusters: 
     reference = {"sex": "m", "age": "young"}  # fixed reference: explicit tables pick the same one
     units = subject if use_clusters else np.arange(len(y))
     n_units = units.max() + 1
-    model = _Replicator(
+    model = ModelReplicator(
         y,
         s,
         frame,
@@ -75,7 +72,7 @@ def test_vectorised_replicates_equal_tables_on_explicit_resamples(use_clusters: 
 
 def test_all_ones_multiplicity_reproduces_the_point_estimates() -> None:
     y, s, frame, subject = _clustered(1)
-    model = _Replicator(
+    model = ModelReplicator(
         y,
         s,
         frame,

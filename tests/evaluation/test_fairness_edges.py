@@ -8,18 +8,14 @@ import pytest
 
 from fairssl.data.dataset import MISSING
 from fairssl.errors import ConfigError, DataError
-from fairssl.evaluation.fairness import (
-    ATTRIBUTE_METRICS,
+from fairssl.evaluation.attribute_metrics import ATTRIBUTE_METRICS
+from fairssl.evaluation.fairness import fairness_table, fairness_table_per_class, intersect
+from fairssl.evaluation.parity import PARITY_RATIOS, improvement, parity_deviation
+from fairssl.evaluation.rates import (
     PAIRWISE_METRICS,
-    PARITY_RATIOS,
     disparate_impact,
     error_rate_ratio,
-    fairness_table,
-    fairness_table_per_class,
-    improvement,
-    intersect,
     pairwise_reason,
-    parity_deviation,
     statistical_parity_difference,
 )
 

@@ -4,7 +4,7 @@ Hundreds of random small cases, including tiny groups, single-class groups and c
 Where we return NaN we check, from the raw arrays, that the condition named by the reason code holds;
 where AIF360 returns NaN/inf we check that we return NaN with a reason.
 
-Deliberate departures (see the rules in :mod:`fairssl.evaluation.fairness`): where AIF360 returns a
+Deliberate departures (see the rules in :mod:`fairssl.evaluation.rates`): where AIF360 returns a
 finite number resting on no information we return NaN: a ratio whose compared group's rate is 0
 (``zero_numerator``; disparate impact ``no_predicted_positives_in_group``), and FDR/FOR/PPV of a side
 with one label class only (``no_positives_in_*`` / ``no_negatives_in_*``, where AIF360's value is fixed
@@ -20,8 +20,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from fairssl.evaluation.attribute_metrics import ATTRIBUTE_METRICS
 from fairssl.evaluation.counts import confusion_counts
-from fairssl.evaluation.fairness import ATTRIBUTE_METRICS, PAIRWISE_METRICS, fairness_table, group_rate
+from fairssl.evaluation.fairness import fairness_table
+from fairssl.evaluation.rates import PAIRWISE_METRICS, group_rate
 
 logging.getLogger().setLevel(logging.ERROR)  # aif360 logs about optional extras at import
 

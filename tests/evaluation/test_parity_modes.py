@@ -9,23 +9,23 @@ import pandas as pd
 import pytest
 
 from fairssl.errors import ConfigError, DataError
-from fairssl.evaluation.bootstrap import _Replicator, bootstrap_ci, multiplicities, resample_indices
+from fairssl.evaluation.bootstrap import bootstrap_ci, multiplicities, resample_indices
 from fairssl.evaluation.counts import encode_groups
-from fairssl.evaluation.fairness import (
+from fairssl.evaluation.fairness import fairness_table
+from fairssl.evaluation.parity import (
     PARITY_RATIOS,
-    ReferenceWarning,
     attribute_parity_deviation,
     attribute_parity_values,
-    fairness_table,
-    pairwise_metric,
-    pairwise_reason,
     parity_deviation,
     parity_deviation_values,
     parity_layout,
     parity_mask,
-    plan_comparisons,
     ratio_deviation,
 )
+from fairssl.evaluation.plans import plan_comparisons
+from fairssl.evaluation.rates import pairwise_metric, pairwise_reason
+from fairssl.evaluation.references import ReferenceWarning
+from fairssl.evaluation.replicator import ModelReplicator
 
 
 def _windows(cells: dict[str, tuple[int, int, int, int]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -486,7 +486,7 @@ def test_replicator_paper_mode_equals_tables_on_explicit_resamples(deviation: st
         "min_positives": 3,
     }
     n_units = subject.max() + 1
-    model = _Replicator(
+    model = ModelReplicator(
         y,
         s,
         frame,
@@ -589,9 +589,9 @@ def test_bootstrap_defaults_are_the_pairwise_table() -> None:
         bootstrap_ci(y, s, frame, deviation="sq")
     common = {"threshold": 0.5, "reference": "majority", "min_group_size": 5, "include_missing": False}
     with pytest.raises(ConfigError, match="parity must be one of pairwise, paper"):
-        _Replicator(y, s, frame, subject, subject.max() + 1, parity="binary", **common)
+        ModelReplicator(y, s, frame, subject, subject.max() + 1, parity="binary", **common)
     with pytest.raises(ConfigError, match="min_positives must be a non-negative integer"):
-        _Replicator(y, s, frame, subject, subject.max() + 1, min_positives=-1, **common)
+        ModelReplicator(y, s, frame, subject, subject.max() + 1, min_positives=-1, **common)
 
 
 def test_bootstrap_counts_subjects_apart_from_the_resampling_unit() -> None:

@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fairssl.evaluation.fairness import PARITY_RATIOS
 from fairssl.evaluation.inference import StudyDraws, StudyInference, study_inference
+from fairssl.evaluation.parity import PARITY_RATIOS
 from fairssl.evaluation.resampling import ModelDraws
 from fairssl.evaluation.verdicts import setup_table
 from fairssl.experiments.analyse import run_summary

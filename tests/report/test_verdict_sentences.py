@@ -543,15 +543,15 @@ def test_summary_points_group_the_setups_by_verdict_and_say_what_intervals_cover
             "fairer",
             (0.05, 0.3),
             "Against supervised at equal AUROC (the supervised model degraded without regard to groups to "
-            "AUROC 0.831), setup 2-first-last was fairer at equal accuracy (parity deviation 18% lower [5% to "
-            "30% lower]; corrected test).",
+            "AUROC 0.831), setup 2-first-last was fairer at equal accuracy (parity deviation 18% lower "
+            "[5% to 30% lower]; corrected test).",
         ),
         (
             "not_distinguishable",
             (-0.1, 0.3),
             "Against supervised at equal AUROC (the supervised model degraded without regard to groups to "
-            "AUROC 0.831), setup 2-first-last was not distinguishable at equal accuracy (parity deviation 18% "
-            "lower [10% higher to 30% lower]).",
+            "AUROC 0.831), setup 2-first-last was not distinguishable at equal accuracy (parity deviation "
+            "18% lower [10% higher to 30% lower]).",
         ),
         ("one_seed", (-0.1, 0.3), ""),
     ],

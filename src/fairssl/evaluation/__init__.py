@@ -5,13 +5,8 @@ per-group confusion counts of :mod:`~fairssl.evaluation.counts`; the bootstrap e
 one vectorised pass over those counts.
 """
 
-from fairssl.evaluation.bootstrap import (
-    bootstrap_ci,
-    multiplicities,
-    paired_bootstrap_difference,
-    resample_indices,
-)
-from fairssl.evaluation.compare import adjust_pvalues, aggregate_seeds, compare_to_baseline, t_interval
+from fairssl.evaluation.attribute_metrics import ATTRIBUTE_METRICS, attribute_metric
+from fairssl.evaluation.bootstrap import bootstrap_ci, multiplicities, resample_indices
 from fairssl.evaluation.counts import (
     CELLS,
     GroupCodes,
@@ -20,19 +15,31 @@ from fairssl.evaluation.counts import (
     counts_from_table,
     encode_groups,
 )
-from fairssl.evaluation.fairness import (
-    ATTRIBUTE_METRICS,
-    PAIRWISE_METRICS,
+from fairssl.evaluation.fairness import fairness_table, fairness_table_per_class, intersect
+from fairssl.evaluation.paired import paired_bootstrap_difference
+from fairssl.evaluation.parity import (
     PARITY_RATIOS,
-    attribute_metric,
+    attribute_parity_deviation,
+    attribute_parity_values,
+    improvement,
+    parity_deviation,
+    ratio_deviation,
+)
+from fairssl.evaluation.performance import (
+    PERFORMANCE_METRICS,
+    choose_threshold,
+    performance_table,
+    weighted_auroc,
+    weighted_average_precision,
+)
+from fairssl.evaluation.rates import (
+    PAIRWISE_METRICS,
     average_abs_odds_difference,
     average_odds_difference,
     disparate_impact,
     equal_opportunity_difference,
     error_rate_difference,
     error_rate_ratio,
-    fairness_table,
-    fairness_table_per_class,
     false_discovery_rate_difference,
     false_discovery_rate_ratio,
     false_negative_rate_difference,
@@ -42,22 +49,14 @@ from fairssl.evaluation.fairness import (
     false_positive_rate_difference,
     false_positive_rate_ratio,
     group_rate,
-    improvement,
-    intersect,
     pairwise_metric,
-    parity_deviation,
     positive_predictive_value_ratio,
     statistical_parity_difference,
     true_negative_rate_ratio,
     true_positive_rate_ratio,
 )
-from fairssl.evaluation.performance import (
-    PERFORMANCE_METRICS,
-    choose_threshold,
-    performance_table,
-    weighted_auroc,
-    weighted_average_precision,
-)
+from fairssl.evaluation.references import ReferenceWarning
+from fairssl.evaluation.testing import adjust_pvalues, t_interval
 
 __all__ = [
     "ATTRIBUTE_METRICS",
@@ -66,15 +65,16 @@ __all__ = [
     "PARITY_RATIOS",
     "PERFORMANCE_METRICS",
     "GroupCodes",
+    "ReferenceWarning",
     "adjust_pvalues",
-    "aggregate_seeds",
     "attribute_metric",
+    "attribute_parity_deviation",
+    "attribute_parity_values",
     "average_abs_odds_difference",
     "average_odds_difference",
     "bootstrap_ci",
     "cell_table",
     "choose_threshold",
-    "compare_to_baseline",
     "confusion_counts",
     "counts_from_table",
     "disparate_impact",
@@ -101,6 +101,7 @@ __all__ = [
     "parity_deviation",
     "performance_table",
     "positive_predictive_value_ratio",
+    "ratio_deviation",
     "resample_indices",
     "statistical_parity_difference",
     "t_interval",

@@ -21,13 +21,12 @@ import pandas as pd
 
 from fairssl.errors import ConfigError, DataError
 from fairssl.evaluation.bootstrap import (
-    _chunks,
-    _prepare,
-    _Replicator,
-    _single_blas_thread,
     multiplicities,
+    resample_chunks,
     resample_indices,
+    single_blas_thread,
 )
+from fairssl.evaluation.replicator import ModelReplicator, prepare_inputs
 
 QUANTITIES = ("auroc", "parity_deviation")
 """The study-level quantities every model gets (``parity_deviation:<attribute>`` may follow)."""
@@ -95,12 +94,12 @@ def resample_models(
             "subject ids are required: the study's intervals resample subjects, since windows of one "
             "person are not independent"
         )
-    labels, checked, frame, units, n_units = _prepare(
+    labels, checked, frame, units, n_units = prepare_inputs(
         y_true, list(scores), sensitive_features, subjects, reference, min_group_size
     )
     options = dict(fairness_options or {})
     models = [
-        _Replicator(
+        ModelReplicator(
             labels,
             s,
             frame,
@@ -118,8 +117,8 @@ def resample_models(
     quantities = (*QUANTITIES, *(f"parity_deviation:{a}" for a in attrs))
     values = np.array([_plugin(m, attrs) for m in models])  # (K, Q)
     chunks = [np.empty((0, len(models), len(quantities)))]
-    with _single_blas_thread():
-        for start, stop in _chunks(n_boot, len(models) * len(labels) * (1 + frame.shape[1])):
+    with single_blas_thread():
+        for start, stop in resample_chunks(n_boot, len(models) * len(labels) * (1 + frame.shape[1])):
             mult = multiplicities(
                 resample_indices(n_units, n_boot=stop - start, seed=seed, start=start), n_units
             )
@@ -136,7 +135,7 @@ def resample_models(
     )
 
 
-def _plugin(model: _Replicator, attrs: list[str]) -> list[float]:
+def _plugin(model: ModelReplicator, attrs: list[str]) -> list[float]:
     perf = model.performance["value"].to_numpy(dtype=np.float64)
     out = [float(perf[0]), float(model.parity_estimate)]
     if attrs:

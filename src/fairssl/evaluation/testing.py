@@ -18,6 +18,8 @@ intervals that include it (their p is at least p_(k*)). Bonferroni: 1 - alpha / 
 Power (:func:`minimum_detectable`, :func:`seeds_needed`) uses the same components as the intervals: the
 test-sampling variance V_test (bootstrap over test subjects) and the across-seed variance s^2 of a paired
 difference, Var(mean over n seeds) = V_test + s^2 / n.
+
+The plain across-seed interval of a mean (:func:`t_interval`) is the Student-t interval.
 """
 
 from __future__ import annotations
@@ -98,6 +100,19 @@ def critical_value(level: float | np.ndarray, df: float | np.ndarray) -> np.ndar
     return np.where(np.isinf(d), stats.norm.ppf(q), stats.t.ppf(q, np.where(np.isinf(d), 1.0, d)))
 
 
+def t_interval(values: np.ndarray, *, confidence: float = 0.95) -> tuple[float, float]:
+    """Student-t interval of the mean of (n,) values, NaN if n < 2.
+
+    mean -/+ t_{(1+c)/2, n-1} * sd / sqrt(n) with sd the sample standard deviation (ddof 1).
+    """
+    v = np.asarray(values, dtype=np.float64)
+    v = v[~np.isnan(v)]
+    if v.size < 2:
+        return float("nan"), float("nan")
+    half = stats.t.ppf(0.5 + confidence / 2, v.size - 1) * v.std(ddof=1) / np.sqrt(v.size)
+    return float(v.mean() - half), float(v.mean() + half)
+
+
 def minimum_detectable(
     se: np.ndarray, df: np.ndarray, level: np.ndarray, *, power: float = 0.8
 ) -> np.ndarray:
@@ -126,8 +141,9 @@ def seeds_needed(
 
     Smallest n with (z_{(1+level)/2} + z_power) sqrt(V_test + s^2 / n) <= |effect| (normal quantiles;
     V_test held at its value for this test set). Returns (n float (m,), reason (m,) object): NaN with
-    ``one_seed`` (s^2 unknown), ``test_set_limits`` (test-set sampling alone is too noisy: no number of
-    seeds suffices; more test subjects or data replicates are needed) or ``more_than_<max_seeds>``.
+    ``one_seed`` (s^2 unknown), ``unknown`` (the target effect or V_test is undefined),
+    ``test_set_limits`` (test-set sampling alone is too noisy: no number of seeds suffices; more test
+    subjects or data replicates are needed) or ``more_than_<max_seeds>``.
     """
     eff = np.abs(np.asarray(effect, dtype=np.float64))
     vt = np.asarray(var_test, dtype=np.float64)
@@ -139,11 +155,13 @@ def seeds_needed(
     with np.errstate(divide="ignore", invalid="ignore"):
         need = np.ceil(np.where(vs > 0, vs / room, 1.0))
     unknown = ~np.isfinite(vs)
-    blocked = np.isfinite(vs) & ~(room > 0)
-    big = ~unknown & ~blocked & (need > max_seeds)
-    ok = ~unknown & ~blocked & ~big & np.isfinite(need)
+    no_effect = ~unknown & ~np.isfinite(room)  # the target or V_test is unknown: nothing to say
+    blocked = ~unknown & np.isfinite(room) & ~(room > 0)
+    big = ~unknown & ~no_effect & ~blocked & (need > max_seeds)
+    ok = ~unknown & ~no_effect & ~blocked & ~big & np.isfinite(need)
     n[ok] = np.maximum(need[ok], 2.0)
     reason[unknown] = "one_seed"
+    reason[no_effect] = "unknown"
     reason[blocked] = "test_set_limits"
     reason[big] = f"more_than_{max_seeds}"
     return n, reason

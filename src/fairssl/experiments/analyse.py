@@ -37,9 +37,10 @@ from fairssl.data.dataset import WindowDataset
 from fairssl.errors import DataError
 from fairssl.evaluation.amplification import AMPLIFICATION_COLUMNS, label_bias_amplification
 from fairssl.evaluation.bootstrap import bootstrap_ci
-from fairssl.evaluation.fairness import attribute_parity_deviation, fairness_table, parity_deviation
+from fairssl.evaluation.fairness import fairness_table
 from fairssl.evaluation.inference import InferenceSettings, StudyDraws, StudyInference, study_inference
 from fairssl.evaluation.matching import MATCHED_PREFIX, degradation_curve, match_auroc
+from fairssl.evaluation.parity import attribute_parity_deviation, parity_deviation
 from fairssl.evaluation.performance import performance_table
 from fairssl.evaluation.resampling import resample_models
 from fairssl.evaluation.verdicts import setup_table

@@ -2,8 +2,10 @@
 
 Two kinds of interval appear, and every table says which one it holds (``*_ci`` / ``ci`` column):
 
-- ``seeds``: Student-t interval of the mean over seeds (training randomness and test sampling together);
-  used whenever at least two seeds have a value.
+- ``seeds``: Student-t interval of the mean over seeds on the one test set: it covers training
+  randomness only, NOT test sampling (all seeds are scored on the same test subjects); used whenever at
+  least two seeds have a value. The study's verdicts never rest on it: they come from
+  :mod:`fairssl.evaluation.inference`, which covers both.
 - ``bootstrap``: the percentile interval of one run's subject-level bootstrap on the test set (test
   sampling only; ``analyse`` stores it as ``*_low``/``*_high``); used when only one seed has a value.
 - ``none``: one seed and no bootstrap (``evaluation.n_boot = 0``): no interval.
@@ -16,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from fairssl.evaluation.compare import t_interval
+from fairssl.evaluation.testing import t_interval
 from fairssl.report.conventions import numeric_column
 
 CONFIDENCE = 0.95

@@ -20,8 +20,9 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from fairssl.evaluation.compare import t_interval
-from fairssl.evaluation.fairness import PARITY_RATIOS, WORST_GROUP
+from fairssl.evaluation.parity import PARITY_RATIOS
+from fairssl.evaluation.plans import WORST_GROUP
+from fairssl.evaluation.testing import t_interval
 from fairssl.report.audit_tables import label_bias_table, split_table
 from fairssl.report.cka_tables import best_worst_table, cka_mean, dissimilarity_table
 from fairssl.report.comparison import (
@@ -175,7 +176,7 @@ def auroc_gap_table(
 def parity_cells(results: pd.DataFrame, *, label: str = "recorded") -> pd.DataFrame:
     """The cells pooled by parity deviation: |1 - ratio| per setup x attribute x group x ratio.
 
-    Rows whose metric is one of the six :data:`~fairssl.evaluation.fairness.PARITY_RATIOS` (not the
+    Rows whose metric is one of the six :data:`~fairssl.evaluation.parity.PARITY_RATIOS` (not the
     ``worst`` rows), averaged over seeds (NaN values left out); columns setup, attribute, group, metric,
     deviation, n_seeds. Their mean per setup is (close to) the setup's parity deviation.
     """

@@ -22,7 +22,9 @@ def groups_section(writer: ReportWriter, gtab: pd.DataFrame, gaps: pd.DataFrame)
     sec = Section(
         "groups",
         "AUROC per group",
-        "Test AUROC of each protected group in each setup (mean over seeds, 95% CI). A group smaller than "
+        "Test AUROC of each protected group in each setup (mean over seeds; 95% CI across seeds on this one "
+        "test set, i.e. training randomness only, or the run's subject-bootstrap CI with one seed). A group "
+        "smaller than "
         "evaluation.min_group_size or without both classes has no value (see the reason codes in the "
         "all-metrics table).",
     )

@@ -24,10 +24,11 @@ def metrics_section(writer: ReportWriter, results: pd.DataFrame) -> Section:
         "metrics",
         "Every metric",
         "Every performance and fairness metric for the recorded labels, averaged over seeds (estimate = mean "
-        "over seeds; 95% CI across seeds, or the run's bootstrap CI with one seed). n = test windows of the "
-        "group (for fairness rows, n ref = of the reference group; for performance rows, n ref = positives). "
-        "The reason column explains a missing value (e.g. zero_denominator, group_too_small). Type words "
-        "into the box to filter (all must match); click a header to sort.",
+        "over seeds; 95% CI across seeds on this one test set, i.e. training randomness only, or the run's "
+        "subject-bootstrap CI with one seed; the verdicts use the study-level intervals). n = test windows "
+        "of the group (for fairness rows, n ref = of the reference group; for performance rows, n ref = "
+        "positives). The reason column explains a missing value (e.g. zero_denominator, group_too_small). "
+        "Type words into the box to filter (all must match); click a header to sort.",
     )
     if results.empty:
         sec.notes.append("No results/results.parquet: run `fairssl run` first.")

@@ -42,7 +42,7 @@ from fairssl.evaluation.inference import InferenceSettings, StudyDraws, StudyInf
 from fairssl.evaluation.matching import MATCHED_PREFIX, degradation_curve, match_auroc
 from fairssl.evaluation.parity import attribute_parity_deviation, parity_deviation
 from fairssl.evaluation.performance import performance_table
-from fairssl.evaluation.resampling import resample_models
+from fairssl.evaluation.resampling import ModelDraws, resample_models
 from fairssl.evaluation.verdicts import setup_table
 from fairssl.experiments.grid import RunSpec
 from fairssl.similarity.cka import cka_matrix
@@ -220,6 +220,27 @@ def _metric(table: pd.DataFrame, metric: str, *, label: str = "recorded") -> pd.
     return rows.iloc[0][["estimate", "ci_low", "ci_high"]]
 
 
+def _resample(
+    pred: pd.DataFrame, scores: list[np.ndarray], attributes: list[str], config: StudyConfig, *, n_boot: int
+) -> ModelDraws:
+    """Models' scores (K arrays aligned to ``pred``'s windows) on ``n_boot`` shared resamples of test
+    subjects, with the study's evaluation settings."""
+    ev = config.evaluation
+    return resample_models(
+        pred["y"].to_numpy(),
+        scores,
+        pred[attributes],
+        pred["subject"].to_numpy(),
+        n_boot=n_boot,
+        seed=0,
+        threshold=ev.threshold,
+        reference=ev.reference,
+        min_group_size=ev.min_group_size,
+        include_missing=ev.include_missing,
+        fairness_options=fairness_options(config),
+    )
+
+
 def study_inference_of(
     runs: list[RunSpec], preds: dict[str, pd.DataFrame], attributes: list[str], config: StudyConfig
 ) -> StudyInference:
@@ -256,19 +277,7 @@ def study_inference_of(
             scores.append(matched)
             setups.append(MATCHED_PREFIX + name)
             seeds.append(spec.seed)
-    draws = resample_models(
-        y,
-        scores,
-        first[attributes],
-        first["subject"].to_numpy(),
-        n_boot=ev.n_boot,
-        seed=0,
-        threshold=ev.threshold,
-        reference=ev.reference,
-        min_group_size=ev.min_group_size,
-        include_missing=ev.include_missing,
-        fairness_options=fairness_options(config),
-    )
+    draws = _resample(first, scores, attributes, config, n_boot=ev.n_boot)
     settings = InferenceSettings(
         alpha=ev.alpha,
         correction=ev.correction,
@@ -307,7 +316,6 @@ def accuracy_curve(
     """The supervised models' group-blind accuracy-fairness curve: per supervised seed and lambda (0 = the
     model, 1 = noise; :func:`~fairssl.evaluation.matching.degradation_curve`), test AUROC and parity
     deviation. Columns seed, lambda, auroc, parity_deviation. Empty without a supervised run."""
-    ev = config.evaluation
     rows = []
     for spec in runs:
         if spec.setup != "supervised":
@@ -317,18 +325,8 @@ def accuracy_curve(
         if np.unique(y).size < 2:
             continue
         curve = degradation_curve(y, pred["prob_1"].to_numpy(dtype=np.float64), seed=spec.seed)
-        values = resample_models(
-            y,
-            [scores for _, scores in curve],
-            pred[attributes],
-            pred["subject"].to_numpy(),
-            n_boot=0,
-            threshold=ev.threshold,
-            reference=ev.reference,
-            min_group_size=ev.min_group_size,
-            include_missing=ev.include_missing,
-            fairness_options=fairness_options(config),
-        ).values  # (steps, Q): AUROC, PD, per-attribute PD
+        values = _resample(pred, [scores for _, scores in curve], attributes, config, n_boot=0).values
+        # values: (steps, Q) AUROC, PD, per-attribute PD
         for (lam, _), v in zip(curve, values, strict=True):
             rows.append({"seed": spec.seed, "lambda": lam, "auroc": v[0], "parity_deviation": v[1]})
     return pd.DataFrame(rows, columns=["seed", "lambda", "auroc", "parity_deviation"])

@@ -30,6 +30,25 @@ def test_the_run_folder_does_not_depend_on_the_executor() -> None:
     assert run_dir_for(build_config({"finetune": {"lr": 0.5}})) != base
 
 
+def test_analysis_settings_reuse_the_run_folder_and_its_models() -> None:
+    """Changing how trained models are analysed must not retrain them (issue #16): the analysis sections
+    are left out of the folder's hash, and run ids never depended on them."""
+    from fairssl.config import build_config
+    from fairssl.experiments.grid import expand
+    from fairssl.experiments.runner import run_dir_for
+
+    base_cfg = build_config({})
+    changed = build_config(
+        {
+            "evaluation": {"min_subjects": 2, "alpha": 0.01, "parity": "paper", "n_boot": 50},
+            "similarity": {"n_permutations": 40},
+            "probes": {"enabled": False},
+        }
+    )
+    assert run_dir_for(changed) == run_dir_for(base_cfg)
+    assert [s.run_id for s in expand(changed)] == [s.run_id for s in expand(base_cfg)]
+
+
 def test_set_values_are_read_as_toml_else_as_text() -> None:
     from fairssl.config import parse_settings
 

@@ -99,10 +99,16 @@ def artifacts_complete(ws: Workspace, spec: RunSpec) -> bool:
         return False
 
 
+ANALYSIS_SECTIONS = ("evaluation", "similarity", "probes")
+"""Config sections that only change the analysis of trained models: left out of the run folder's hash,
+so changing them re-analyses the same models instead of training new ones."""
+
+
 def run_dir_for(config: StudyConfig) -> Path:
-    """``<output_dir>/<name>-<hash>``: the hash covers every setting but ``runtime`` and ``output_dir``,
-    so the same study always lands in the same folder whatever executor or worker count runs it."""
-    sections = [k for k in config.to_dict() if k not in ("runtime", "output_dir")]
+    """``<output_dir>/<name>-<hash>``: the hash covers every setting but ``runtime``, ``output_dir`` and
+    the analysis sections (:data:`ANALYSIS_SECTIONS`), so the same study always lands in the same folder
+    whatever executor or worker count runs it, and a changed analysis setting re-analyses its models."""
+    sections = [k for k in config.to_dict() if k not in ("runtime", "output_dir", *ANALYSIS_SECTIONS)]
     return Path(config.output_dir) / f"{config.name}-{config.digest(*sections)}"
 
 

@@ -93,8 +93,8 @@ def read_stored_results(root: Path) -> StoredResults:
     comparison = text_columns(read_csv_table(res / "comparison.csv"), (*TEXT_COLUMNS, "control", "kind"))
     if comparison.empty:
         raise DataError(
-            f"{root} has no results/comparison.csv (its results predate this version of fairssl); run the "
-            "same `fairssl run` command again: finished models are kept and only the analysis is redone"
+            f"{root} has no results/comparison.csv (its results predate this version of fairssl); re-analyse "
+            f"it with `fairssl run --config {root}/config.toml --out {root}`: its trained models are kept"
         )
     if (res / "results.parquet").is_file():
         results = pd.read_parquet(res / "results.parquet")

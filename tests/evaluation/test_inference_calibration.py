@@ -16,6 +16,12 @@ Two designs, both with 100 test subjects of 10 windows and B = 100:
 - effect (R_EFFECT studies): ``ssl`` is less discriminating and less biased than ``supervised`` (lower
   AUROC, lower PD); one seed and no training noise (tau = 0), so test sampling is the only source of
   variation and the one-seed interval, which covers test sampling, should cover the truth.
+
+And the interval formula alone (:func:`~fairssl.evaluation.inference.components` on synthetic per-seed
+values and draws): type-I error of the change test under the null.
+
+Known failures are ``xfail(strict=True)`` with the measured numbers in their reasons; the full grid of
+designs is in ``benchmarks/inference_calibration.py``.
 """
 
 from __future__ import annotations
@@ -30,7 +36,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from fairssl.evaluation.inference import InferenceSettings, StudyDraws, study_inference
+from fairssl.evaluation.inference import InferenceSettings, StudyDraws, components, study_inference
 
 NON_NULL = {"fairer", "less_fair", "more_accurate", "less_accurate"}
 N_BOOT = 100
@@ -178,6 +184,42 @@ def test_one_seed_never_gives_a_verdict(null_studies: list[StudyDraws], effect_r
             assert not changes["verdict"].isin(NON_NULL).any()
             assert set(changes["verdict"]) <= {"one_seed", "at_chance", "no_interval"}
             assert not changes["in_family"].astype(bool).any()
+
+
+# ----------------------------------------------------------------------------- the interval formula alone
+WELCH_TWO_SEEDS = pytest.mark.xfail(
+    strict=True,
+    reason="with 2 seeds, the t test on SE^2 = V_test + s^2/n with Welch-Satterthwaite df rejects a true "
+    "null paired change ~11% of the time at alpha 0.05 when V_test is a quarter of s^2/n (~9% at half; "
+    "~7% with 3 seeds): when s^2 (1 df) comes out small, df jumps towards infinity and the SE shrinks "
+    "to ~sqrt(V_test) together. The full pipeline shows it: null design, 2 seeds, 400 test subjects: "
+    "any-verdict rate 0.085-0.13 (benchmarks/inference_calibration.py; median V_test/(s^2/n) ~0.3)",
+)
+
+
+@pytest.mark.parametrize(
+    ("n_seeds", "ratio"),
+    [pytest.param(2, 0.25, marks=WELCH_TWO_SEEDS), (2, 8.0), (5, 2.0)],
+)
+def test_change_test_holds_alpha_under_the_null(n_seeds: int, ratio: float) -> None:
+    """The interval formula alone (:func:`components`), on a null paired change: per seed
+    d_s = e_s + g (e_s ~ N(0, 1) training noise, g ~ N(0, V) the test set's shared effect) and resample
+    draws d_s + sqrt(V) h_b (h centred, unit variance: V_test = V exactly, no bias), V = ratio / n.
+    Type-I error of p < 0.05 over 4,000 studies; allowance: the 99% quantile of Binomial(4000, 0.05)
+    (0.058). V_test dominating (ratio 8: 0.048) or 5 seeds (ratio 2): alpha holds."""
+    rng = np.random.default_rng(31)
+    reps, n_boot = 4000, 40
+    v = ratio / n_seeds
+    rejections = 0
+    for _ in range(reps):
+        values = rng.normal(0.0, 1.0, n_seeds) + rng.normal(0.0, np.sqrt(v))
+        h = rng.standard_normal(n_boot)
+        h = (h - h.mean()) / h.std(ddof=1)
+        comp = components(values, values[None, :] + np.sqrt(v) * h[:, None])
+        assert comp.var_test == pytest.approx(v) and comp.bias == pytest.approx(0.0, abs=1e-12)
+        rejections += comp.p_value() < 0.05
+    k_max = int(stats.binom.ppf(0.99, reps, 0.05))
+    assert rejections <= k_max, f"type-I error {rejections / reps:.3f} (allowance {k_max / reps:.3f})"
 
 
 def test_truth_is_exact_for_the_null_attribute_and_the_null_change() -> None:

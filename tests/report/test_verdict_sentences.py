@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -568,3 +569,27 @@ def test_headline_says_what_the_accuracy_matched_comparison_shows(
     )
     text = headline(_comparison(SUP, best))
     assert text.endswith(" " + sentence if sentence else "adjusted p = 0.012.")
+
+
+def test_headline_when_parity_deviation_is_undefined_everywhere() -> None:
+    """Small real cohorts: every comparison below the minimum sizes. The analysis finishes and the
+    headline says why there is no fairness answer and what to change (issue #16)."""
+    nan_pd = {"parity_deviation": NAN, "pd_low": NAN, "pd_high": NAN, "improvement": NAN}
+    text = headline(_comparison({**SUP, **nan_pd}, _row(**nan_pd, verdict="no_interval")))
+    assert text.startswith(
+        "Parity deviation is undefined for every setup: every group comparison fell below "
+    )
+    assert "min_subjects" in text and "use more test subjects" in text
+
+
+def test_setup_table_counts_seeds_from_any_quantity() -> None:
+    """A setup whose PD is undefined in every seed still reports the seeds that gave it an AUROC."""
+    from fairssl.evaluation.inference import StudyDraws, study_inference
+    from fairssl.evaluation.resampling import QUANTITIES, ModelDraws
+    from fairssl.evaluation.verdicts import setup_table
+
+    values = [[0.8, np.nan], [0.7, np.nan], [0.81, np.nan], [0.72, np.nan]]  # (K, Q): AUROC, PD
+    draws = ModelDraws(QUANTITIES, np.array(values), np.zeros((0, 4, 2)), n_subjects=50)
+    study = StudyDraws(("supervised", "3", "supervised", "3"), (0, 0, 1, 1), draws)
+    table = setup_table(study_inference(study)).set_index("setup")
+    assert table.loc["supervised", "n_seeds"] == 2 and table.loc["3", "n_seeds"] == 2

@@ -117,7 +117,7 @@ def setup_table(inference: StudyInference, *, baseline: str = "supervised") -> p
             value_col = AUROC if q == AUROC else PD
             row[value_col] = r["estimate"]
             row[f"{prefix}_low"], row[f"{prefix}_high"] = r["ci_low"], r["ci_high"]
-            row["n_seeds"] = int(r["n_seeds"])
+            row["n_seeds"] = max(int(r["n_seeds"]), int(row.get("n_seeds", 0)))  # seeds with any value
             row["sources"], row["not_covered"] = r["sources"], r["not_covered"]
         if not ch.empty:
             row.update(_against(ch, setup, baseline, prefix=""))

@@ -372,6 +372,13 @@ def headline(comparison: pd.DataFrame, *, max_auroc_drop: float = MAX_AUROC_DROP
             "pre-trained setups they control to finetune.setups."
         )
     best = best_tradeoff(comp, max_auroc_drop=max_auroc_drop)
+    if best is None and not np.isfinite(numeric_column(comp, "parity_deviation")).any():
+        return (
+            "Parity deviation is undefined for every setup: every group comparison fell below "
+            "evaluation.min_group_size, min_subjects or min_positives on the test set, or rests on zero "
+            "events (the all-metrics table gives each reason). Lower those minimums, evaluate fewer or "
+            "coarser attributes, or use more test subjects; AUROC is reported above."
+        )
     if best is None:
         return (
             "No SSL setup shares a seed with the supervised baseline (or parity deviation is undefined), "

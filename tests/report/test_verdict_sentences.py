@@ -593,3 +593,21 @@ def test_setup_table_counts_seeds_from_any_quantity() -> None:
     study = StudyDraws(("supervised", "3", "supervised", "3"), (0, 0, 1, 1), draws)
     table = setup_table(study_inference(study)).set_index("setup")
     assert table.loc["supervised", "n_seeds"] == 2 and table.loc["3", "n_seeds"] == 2
+
+
+def test_where_it_lives_is_read_against_the_supervised_reference_and_skips_controls() -> None:
+    ratios = pd.DataFrame(
+        {
+            "setup": ["3", "random:3", "supervised~supervised"],
+            "ratio": [1.5, 9.0, 2.0],
+            "largest_gap_attribute": ["race", "race", "race"],
+            "smallest_gap_attribute": ["sex", "sex", "sex"],
+        }
+    )
+    points = summary_points(_comparison(SUP, _row(setup="3")), ratios=ratios)
+    (where,) = [p for p in points if p.startswith("Where it lives")]
+    assert "in setup 3 " in where and "random:3" not in where  # a control is never the answer
+    assert where.endswith(
+        "two supervised models that differ only by seed give 2.0x, so the pattern does not exceed its "
+        "reference level and says nothing about SSL."
+    )

@@ -506,6 +506,7 @@ def summary_points(
             )
     if ratios is not None and not ratios.empty and "ratio" in ratios:
         per_setup = ratios.drop_duplicates("setup")
+        per_setup = per_setup[~per_setup["setup"].astype(str).str.startswith("random:")]  # controls
         is_ref = per_setup["setup"].astype(str) == CKA_REFERENCE
         reference = per_setup[is_ref & np.isfinite(numeric_column(per_setup, "ratio"))]
         per_setup = per_setup[~is_ref]

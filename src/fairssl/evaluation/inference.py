@@ -7,17 +7,10 @@ Design. K fine-tuned models (setup x seed) are scored on one test set and resamp
 (:func:`~fairssl.evaluation.resampling.resample_models`: B shared resamples of test subjects). For a setup
 with n seeds, let v_s be seed s's plug-in value and v*_{s,b} its value under resample b. A paired change
 against the baseline uses d_s = v_s(setup) - v_s(baseline) over the seeds both have, and its draws
-d*_{s,b} (same seed, same resample: paired). For either kind, with x the per-seed values and x* the draws:
-
-    mean      = mean_s x_s
-    bias      = mean_b(mean_s x*_{s,b}) - mean          (bootstrap bias; PD is a mean of |.|, biased up)
-    estimate  = mean                                   (what the models scored; reported)
-    centre    = mean - bias for one setup's values     (bias-corrected); = mean for paired changes
-    V_test    = var_b(mean_s x*_{s,b})                  (test sampling: which subjects are in the test set)
-    s^2       = var_s(x_s)                              (training randomness: seeds; ddof 1)
-    SE        = sqrt(V_test + s^2 / n)
-    df        = SE^4 (n - 1) / (s^2 / n)^2              (Welch-Satterthwaite; V_test counts as known)
-    interval  = centre -/+ t_{(1 + level)/2, df} SE;  p = 2 P(T_df > |centre / SE|)
+d*_{s,b} (same seed, same resample: paired). Each gets an interval from its variance components
+(:mod:`~fairssl.evaluation.components`: test sampling V_test from the shared draws plus training
+randomness s^2/n from the seeds, Welch-Satterthwaite df); one setup's values are centred on the
+bootstrap bias-corrected mean, changes on the plug-in mean; the reported ``estimate`` is the plug-in mean.
 
 Sources covered: test subjects always; fine-tuning seeds when n >= 2 (with one seed s^2 is unknown and the
 interval says it covers test sampling only); pre-training seeds when each seed has its own encoder (with
@@ -38,22 +31,20 @@ verdict (``at_chance``).
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from fairssl.errors import ConfigError, DataError
+from fairssl.evaluation.components import Components, components
 from fairssl.evaluation.matching import MATCHED_PREFIX
 from fairssl.evaluation.resampling import ModelDraws
 from fairssl.evaluation.testing import (
     adjust_pvalues,
     corrected_levels,
-    critical_value,
     minimum_detectable,
     seeds_needed,
 )
@@ -127,85 +118,6 @@ class StudyDraws:
     def index(self, setup: str) -> dict[int, int]:
         """seed -> model index of ``setup``."""
         return {s: i for i, (su, s) in enumerate(zip(self.setups, self.seeds, strict=True)) if su == setup}
-
-
-@dataclass(frozen=True)
-class Components:
-    """The pieces of one interval (see the module docstring)."""
-
-    n: int
-    mean: float
-    bias: float
-    var_test: float
-    var_seeds: float
-    valid_fraction: float
-    bias_correct: bool = True
-    """Centre the interval on ``mean - bias`` (single models' values) or on ``mean`` (paired changes)."""
-
-    @property
-    def estimate(self) -> float:
-        """The interval's centre (bias-corrected for single models' values)."""
-        if not self.bias_correct:
-            return self.mean
-        return self.mean - self.bias
-
-    @property
-    def se(self) -> float:
-        seeds = self.var_seeds / self.n if self.n >= 2 and np.isfinite(self.var_seeds) else 0.0
-        return float(np.sqrt(self.var_test + seeds))
-
-    @property
-    def df(self) -> float:
-        if self.n < 2 or not np.isfinite(self.var_seeds) or self.var_seeds <= 0:
-            return float("inf")
-        return float(self.se**4 * (self.n - 1) / (self.var_seeds / self.n) ** 2)
-
-    def interval(self, level: float) -> tuple[float, float]:
-        half = float(critical_value(level, self.df)) * self.se
-        return self.estimate - half, self.estimate + half
-
-    def p_value(self) -> float:
-        if not (self.se > 0 and np.isfinite(self.se) and np.isfinite(self.estimate)):
-            return float("nan")
-        t = abs(self.estimate) / self.se
-        return float(2 * (stats.norm.sf(t) if np.isinf(self.df) else stats.t.sf(t, self.df)))
-
-
-def components(
-    values: np.ndarray, draws: np.ndarray, *, min_valid_fraction: float = 0.5, bias_correct: bool = True
-) -> Components:
-    """Interval components of per-seed values (n,) and their draws (B, n).
-
-    ``bias_correct``: centre on the bootstrap bias-corrected mean (for one setup's PD, whose plug-in
-    value is biased upward on a finite test set) or on the plug-in mean (for paired changes: the two arms'
-    biases largely cancel, and the noisy bias estimate made change intervals under-cover, ~0.87-0.90 in
-    the calibration simulations, against ~0.94 with the plug-in centre).
-
-    Seeds with a NaN plug-in value are left out; a resample where every kept seed is NaN is left out.
-    ``valid_fraction``: the share of resamples kept; below ``min_valid_fraction`` V_test is NaN.
-    """
-    v = np.asarray(values, dtype=np.float64)
-    d = np.asarray(draws, dtype=np.float64)
-    keep = np.isfinite(v)
-    v, d = v[keep], d[:, keep]
-    n = int(v.size)
-    if n == 0:
-        return Components(0, np.nan, np.nan, np.nan, np.nan, 0.0, bias_correct)
-    with np.errstate(invalid="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN resamples are left out below
-        boot = np.nanmean(d, axis=1)  # (B,) mean over seeds per resample
-    ok = np.isfinite(boot)
-    frac = float(ok.mean()) if ok.size else 0.0
-    mean = float(v.mean())
-    if d.shape[0] == 0:  # no resamples: the plug-in value, no interval
-        bias, var_test = 0.0, np.nan
-    elif ok.sum() < 2 or frac < min_valid_fraction:
-        bias, var_test = np.nan, np.nan
-    else:
-        bias = float(boot[ok].mean() - mean)
-        var_test = float(boot[ok].var(ddof=1))
-    var_seeds = float(v.var(ddof=1)) if n >= 2 else np.nan
-    return Components(n, mean, bias, var_test, var_seeds, frac, bias_correct)
 
 
 def _sources(n: int, *, ssl: bool, settings: InferenceSettings) -> str:

@@ -72,7 +72,7 @@ def _results_rows(setup: str, seed: int, run_id: str, rng: np.random.Generator, 
             if g == REFERENCE[attribute]:
                 continue
             for metric in PARITY_RATIOS:
-                ratio = 1.0 + bias * (1 + rng.uniform(-0.3, 0.3))
+                ratio = 1.0 + bias * (1 + rng.uniform(-0.1, 0.1))
                 deviations[attribute].append(abs(1 - ratio))
                 add(
                     kind="fairness",
@@ -152,7 +152,7 @@ def hand_inference(
     quantities: Sequence[str] = QUANTITIES,
     n_boot: int = 100,
     rng: np.random.Generator | None = None,
-    noise: float = 0.01,
+    noise: float = 0.003,
 ) -> StudyInference:
     """:func:`study_inference` of K hand-made models (``setups[k]``, ``seeds[k]``) with plug-in ``values``
     (K, Q).

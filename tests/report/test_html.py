@@ -130,9 +130,9 @@ def test_print_summary_shows_the_compact_table(make_run, tmp_path: Path, capsys)
 
 
 def test_grid_study_report_links_each_variant_and_does_not_pool(make_run, make_grid, tmp_path: Path) -> None:
-    a = make_run(tmp_path / "a", setups=("supervised", "0"), seeds=(0, 1), cka=False)
+    a = make_run(tmp_path / "a", setups=("supervised", "0"), seeds=(0, 1, 2), cka=False)
     b = make_run(
-        tmp_path / "b", setups=("supervised", "0"), seeds=(0, 1), cka=False, rng_seed=5, bias={"0": 0.4}
+        tmp_path / "b", setups=("supervised", "0"), seeds=(0, 1, 2), cka=False, rng_seed=5, bias={"0": 0.4}
     )
     root = make_grid(tmp_path / "grid", [("x=1", a), ("x=2", b)])
     sub = root / "variants" / "var-1"

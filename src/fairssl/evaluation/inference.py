@@ -9,7 +9,7 @@ with n seeds, let v_s be seed s's plug-in value and v*_{s,b} its value under res
 against the baseline uses d_s = v_s(setup) - v_s(baseline) over the seeds both have, and its draws
 d*_{s,b} (same seed, same resample: paired). Each gets an interval from its variance components
 (:mod:`~fairssl.evaluation.components`: test sampling V_test from the shared draws plus training
-randomness s^2/n from the seeds, Welch-Satterthwaite df); one setup's values are centred on the
+randomness s^2/n from the seeds, t with n - 1 df); one setup's values are centred on the
 bootstrap bias-corrected mean, changes on the plug-in mean; the reported ``estimate`` is the plug-in mean.
 
 Sources covered: test subjects always; fine-tuning seeds when n >= 2 (with one seed s^2 is unknown and the

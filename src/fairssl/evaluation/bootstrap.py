@@ -19,7 +19,7 @@ of that resample's pooled value.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 
 import numpy as np
@@ -96,6 +96,16 @@ def resample_chunks(n_boot: int, n: int) -> list[tuple[int, int]]:
     """
     size = max(1, min(n_boot, _CHUNK_ELEMENTS // max(n, 1)))
     return [(start, min(n_boot, start + size)) for start in range(0, n_boot, size)]
+
+
+def resample_multiplicities(
+    n_units: int, *, n_boot: int, seed: int, elements_per_resample: int
+) -> Iterator[np.ndarray]:
+    """Multiplicities (b, S) of resamples 0 .. n_boot - 1 of S units, chunk by chunk
+    (:func:`resample_chunks`; ``elements_per_resample``: windows times the arrays evaluated per window).
+    Resample b is :func:`resample_indices`' row b whatever the chunking."""
+    for start, stop in resample_chunks(n_boot, elements_per_resample):
+        yield multiplicities(resample_indices(n_units, n_boot=stop - start, seed=seed, start=start), n_units)
 
 
 def percentile_intervals(
@@ -217,10 +227,9 @@ def bootstrap_ci(
     )
     fair_reps, pd_reps, attr_reps, perf_reps = [], [], [], []
     with single_blas_thread():
-        for start, stop in resample_chunks(n_boot, len(labels) * (1 + frame.shape[1])):
-            mult = multiplicities(
-                resample_indices(n_units, n_boot=stop - start, seed=seed, start=start), n_units
-            )
+        for mult in resample_multiplicities(
+            n_units, n_boot=n_boot, seed=seed, elements_per_resample=len(labels) * (1 + frame.shape[1])
+        ):
             f, p, q = model.replicate(mult)
             fair_reps.append(f)
             pd_reps.append(p)

@@ -14,10 +14,8 @@ import pandas as pd
 
 from fairssl.evaluation.bootstrap import (
     check_bootstrap_options,
-    multiplicities,
     percentile_intervals,
-    resample_chunks,
-    resample_indices,
+    resample_multiplicities,
     single_blas_thread,
 )
 from fairssl.evaluation.counts import encode_subjects
@@ -112,10 +110,9 @@ def paired_bootstrap_difference(
     )
     reps: list[np.ndarray] = []
     with single_blas_thread():
-        for start, stop in resample_chunks(n_boot, 2 * len(labels) * (1 + frame.shape[1])):
-            mult = multiplicities(
-                resample_indices(n_units, n_boot=stop - start, seed=seed, start=start), n_units
-            )
+        for mult in resample_multiplicities(
+            n_units, n_boot=n_boot, seed=seed, elements_per_resample=2 * len(labels) * (1 + frame.shape[1])
+        ):
             _, pd_a, perf_a = model_a.replicate(mult)
             _, pd_b, perf_b = model_b.replicate(mult)
             # overall rows come first in the performance block: column 0 = AUROC, 1 = AUPRC

@@ -21,9 +21,7 @@ import pandas as pd
 
 from fairssl.errors import ConfigError, DataError
 from fairssl.evaluation.bootstrap import (
-    multiplicities,
-    resample_chunks,
-    resample_indices,
+    resample_multiplicities,
     single_blas_thread,
 )
 from fairssl.evaluation.replicator import ModelReplicator, prepare_inputs
@@ -94,10 +92,10 @@ def resample_models(
             "subject ids are required: the study's intervals resample subjects, since windows of one "
             "person are not independent"
         )
-    labels, checked, frame, units, n_units = prepare_inputs(
-        y_true, list(scores), sensitive_features, subjects, reference, min_group_size
-    )
     options = dict(fairness_options or {})
+    labels, checked, frame, units, n_units = prepare_inputs(
+        y_true, list(scores), sensitive_features, subjects, reference, min_group_size, **options
+    )
     models = [
         ModelReplicator(
             labels,
@@ -113,15 +111,15 @@ def resample_models(
         )
         for s in checked
     ]
-    attrs = list(getattr(models[0], "attribute_names", []))
+    attrs = list(models[0].attribute_names)
     quantities = (*QUANTITIES, *(f"parity_deviation:{a}" for a in attrs))
     values = np.array([_plugin(m, attrs) for m in models])  # (K, Q)
     chunks = [np.empty((0, len(models), len(quantities)))]
     with single_blas_thread():
-        for start, stop in resample_chunks(n_boot, len(models) * len(labels) * (1 + frame.shape[1])):
-            mult = multiplicities(
-                resample_indices(n_units, n_boot=stop - start, seed=seed, start=start), n_units
-            )
+        elements = len(models) * len(labels) * (1 + frame.shape[1])
+        for mult in resample_multiplicities(
+            n_units, n_boot=n_boot, seed=seed, elements_per_resample=elements
+        ):
             per_model = []
             for m in models:
                 fair, pdev, perf = m.replicate(mult)

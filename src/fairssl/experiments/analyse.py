@@ -174,7 +174,7 @@ def evaluate_run(
                 min_group_size=ev.min_group_size,
                 include_missing=ev.include_missing,
             )
-            deviation = options.pop("deviation")
+            deviation = options["deviation"]  # a parity-deviation option, not a table option
             fair = fairness_table(
                 y,
                 (score >= ev.threshold).astype(int),
@@ -183,9 +183,8 @@ def evaluate_run(
                 min_group_size=ev.min_group_size,
                 include_missing=ev.include_missing,
                 subjects=pred["subject"].to_numpy(),
-                **options,
+                **{k: v for k, v in options.items() if k != "deviation"},
             )
-            options["deviation"] = deviation
             per_attr = attribute_parity_deviation(fair, deviation=deviation)
             pd_row = pd.DataFrame(
                 [

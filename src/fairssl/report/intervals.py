@@ -18,7 +18,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from fairssl.evaluation.testing import t_interval
 from fairssl.report.conventions import numeric_column
 
 CONFIDENCE = 0.95
@@ -39,33 +38,11 @@ def metric_range(metric: str) -> tuple[float, float]:
     return -np.inf, np.inf
 
 
-def seed_interval(
-    values: np.ndarray, low: np.ndarray, high: np.ndarray, *, confidence: float
-) -> tuple[float, float, float, str, int]:
-    """(mean, low, high, source, n) of per-seed values (n,), falling back to one run's bootstrap interval.
-
-    With >= 2 finite values: their mean and Student-t interval (``seeds``). With one: that value and its
-    stored bootstrap interval ``low``/``high`` (n,) (``bootstrap``; ``none`` when the interval is missing).
-    With none: NaNs.
-    """
-    ok = np.isfinite(values)
-    n = int(ok.sum())
-    if n == 0:
-        return np.nan, np.nan, np.nan, "none", 0
-    if n == 1:
-        i = int(np.flatnonzero(ok)[0])
-        lo, hi = float(low[i]), float(high[i])
-        source = "bootstrap" if np.isfinite(lo) and np.isfinite(hi) else "none"
-        return float(values[i]), lo, hi, source, 1
-    lo, hi = t_interval(values[ok], confidence=confidence)
-    return float(values[ok].mean()), lo, hi, "seeds", n
-
-
 def collapse_seeds(rows: pd.DataFrame, keys: list[str], *, confidence: float) -> pd.DataFrame:
     """Per ``keys``: mean estimate over seeds and its interval (t over seeds, else the run's bootstrap).
 
     ``rows`` holds long results rows (estimate, ci_low, ci_high, n_group, n_reference[, reason]). The same
-    rule as :func:`seed_interval`, vectorised over groups: with n >= 2 finite estimates, mean -/+
+    rule per group: with n >= 2 finite estimates, mean -/+
     t_{(1+c)/2, n-1} sd / sqrt(n); with n = 1 the stored interval of that run; intervals clipped to
     :func:`metric_range` when ``metric`` is a key. Returns ``keys`` + n_group, n_reference, n_seeds,
     n_runs, estimate, ci_low, ci_high, ci (seeds | bootstrap | none), reason (``;``-joined codes seen).

@@ -58,7 +58,7 @@ from threadpoolctl import ThreadpoolController
 
 from fairssl.data.dataset import MISSING, normalise_attributes
 from fairssl.errors import ConfigError, DataError
-from fairssl.evaluation.bootstrap import multiplicities, resample_indices
+from fairssl.evaluation.bootstrap import resample_multiplicities
 from fairssl.evaluation.performance import RankedScores, rank_scores, ranked_auroc_auprc
 
 __all__ = [
@@ -106,7 +106,6 @@ TASK_PROBE_COLUMNS = [
 ]
 _DEMOGRAPHIC_METRICS = ("balanced_accuracy", "auroc", "accuracy")
 _TASK_METRICS = ("auroc_group_probe", "auroc_pooled_probe", "gap")
-_CHUNK_ELEMENTS = 2_000_000  # resamples x windows processed at once
 _SMALL_FIT_ELEMENTS = 20_000_000  # below this many training values a probe fit runs on one BLAS thread
 _PERM_DOMAIN = 7919  # keeps permutation streams apart from bootstrap streams of the same seed
 
@@ -470,12 +469,8 @@ def _interval(reps: np.ndarray, confidence: float) -> tuple[float, float]:
 
 
 def _resamples(n_units: int, n_boot: int, seed: int, n_rows: int) -> list[np.ndarray]:
-    """Subject multiplicities (b, S) in chunks of resamples, b * n_rows bounded by ``_CHUNK_ELEMENTS``."""
-    size = max(1, min(n_boot, _CHUNK_ELEMENTS // max(n_rows, 1)))
-    return [
-        multiplicities(resample_indices(n_units, n_boot=min(size, n_boot - s), seed=seed, start=s), n_units)
-        for s in range(0, n_boot, size)
-    ]
+    """Subject multiplicities (b, S) in chunks of resamples, b * n_rows bounded as in the bootstrap."""
+    return list(resample_multiplicities(n_units, n_boot=n_boot, seed=seed, elements_per_resample=n_rows))
 
 
 def _hits_and_ranks(

@@ -100,7 +100,8 @@ def run(
     Re-running the same command resumes: finished runs are kept, interrupted and failed ones redone.
     """
     from fairssl.config import load_config, parse_settings
-    from fairssl.experiments.runner import LogProgress, Progress, RichProgress, run_study
+    from fairssl.experiments.progress import LogProgress, Progress, RichProgress
+    from fairssl.experiments.runner import run_study
 
     cfg = load_config(config, profile=profile)
     overrides = parse_settings(settings or [])
@@ -152,7 +153,7 @@ def compare(
 @user_errors
 def status(run_dir: Annotated[Path, typer.Argument(help="a run folder written by `fairssl run`")]) -> None:
     """What a study has done and what is left: runs done / running / interrupted / failed / pending."""
-    from fairssl.experiments.runner import study_status
+    from fairssl.experiments.status import study_status
 
     for line in study_status(run_dir).lines():
         out.print(line, highlight=False, markup=False, soft_wrap=True)
@@ -170,7 +171,7 @@ def audit(
     """Stage 1: dataset size, groups, label prevalence and label bias per group, warnings."""
     from fairssl.config import build_config, load_config
     from fairssl.data.audit import audit as run_audit
-    from fairssl.experiments.runner import load_study_data
+    from fairssl.experiments.workspace import load_study_data
 
     cfg = load_config(config)
     if data is not None or source is not None:

@@ -23,7 +23,7 @@ def test_workers_must_be_positive() -> None:
 
 def test_the_run_folder_does_not_depend_on_the_executor() -> None:
     from fairssl.config import build_config
-    from fairssl.experiments.runner import run_dir_for
+    from fairssl.experiments.workspace import run_dir_for
 
     base = run_dir_for(build_config({}))
     assert run_dir_for(build_config({"runtime": {"executor": "ray", "workers": 8}})) == base
@@ -35,7 +35,7 @@ def test_analysis_settings_reuse_the_run_folder_and_its_models() -> None:
     are left out of the folder's hash, and run ids never depended on them."""
     from fairssl.config import build_config
     from fairssl.experiments.grid import expand
-    from fairssl.experiments.runner import run_dir_for
+    from fairssl.experiments.workspace import run_dir_for
 
     base_cfg = build_config({})
     changed = build_config(

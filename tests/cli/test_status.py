@@ -83,7 +83,7 @@ def test_status_of_a_folder_that_is_not_a_run_folder(tmp_path) -> None:
 
 
 def test_status_shows_the_epoch_a_running_run_has_reached(tmp_path, tiny_config_dict) -> None:
-    from fairssl.experiments.runner import Workspace, epoch_reporter, read_progress
+    from fairssl.experiments.workspace import Workspace, epoch_reporter, read_progress
 
     run_dir, runs = _folder(tmp_path, tiny_config_dict)
     pre = runs[0].run_id
@@ -105,7 +105,7 @@ def test_training_writes_progress_every_epoch(tmp_path) -> None:
     import numpy as np
 
     from fairssl.config import ModelConfig, PretrainConfig
-    from fairssl.experiments.runner import epoch_reporter, read_progress
+    from fairssl.experiments.workspace import epoch_reporter, read_progress
     from fairssl.ssl.pretrain import pretrain
 
     seen: list[float] = []

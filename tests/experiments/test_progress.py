@@ -9,7 +9,7 @@ from rich.console import Console
 
 from fairssl.experiments.executors import Outcome
 from fairssl.experiments.grid import RunSpec
-from fairssl.experiments.runner import LogProgress, RichProgress, describe_outcome
+from fairssl.experiments.progress import LogProgress, RichProgress, describe_outcome
 
 PRE = RunSpec("pre-1", "pretrain", 0)
 FT = RunSpec("ft-1", "finetune", 1, setup="2-first-last", depends_on="pre-1", variant="finetune.lr=0.1")
@@ -56,7 +56,7 @@ def test_rich_progress_shows_runs_done_of_total_and_failures() -> None:
 
 
 def test_eta_weights_each_kind_by_its_own_run_time() -> None:
-    from fairssl.experiments.runner import eta_by_kind
+    from fairssl.experiments.progress import eta_by_kind
 
     # one 800 s pre-training and two 40 s fine-tunings done in 880 s of wall clock (one worker busy):
     # 10 fine-tunings left take 10 x 40 s, not 10 x the 293 s mean over all runs
@@ -69,7 +69,7 @@ def test_eta_weights_each_kind_by_its_own_run_time() -> None:
 
 
 def test_log_progress_uses_the_per_kind_eta_when_it_knows_the_kinds(monkeypatch) -> None:
-    import fairssl.experiments.runner as runner
+    import fairssl.experiments.progress as runner
 
     now = [0.0]
     monkeypatch.setattr(runner.time, "perf_counter", lambda: now[0])

@@ -17,8 +17,9 @@ from typer.testing import CliRunner
 
 from fairssl.cli import app
 from fairssl.config import build_config, to_toml
-from fairssl.experiments.runner import run_dir_for, run_study
+from fairssl.experiments.runner import run_study
 from fairssl.experiments.store import Store
+from fairssl.experiments.workspace import run_dir_for
 
 pytestmark = pytest.mark.slow
 

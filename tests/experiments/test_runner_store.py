@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from fairssl.cli import app
 from fairssl.config import build_config
 from fairssl.errors import RunError
-from fairssl.experiments import runner
+from fairssl.experiments import training as runner
 from fairssl.experiments.runner import run_study
 from fairssl.experiments.store import Store
 

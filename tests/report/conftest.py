@@ -212,7 +212,7 @@ def stack_variants(root: Path, parts: Sequence[tuple[str, Path]]) -> Path:
     """A grid study at ``root``: each part's (variant name, run folder) ``results/`` tables stacked with a
     leading ``variant`` column into ``root/results`` (as ``fairssl run`` does for a grid, with its
     ``_stack_tables``); ``dataset/`` and ``config.toml`` are the first part's."""
-    from fairssl.experiments.runner import _stack_tables
+    from fairssl.experiments.study_analysis import stack_tables as _stack_tables
 
     root.mkdir(parents=True, exist_ok=True)
     first = parts[0][1]

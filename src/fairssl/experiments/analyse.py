@@ -56,7 +56,7 @@ from fairssl.similarity.conditioned import (
 )
 
 if TYPE_CHECKING:
-    from fairssl.experiments.runner import Workspace
+    from fairssl.experiments.workspace import Workspace
 
 Log = Callable[[str], None]
 

@@ -78,7 +78,7 @@ _DATASET_CACHE_SIZE = 2
 
 def dataset_for(config: StudyConfig) -> WindowDataset:
     """The dataset of ``config.data``, loaded once per process (the last two kept)."""
-    from fairssl.experiments.runner import load_study_data
+    from fairssl.experiments.workspace import load_study_data
 
     key = config.digest("data")
     if key in _DATASETS:
@@ -93,7 +93,8 @@ def dataset_for(config: StudyConfig) -> WindowDataset:
 
 def run_task(task: Task) -> Outcome:
     """Execute one run (in any process); an exception becomes a failed :class:`Outcome`, never a raise."""
-    from fairssl.experiments.runner import Workspace, execute_run
+    from fairssl.experiments.training import execute_run
+    from fairssl.experiments.workspace import Workspace
     from fairssl.runtime import set_threads
 
     me = f"{socket.gethostname()}:{os.getpid()}"

@@ -28,7 +28,7 @@ from fairssl.experiments.grid import RunSpec
 from fairssl.similarity.probes import demographic_probe, group_task_probe, relate_to_cka
 
 if TYPE_CHECKING:
-    from fairssl.experiments.runner import Workspace
+    from fairssl.experiments.workspace import Workspace
 
 Log = Callable[[str], None]
 

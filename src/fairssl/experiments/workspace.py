@@ -1,0 +1,146 @@
+"""A run folder's layout, what makes a run's artifacts complete, and where a study's folder lives.
+
+Run folder layout (``<output_dir>/<name>-<config hash>/``)::
+
+    config.toml                 the resolved config (all defaults filled in)
+    results.sqlite              the results store: status of every run (source of truth), run metrics
+    dataset/                    the audit tables of stage 1
+    runs/<run_id>/              spec.json, history.csv, model.pt | encoder.pt,
+                                predictions.parquet and activations.npz (fine-tuning runs), done.json;
+                                written under runs/.partial/<run_id>/ and published by one rename
+    results/                    results.parquet/.csv (one row per variant x run x attribute x group x
+                                metric), summary.csv, cka.csv, cka_conditioned.csv, ...
+    variants/<slug>/            with a grid of several variants: each variant's own results/ and report
+    figures/                    PNG and SVG of every figure
+    report.html                 the self-contained report
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fairssl.config import StudyConfig
+from fairssl.data.dataset import WindowDataset
+from fairssl.experiments.grid import RunSpec
+from fairssl.experiments.store import STORE_NAME
+
+_REQUIRED = {"pretrain": ("encoder.pt",), "finetune": ("model.pt", "predictions.parquet", "activations.npz")}
+
+
+@dataclass
+class Workspace:
+    """Paths of a run folder. ``runs_root`` lets a variant's folder share the study's ``runs/``."""
+
+    root: Path
+    runs_root: Path | None = None
+
+    @property
+    def runs(self) -> Path:
+        return self.runs_root if self.runs_root is not None else self.root / "runs"
+
+    @property
+    def results(self) -> Path:
+        return self.root / "results"
+
+    @property
+    def figures(self) -> Path:
+        return self.root / "figures"
+
+    @property
+    def store_path(self) -> Path:
+        return self.root / STORE_NAME
+
+    def run(self, run_id: str) -> Path:
+        return self.runs / run_id
+
+    def partial(self, run_id: str) -> Path:
+        """Where a run writes before it is published (kept across attempts: pre-training checkpoints)."""
+        return self.runs / ".partial" / run_id
+
+    def is_done(self, run_id: str) -> bool:
+        """Whether the run's artifacts were published (``done.json`` is the last file written)."""
+        return (self.run(run_id) / "done.json").is_file()
+
+
+def artifacts_complete(ws: Workspace, spec: RunSpec) -> bool:
+    """The run's folder holds its ``done.json`` (for this run id) and every artifact of its kind."""
+    out = ws.run(spec.run_id)
+    if not ws.is_done(spec.run_id) or not all((out / f).is_file() for f in _REQUIRED[spec.kind]):
+        return False
+    try:
+        return json.loads((out / "done.json").read_text()).get("run_id") == spec.run_id
+    except (OSError, ValueError):
+        return False
+
+
+ANALYSIS_SECTIONS = ("evaluation", "similarity", "probes")
+"""Config sections that only change the analysis of trained models: left out of the run folder's hash,
+so changing them re-analyses the same models instead of training new ones."""
+
+
+def run_dir_for(config: StudyConfig) -> Path:
+    """``<output_dir>/<name>-<hash>``: the hash covers every setting but ``runtime``, ``output_dir`` and
+    the analysis sections (:data:`ANALYSIS_SECTIONS`), so the same study always lands in the same folder
+    whatever executor or worker count runs it, and a changed analysis setting re-analyses its models."""
+    sections = [k for k in config.to_dict() if k not in ("runtime", "output_dir", *ANALYSIS_SECTIONS)]
+    return Path(config.output_dir) / f"{config.name}-{config.digest(*sections)}"
+
+
+def load_study_data(config: StudyConfig) -> WindowDataset:
+    """The dataset named by ``config.data`` (the simulator by default)."""
+    if config.data.source == "simulate":
+        from fairssl.data.simulate import simulate
+
+        return simulate(config.data.simulate, seed=config.data.simulate.seed)
+    from fairssl.data.loaders import load_dataset
+
+    return load_dataset(config.data.source, config.data.path, **config.data.options)
+
+
+def write_json(path: Path, obj: Any) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=2, default=str))
+    os.replace(tmp, path)
+
+
+PROGRESS_FILE = "progress.json"
+
+
+def epoch_reporter(out: Path, total_epochs: int) -> Callable[[dict[str, float]], None]:
+    """An ``on_epoch`` callback writing ``progress.json`` (epoch, of, last losses) atomically in ``out``.
+
+    Works in any process (local workers, Ray): ``fairssl status`` reads it for running runs.
+    """
+
+    def report(row: dict[str, float]) -> None:
+        write_json(out / PROGRESS_FILE, {**row, "of": total_epochs, "at": time.time()})
+
+    return report
+
+
+def read_progress(out: Path) -> dict[str, float] | None:
+    """The last ``progress.json`` of a run folder, or None (absent or being replaced)."""
+    try:
+        data = json.loads((out / PROGRESS_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+__all__ = [
+    "ANALYSIS_SECTIONS",
+    "PROGRESS_FILE",
+    "Workspace",
+    "artifacts_complete",
+    "epoch_reporter",
+    "load_study_data",
+    "read_progress",
+    "run_dir_for",
+    "write_json",
+]

@@ -184,3 +184,104 @@ def test_frames_text_and_rich() -> None:
     console.print(render_rich(result))
     out = console.export_text()
     assert "Label bias" in out and "3.000" in out
+
+
+# ------------------------------------------------------------------------------------------ preparation
+def _two_channels(pain: np.ndarray, other: np.ndarray, info: dict) -> WindowDataset:
+    """_tiny with X (12, 2, 3) = [pain, other] and the loader's ``info``."""
+    return replace(_tiny(X=np.stack([pain, other], axis=1).astype(np.float32)), info=info)
+
+
+def _unscaled_pair() -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(2)
+    return rng.normal(25, 9.5, size=(12, 3)), rng.normal(0, 0.05, size=(12, 3))
+
+
+def test_unscaled_channels_on_different_scales_warn() -> None:
+    pain, other = _unscaled_pair()
+    warnings = audit(_two_channels(pain, other, {"scaling": "none"})).warnings
+    rms = [np.sqrt(v.mean() ** 2 + v.std(ddof=1) ** 2) for v in (pain, other)]  # oracle: numpy RMS
+    ratio = [w for w in warnings if "wildly different scales" in w]
+    assert len(ratio) == 1 and f"ratio {rms[0] / rms[1]:.3g} > 100" in ratio[0]
+    assert 'set data.options.scaling = "standard"' in ratio[0]
+    unit = [w for w in warnings if "far from unit scale" in w]
+    assert len(unit) == 1 and f"channel 'ch0' is far from unit scale (mean {pain.mean():.3g}" in unit[0]
+    scaled = audit(_two_channels(pain, other, {"scaling": "standard"})).warnings
+    assert not [w for w in scaled if "scale" in w]  # the loader scaled them: nothing to say
+
+
+def test_similar_scales_do_not_warn() -> None:
+    rng = np.random.default_rng(3)
+    a, b = rng.normal(0, 1, size=(12, 3)), rng.normal(0, 0.5, size=(12, 3))
+    assert not [w for w in audit(_two_channels(a, b, {"scaling": "none"})).warnings if "scale" in w]
+
+
+def test_extreme_values_warn_above_the_bound_only() -> None:
+    rng = np.random.default_rng(5)
+    a, b = rng.normal(size=(12, 3)), rng.normal(size=(12, 3))
+    b[3, 1], b[7, 0] = 5e6, -1e6  # 1e6 itself is not beyond the bound
+    warnings = audit(_two_channels(a, b, {"scaling": "standard"})).warnings
+    extreme = [w for w in warnings if "beyond +/-1e+06" in w]
+    assert len(extreme) == 1 and "channel 'ch1' holds 1 values beyond +/-1e+06" in extreme[0]
+    assert "(largest 5e+06)" in extreme[0]
+
+
+def test_constant_channels_warn() -> None:
+    rng = np.random.default_rng(6)
+    a = rng.normal(size=(12, 3))
+    info = {"scaling": "standard", "scaling_constant_channels": ["ch0", "ch1"]}
+    warnings = audit(_two_channels(a, np.full((12, 3), 3.0), info)).warnings
+    assert any("channel 'ch1' is constant (every observed value is 3)" in w for w in warnings)
+    assert any("channel 'ch0' is constant in the training split" in w for w in warnings)
+    assert not any("'ch1' is constant in the training split" in w for w in warnings)  # said once
+
+
+def test_gap_warnings_from_the_loader_info() -> None:
+    a, b = _unscaled_pair()
+    windowing = {
+        "windows": 12,
+        "windows_spanning_gaps": 5,
+        "max_gap": None,
+        "largest_gap_in_windows": "16 days",
+    }
+    warnings = audit(_two_channels(a, b, {"scaling": "standard", "windowing": windowing})).warnings
+    gap = [w for w in warnings if "time gaps" in w]
+    assert len(gap) == 1 and gap[0].startswith("5 of 12 windows span time gaps")
+    assert "largest 16 days" in gap[0] and "set data.options.max_gap" in gap[0]
+    windowing = {**windowing, "max_gap": "2D", "windows_spanning_gaps": 0, "windows_dropped_gap": 3}
+    warnings = audit(_two_channels(a, b, {"scaling": "standard", "windowing": windowing})).warnings
+    assert not [w for w in warnings if "span time gaps" in w]
+    assert any(
+        "3 windows were dropped because they span a time step larger than max_gap = 2D" in w for w in warnings
+    )
+
+
+def test_long_table_with_gaps_and_unscaled_channel_end_to_end() -> None:
+    from fairssl.data.loaders.generic import load_long_table
+
+    rng = np.random.default_rng(7)
+    rows = []
+    for i in range(10):
+        days = [d for d in range(30) if not 10 <= d < 10 + i % 4 * 5]  # holes of 0, 5, 10 or 15 days
+        for d in days:
+            rows.append(
+                {"subject": f"s{i}", "time": d, "pain": rng.normal(25, 9.5), "label": int(d % 3 == 0)}
+            )
+    table = pd.DataFrame(rows)
+    unscaled = audit(load_long_table(table, window=5, scaling="none")).warnings
+    assert any("channel 'pain' is far from unit scale" in w for w in unscaled)
+    assert any("windows span time gaps" in w and "largest 16" in w for w in unscaled)
+    scaled = audit(load_long_table(table, window=5, max_gap=1)).warnings
+    assert not [w for w in scaled if "scale" in w or "span time gaps" in w]
+    assert any(
+        "windows were dropped because they span a time step larger than max_gap = 1" in w for w in scaled
+    )
+
+
+def test_the_loaders_own_warnings_reach_the_audit() -> None:
+    ds = replace(
+        _tiny(), info={"warnings": ["3 holdout-year participants return from earlier years: dropped"]}
+    )
+    result = audit(ds)
+    assert "3 holdout-year participants return from earlier years: dropped" in result.warnings
+    assert "return from earlier years" in result.summary_text()

@@ -98,7 +98,7 @@ def test_check_labels_accepts_multiclass_and_pool() -> None:
 def test_npz_round_trip_with_attribute_keys_and_drawn_split(tmp_path: Path) -> None:
     arr = _arrays()
     np.savez(tmp_path / "w.npz", **arr, channel_names=np.array(["hr", "acc", "temp"]))
-    ds = load_arrays(tmp_path / "w.npz", seed=3)
+    ds = load_arrays(tmp_path / "w.npz", seed=3, scaling="none")
     assert ds.X.shape == (N, C, T) and ds.channel_names == ("hr", "acc", "temp")
     assert ds.attribute_names == ["sex"]
     row = {w: i for i, w in enumerate(arr["window_id"])}
@@ -154,7 +154,7 @@ def test_nan_in_windows_error_and_imputation(tmp_path: Path) -> None:
     np.savez(tmp_path / "w.npz", **arr)
     with pytest.raises(DataError, match=r"X holds 2 NaN/Inf values \(first at window 'win07', channel 2\)"):
         load_arrays(tmp_path / "w.npz")
-    ds = load_arrays(tmp_path / "w.npz", impute="zero")
+    ds = load_arrays(tmp_path / "w.npz", impute="zero", scaling="none")
     assert ds.mask is not None and np.isfinite(ds.X).all()
     k = int(np.flatnonzero(ds.window_id == "win07")[0])
     assert ds.X[k, 2, 1] == 0.0 and not ds.mask[k, 2, 1] and ds.mask.sum() == N * C * T - 2
@@ -188,7 +188,7 @@ def test_given_split_checks(tmp_path: Path) -> None:
 # ------------------------------------------------------------------------------------------ folder
 def test_folder_is_memory_mapped_not_copied(tmp_path: Path) -> None:
     folder = _folder(tmp_path)
-    ds = load_arrays(folder)
+    ds = load_arrays(folder, scaling="none")
     assert isinstance(ds.X, np.memmap) and not ds.X.flags.writeable
     np.testing.assert_array_equal(np.asarray(ds.X), _arrays()["X"])
     assert ds.attribute_names == ["sex"]
@@ -270,7 +270,7 @@ def test_long_table_csv_with_demographics(tmp_path: Path) -> None:
     _demographics().to_parquet(tmp_path / "demo.parquet")
     ds = load_long_table(
         tmp_path / "long.csv", window=4, stride=2, demographics=tmp_path / "demo.parquet",
-        demographics_id_col="pid", channels=["hr", "steps"],
+        demographics_id_col="pid", channels=["hr", "steps"], scaling="none",
     )  # fmt: skip
     assert ds.X.shape == (12 * 3, 2, 4) and ds.channel_names == ("hr", "steps")
     sex = pd.Series(ds.attributes["sex"].astype(str).to_numpy(), index=ds.subject)
@@ -297,7 +297,9 @@ def test_long_table_split_column_and_mean_imputation_uses_train_rows() -> None:
     table = _long_table()
     table["fold"] = table["subject"].map(lambda s: ["train", "train", "val", "test"][int(s[1:]) % 4])
     table.loc[table["subject"] == "u0", "hr"] = np.nan  # a train subject with no heart rate at all
-    ds = load_long_table(table, window=4, split_col="fold", impute="mean", channels=["hr", "steps"])
+    ds = load_long_table(
+        table, window=4, split_col="fold", impute="mean", channels=["hr", "steps"], scaling="none"
+    )
     assert set(pd.Series(ds.split, index=ds.subject).loc["u2"]) == {"val"}
     train_mean = table.loc[table["fold"] == "train", "hr"].mean()  # skips NaN: observed train rows only
     u0 = ds.X[ds.subject == "u0"]
@@ -377,3 +379,175 @@ def test_registry_missing_module(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(registry.SOURCES, "mesa", ("fairssl.data.loaders.no_such_module", "load_mesa", True))
     with pytest.raises(ConfigError, match=r"data source 'mesa' is not available in this installation"):
         load_dataset("mesa", "x")
+
+
+# ------------------------------------------------------------------------------------------ scaling
+def _headache(n_subjects: int = 20, days: int = 12, seed: int = 0) -> pd.DataFrame:
+    """A headache diary: 'pain' ~ N(25, 9.5) (unscaled), 'sleep' ~ N(7, 1); test subjects shifted +20."""
+    rng = np.random.default_rng(seed)
+    fold = ["train", "train", "train", "val", "test"]
+    recs = []
+    for i in range(n_subjects):
+        for t in range(days):
+            recs.append(
+                {
+                    "subject": f"h{i}",
+                    "time": t,
+                    "pain": rng.normal(25, 9.5) + (20.0 if fold[i % 5] == "test" else 0.0),
+                    "sleep": rng.normal(7, 1),
+                    "label": int(rng.random() < 0.4),
+                    "fold": fold[i % 5],
+                }
+            )
+    return pd.DataFrame(recs)
+
+
+def test_long_table_scales_with_training_statistics_only() -> None:
+    table = _headache()
+    ds = load_long_table(table, window=4, stride=4, split_col="fold", channels=["pain", "sleep"])
+    train_rows = table[table["fold"] == "train"]  # stride == window: train windows hold every train row once
+    mean, sd = train_rows["pain"].mean(), train_rows["pain"].std(ddof=0)
+    pain_train = ds.X[ds.split == "train"][:, 0]
+    assert pain_train.mean() == pytest.approx(0.0, abs=1e-5) and pain_train.std() == pytest.approx(1.0, 1e-4)
+    # a test window is (raw - train mean) / train SD: the shifted test split stays shifted by about 20 / 9.5
+    k = int(np.flatnonzero(ds.window_id == "h4@4")[0])
+    raw = table[(table["subject"] == "h4") & table["time"].between(4, 7)].sort_values("time")["pain"]
+    np.testing.assert_allclose(ds.X[k, 0], (raw.to_numpy() - mean) / sd, rtol=1e-4, atol=1e-5)
+    assert ds.X[ds.split == "test"][:, 0].mean() == pytest.approx(20 / 9.5, abs=0.6)
+    assert ds.info["scaling"] == "standard" and ds.info["scaling_centre"]["pain"] == pytest.approx(mean)
+    assert ds.info["scaling_scale"]["pain"] == pytest.approx(sd)
+
+
+def test_scaling_none_keeps_values_bit_identical(tmp_path: Path) -> None:
+    table = _headache()
+    ds = load_long_table(
+        table, window=4, stride=4, split_col="fold", channels=["pain", "sleep"], scaling="none"
+    )
+    k = int(np.flatnonzero(ds.window_id == "h4@4")[0])
+    raw = table[(table["subject"] == "h4") & table["time"].between(4, 7)].sort_values("time")
+    assert np.array_equal(ds.X[k], raw[["pain", "sleep"]].to_numpy(np.float32).T)
+    assert ds.info["scaling"] == "none"
+    arr = _arrays()
+    np.savez(tmp_path / "w.npz", **arr)
+    X = load_arrays(tmp_path / "w.npz", scaling="none").X
+    assert np.array_equal(np.sort(X.ravel()), np.sort(arr["X"].ravel()))
+
+
+def test_long_table_robust_scaling_and_clip() -> None:
+    ds = load_long_table(
+        _headache(), window=4, split_col="fold", channels=["pain"], scaling="robust", clip=2.0
+    )
+    assert np.abs(ds.X).max() <= 2.0 and ds.info["scaling"] == "robust" and ds.info["scaling_clip"] == 2.0
+    with pytest.raises(ConfigError, match=r"scaling = 'z' is not one of standard, robust, none"):
+        load_long_table(_headache(), window=4, scaling="z")
+
+
+def test_mean_imputation_lands_on_the_scaled_training_mean() -> None:
+    table = _headache()
+    table.loc[(table["subject"] == "h0") & (table["time"] < 4), "pain"] = np.nan  # a train subject
+    ds = load_long_table(table, window=4, stride=4, split_col="fold", channels=["pain"], impute="mean")
+    fill = ds.info["fill_values"]["pain"]  # data units: mean of the observed training rows
+    assert fill == pytest.approx(table.loc[table["fold"] == "train", "pain"].mean())
+    k = int(np.flatnonzero(ds.window_id == "h0@0")[0])
+    expected = (fill - ds.info["scaling_centre"]["pain"]) / ds.info["scaling_scale"]["pain"]
+    np.testing.assert_allclose(ds.X[k, 0], expected, atol=1e-6)  # float32 rounding of the fill
+    assert abs(expected) < 1e-6  # stride == window: the fill is the scaler's centre, i.e. 0 after scaling
+    observed = ds.X[ds.split == "train"][:, 0][ds.mask[ds.split == "train"][:, 0]]
+    assert observed.mean() == pytest.approx(0.0, abs=1e-5) and observed.std() == pytest.approx(1.0, 1e-4)
+
+
+def test_arrays_scale_with_training_statistics_only(tmp_path: Path) -> None:
+    arr = _arrays()
+    split_of = {f"p{i}": ["train", "train", "val", "test", "train"][i % 5] for i in range(10)}
+    arr["split"] = np.array([split_of[s] for s in arr["subject"]])
+    rng = np.random.default_rng(1)
+    arr["X"][:, 0] = rng.normal(25, 9.5, size=(N, T)) + np.where(arr["split"] == "test", 20.0, 0.0)[:, None]
+    np.savez(tmp_path / "w.npz", **arr)
+    ds = load_arrays(tmp_path / "w.npz")
+    train = arr["X"][arr["split"] == "train", 0].astype(np.float64)
+    row = {w: i for i, w in enumerate(arr["window_id"])}
+    for k, wid in enumerate(ds.window_id):
+        np.testing.assert_allclose(
+            ds.X[k, 0], (arr["X"][row[wid], 0] - train.mean()) / train.std(), rtol=1e-4
+        )
+    assert ds.X[ds.split == "train"][:, 0].std() == pytest.approx(1.0, 1e-4)
+    assert ds.X[ds.split == "test"][:, 0].mean() > 1.0  # not re-centred with test statistics
+    assert ds.info["scaling"] == "standard" and not isinstance(ds.X, np.memmap)
+
+
+# ------------------------------------------------------------------------------------------ diagnoses
+def test_csv_given_as_arrays_says_it_is_a_csv(tmp_path: Path) -> None:
+    _long_table().to_csv(tmp_path / "long.csv", index=False)
+    with pytest.raises(
+        DataError, match=r"long.csv is a CSV/text table, not an .npz of windows; use source 'long'"
+    ):
+        load_arrays(tmp_path / "long.csv")
+    np.save(tmp_path / "X.npy", _arrays()["X"])
+    with pytest.raises(DataError, match=r"X.npy is a single .npy array; put it as X.npy in a folder"):
+        load_arrays(tmp_path / "X.npy")
+    _long_table().to_parquet(tmp_path / "long.parquet")
+    with pytest.raises(DataError, match=r"long.parquet is a parquet table, not an .npz"):
+        load_arrays(tmp_path / "long.parquet")
+
+
+def test_header_only_csv_says_no_rows(tmp_path: Path) -> None:
+    (tmp_path / "head.csv").write_text("subject,time,hr,label\n")
+    with pytest.raises(DataError, match=r"head.csv has no rows \(only a header: subject, time, hr, label\)"):
+        load_long_table(tmp_path / "head.csv", window=3)
+
+
+def test_permission_denied_names_the_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _long_table().to_csv(tmp_path / "long.csv", index=False)
+    np.savez(tmp_path / "w.npz", **_arrays())
+    real_open = Path.open
+
+    def deny(self: Path, *args: Any, **kwargs: Any) -> Any:
+        if self.name in ("long.csv", "w.npz"):
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_open(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "open", deny)  # running as root, chmod 000 would not stop the read
+    with pytest.raises(DataError, match=r"permission denied reading .*long.csv; make it readable"):
+        load_long_table(tmp_path / "long.csv", window=3)
+    with pytest.raises(DataError, match=r"permission denied reading .*w.npz; make it readable"):
+        load_arrays(tmp_path / "w.npz")
+
+
+def test_permission_denied_from_the_reader(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _long_table().to_parquet(tmp_path / "long.parquet")
+
+    def deny(*args: Any, **kwargs: Any) -> Any:
+        raise OSError(13, "Permission denied")
+
+    monkeypatch.setattr(pd, "read_parquet", deny)
+    with pytest.raises(DataError, match=r"permission denied reading .*long.parquet"):
+        read_table(tmp_path / "long.parquet")
+
+
+def test_values_too_large(tmp_path: Path) -> None:
+    table = _long_table()
+    table.loc[table["subject"] == "u2", "hr"] = 1e300
+    table.to_csv(tmp_path / "huge.csv", index=False)
+    with pytest.raises(DataError, match=r"value too large for float32 at subject 'u2', time 0, column 'hr'"):
+        load_long_table(tmp_path / "huge.csv", window=3)
+    table.loc[table["subject"] == "u2", "hr"] = 1e30
+    with pytest.raises(DataError, match=r"value 1e\+30 at subject 'u2', time 0, column 'hr' is beyond"):
+        load_long_table(table, window=3)
+    arr = _arrays()
+    X = arr["X"].astype(np.float64)
+    X[5, 1, 2] = 1e300
+    np.savez(tmp_path / "w.npz", **{**arr, "X": X})
+    with pytest.raises(DataError, match=r"value too large for float32 at window 'win05', channel 1: 1e\+300"):
+        load_arrays(tmp_path / "w.npz")
+    X[5, 1, 2] = 1e30
+    np.savez(tmp_path / "w.npz", **{**arr, "X": X.astype(np.float32)})
+    with pytest.raises(DataError, match=r"value 1e\+30 at window 'win05', channel 1 is beyond"):
+        load_arrays(tmp_path / "w.npz", scaling="none")
+
+
+def test_parquet_named_csv_is_read_as_parquet(tmp_path: Path) -> None:
+    table = _long_table()
+    table.to_parquet(tmp_path / "long.csv")
+    back = read_table(tmp_path / "long.csv")
+    pd.testing.assert_frame_equal(back, table)
+    assert load_long_table(tmp_path / "long.csv", window=3).n_steps == 3

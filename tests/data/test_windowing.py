@@ -285,3 +285,128 @@ def test_impute_windows_matches_loops() -> None:
 def test_impute_windows_bad_method() -> None:
     with pytest.raises(ConfigError, match="unknown impute 'linear'"):
         impute_windows(np.zeros((1, 1, 2), np.float32), method="linear")  # type: ignore[arg-type]
+
+
+# ------------------------------------------------------------------------------------------ time gaps
+def _diary(seed: int = 0) -> pd.DataFrame:
+    """Daily diaries of 5 subjects over 40 days with holes of 2-16 days (like a headache-diary cohort)."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(5):
+        days = np.arange(40)
+        hole_start = int(rng.integers(5, 20))
+        hole = int(rng.integers(1, 16))  # 1..15 missing days -> a step of 2..16 days
+        days = days[(days < hole_start) | (days >= hole_start + hole)]
+        if i == 0:
+            days = days[days != 30]  # a second, 2-day step
+        for d in days:
+            rows.append(
+                {"sid": f"p{i}", "day": int(d), "pain": rng.normal(25, 9.5), "lab": int(rng.random() < 0.3)}
+            )
+    table = pd.DataFrame(rows)
+    table["date"] = pd.Timestamp("2021-03-01") + pd.to_timedelta(table["day"], unit="D")
+    return table
+
+
+def _gap_oracle(table: pd.DataFrame, window: int, max_gap_days: float | None) -> tuple[int, int, int]:
+    """Plain loops: (kept windows, dropped for a step > max_gap, kept spanning a step > 3 x median step)."""
+    kept = dropped = spanning = 0
+    for _, rows in table.groupby("sid"):
+        days = np.sort(rows["day"].to_numpy())
+        steps = np.diff(days)
+        median = float(np.median(steps))
+        for start in range(len(days) - window + 1):
+            inside = steps[start : start + window - 1]
+            if max_gap_days is not None and (inside > max_gap_days).any():
+                dropped += 1
+                continue
+            kept += 1
+            spanning += int((inside > 3 * median).any())
+    return kept, dropped, spanning
+
+
+def _cut(table: pd.DataFrame, time_col: str, max_gap: object = None, window: int = 7):
+    return windows_from_long(
+        table, subject_col="sid", time_col=time_col, channels=["pain"], label_col="lab", window=window,
+        max_gap=max_gap,
+    )  # fmt: skip
+
+
+def test_windows_spanning_gaps_are_counted_without_max_gap() -> None:
+    table = _diary()
+    kept, _, spanning = _gap_oracle(table, 7, None)
+    w = _cut(table, "date")
+    assert len(w.y) == kept and w.report["windows_dropped_gap"] == 0  # rows are still counted as before
+    assert w.report["windows_spanning_gaps"] == spanning > 0
+    largest = int(table.groupby("sid")["day"].apply(lambda d: np.diff(np.sort(d)).max()).max())
+    assert w.report["largest_gap_in_windows"] == f"{largest} days"
+
+
+@pytest.mark.parametrize(
+    ("time_col", "max_gap"), [("date", "1D"), ("date", "36h"), ("day", 1), ("text", "1D")]
+)
+def test_max_gap_drops_windows_spanning_a_larger_step(time_col: str, max_gap: object) -> None:
+    table = _diary()
+    table["text"] = table["date"].dt.strftime("%Y-%m-%d")
+    kept, dropped, _ = _gap_oracle(table, 7, 1.5 if max_gap == "36h" else 1.0)
+    w = _cut(table, time_col, max_gap)
+    assert len(w.y) == kept and w.report["windows_dropped_gap"] == dropped > 0
+    assert w.report["windows_spanning_gaps"] == 0
+    span = pd.to_datetime(pd.Series(w.end_time)) - pd.to_datetime(pd.Series(w.start_time))
+    if time_col == "day":
+        span = pd.to_timedelta(w.end_time - w.start_time, unit="D")
+    assert (span == pd.Timedelta(days=6)).all()  # every kept window covers 7 consecutive days
+
+
+def test_max_gap_with_tz_aware_times() -> None:
+    table = _diary()
+    table["date"] = table["date"].dt.tz_localize("Europe/Berlin")
+    kept, dropped, _ = _gap_oracle(table, 7, 1.0)
+    w = _cut(table, "date", "1D")
+    assert len(w.y) == kept and w.report["windows_dropped_gap"] == dropped
+
+
+@pytest.mark.parametrize(
+    ("time_col", "max_gap", "pattern"),
+    [
+        ("day", "2D", r"time column 'day' is numeric, so give max_gap as a number"),
+        ("date", 2, r"time column 'date' holds dates, so give max_gap as a duration such as '2D'"),
+        ("date", "soon", r"max_gap = 'soon' is not a duration"),
+        ("day", -1, r"max_gap = -1 must be positive"),
+        ("word", 2, r"max_gap needs a numeric or datetime time column, but 'word' holds neither"),
+    ],
+)
+def test_max_gap_errors(time_col: str, max_gap: object, pattern: str) -> None:
+    table = _diary()
+    table["word"] = "t" + table["day"].astype(str).str.zfill(2)
+    with pytest.raises(ConfigError, match=pattern):
+        _cut(table, time_col, max_gap)
+
+
+def test_text_times_not_measurable_report_none() -> None:
+    table = _diary()
+    table["word"] = "t" + table["day"].astype(str).str.zfill(2)
+    assert _cut(table, "word").report["windows_spanning_gaps"] is None
+
+
+def test_every_window_dropped_for_gaps_says_so() -> None:
+    table = _diary()
+    with pytest.raises(
+        DataError, match=r"no window remains: 0 had no label .*, \d+ spanned a gap > max_gap=0.5"
+    ):
+        _cut(table, "day", 0.5)
+
+
+# ------------------------------------------------------------------------------------------ magnitude
+@pytest.mark.parametrize(
+    ("value", "pattern"),
+    [
+        (1e300, r"value too large for float32 at subject 'p1', day 3, column 'pain': 1e\+300"),
+        (-1e30, r"value -1e\+30 at subject 'p1', day 3, column 'pain' is beyond \+/-1e\+20 \(1 such"),
+    ],
+)
+def test_values_too_large_are_named(value: float, pattern: str) -> None:
+    table = _diary()
+    table.loc[(table["sid"] == "p1") & (table["day"] == 3), "pain"] = value
+    with pytest.raises(DataError, match=pattern):
+        _cut(table, "day")

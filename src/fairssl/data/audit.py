@@ -13,6 +13,9 @@ one-line warnings: a group with fewer than ``min_positives`` positive or ``min_n
 windows (its fairness metrics will be noisy), an attribute with a :data:`MISSING` group (kept separate,
 never folded into another group), subjects shared across splits.
 
+Data-preparation warnings (scaling, extreme and constant channels, time gaps) come from
+:mod:`fairssl.data.preparation`.
+
 X is read in chunks of 4,096 windows, so a memory-mapped dataset is never loaded whole.
 """
 
@@ -27,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from fairssl.data.dataset import MISSING, SPLITS, WindowDataset
+from fairssl.data.preparation import EXTREME_VALUE, preparation_warnings
 from fairssl.errors import ConfigError
 
 CHUNK = 4096
@@ -38,7 +42,8 @@ class AuditResult:
     """Tables of a stage-1 audit (see the module docstring); ``to_frames`` returns them by name.
 
     ``sizes``: index split (``all`` then train/val/test/pool present) x windows, subjects, labelled,
-    positives, prevalence. ``channels``: channel, mean, std (over observed values), missing_fraction.
+    positives, prevalence. ``channels``: channel, mean, std, min, max (over observed values),
+    missing_fraction, n_extreme (observed values with ``|x| > EXTREME_VALUE``).
     ``groups``: one row per attribute x group x split with windows, subjects, share (of the split's
     windows), labelled, positives, negatives, prevalence, mean_difference, disparate_impact,
     missing_fraction, is_reference. ``references``: attribute -> reference group. ``overlap``: pairs of
@@ -121,6 +126,9 @@ def _scan(ds: WindowDataset) -> tuple[pd.DataFrame, np.ndarray]:
     mean = np.zeros(c)
     m2 = np.zeros(c)
     missing_ch = np.zeros(c)
+    low = np.full(c, np.inf)
+    high = np.full(c, -np.inf)
+    n_extreme = np.zeros(c, dtype=np.int64)
     window_missing = np.empty(n)
     for lo in range(0, n, CHUNK):
         xb = np.asarray(ds.X[lo : lo + CHUNK], dtype=np.float64)  # (b, C, T)
@@ -131,6 +139,9 @@ def _scan(ds: WindowDataset) -> tuple[pd.DataFrame, np.ndarray]:
         missing_ch += (~observed).sum(axis=(0, 2))
         nb = observed.sum(axis=(0, 2)).astype(float)  # (C,)
         vals = np.where(observed, xb, 0.0)
+        low = np.minimum(low, np.where(observed, xb, np.inf).min(axis=(0, 2), initial=np.inf))
+        high = np.maximum(high, np.where(observed, xb, -np.inf).max(axis=(0, 2), initial=-np.inf))
+        n_extreme += (np.abs(vals) > EXTREME_VALUE).sum(axis=(0, 2))
         mb = np.divide(vals.sum(axis=(0, 2)), nb, out=np.zeros(c), where=nb > 0)
         m2b = (np.where(observed, xb - mb[None, :, None], 0.0) ** 2).sum(axis=(0, 2))
         count, mean, m2 = _merge_moments(count, mean, m2, nb, mb, m2b)
@@ -140,7 +151,10 @@ def _scan(ds: WindowDataset) -> tuple[pd.DataFrame, np.ndarray]:
             "channel": list(ds.channel_names),
             "mean": np.where(count > 0, mean, np.nan),
             "std": std,
+            "min": np.where(count > 0, low, np.nan),
+            "max": np.where(count > 0, high, np.nan),
             "missing_fraction": missing_ch / max(n * t, 1),
+            "n_extreme": n_extreme,
         }
     )
     return channels, window_missing
@@ -306,6 +320,8 @@ def audit(
                 f"{shared} subject(s) are in both {split_a} and {split_b}; "
                 "splits must be subject-disjoint: re-split by subject"
             )
+    warnings += preparation_warnings(channels, ds.info)
+    warnings += [str(w) for w in ds.info.get("warnings", [])]  # what the loader noticed
     groups = pd.DataFrame(
         group_rows,
         columns=[

@@ -113,4 +113,42 @@ def fit_scaler(
     return ChannelScaler(method=method, centre=centre, scale=scale, clip=clip, degenerate=tuple(degenerate))
 
 
-__all__ = ["SCALE_METHODS", "ChannelScaler", "ScaleMethod", "check_scaling", "fit_scaler"]
+def scale_train_fitted(
+    X: np.ndarray,
+    split: np.ndarray,
+    *,
+    method: str = "standard",
+    clip: float | None = None,
+    mask: np.ndarray | None = None,
+    channel_names: Sequence[str] | None = None,
+    chunk: int = 4096,
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """Scale windows ``X`` (N, C, T) with statistics of the ``split == "train"`` windows only.
+
+    Only *observed* training values are fitted (``mask`` True; imputed values would shrink the SD);
+    every window (train, val, test, pool) is then transformed, ``chunk`` windows at a time, into a new
+    float32 array. ``method="none"`` without ``clip`` returns ``X`` itself (bit-identical, a memmap stays
+    a memmap). Returns (scaled X, :meth:`ChannelScaler.info`).
+    """
+    check_scaling(method, clip)
+    if method == "none" and clip is None:
+        return X, {"scaling": "none", "scaling_clip": None}
+    train = np.flatnonzero(np.asarray(split) == "train")
+    fit_values = np.asarray(X[train], dtype=np.float64)  # (n_train, C, T)
+    if mask is not None:
+        fit_values = np.where(np.asarray(mask[train], dtype=bool), fit_values, np.nan)
+    scaler = fit_scaler(fit_values, method=method, clip=clip)
+    out = np.empty(X.shape, dtype=np.float32)
+    for lo in range(0, X.shape[0], chunk):
+        out[lo : lo + chunk] = scaler.transform(np.asarray(X[lo : lo + chunk]))
+    return out, scaler.info(channel_names)
+
+
+__all__ = [
+    "SCALE_METHODS",
+    "ChannelScaler",
+    "ScaleMethod",
+    "check_scaling",
+    "fit_scaler",
+    "scale_train_fitted",
+]

@@ -16,6 +16,12 @@ The window label follows ``label_rule``:
 Rows whose label is NaN are unlabelled: a window whose rule yields no label (e.g. ``"last"`` on an
 unlabelled row) is dropped and counted, which turns sparse labels (e.g. weekly surveys) into windows
 that end on a label date.
+
+Windows count rows, not time. ``max_gap`` drops the windows that span a step between consecutive rows
+larger than it (counted as ``windows_dropped_gap``); whatever ``max_gap``, the kept windows that span a
+step larger than 3 x their subject's median step are counted as ``windows_spanning_gaps`` (see
+:mod:`fairssl.data.gaps`). Values beyond 1e20 (or too large for float32) are an error
+(:mod:`fairssl.data.magnitude`).
 """
 
 from __future__ import annotations
@@ -29,12 +35,29 @@ import numpy as np
 import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
 
+from fairssl.data.gaps import (
+    GAP_RULE,
+    count_in_windows,
+    format_step,
+    gap_limit,
+    largest_step,
+    long_steps,
+    row_steps,
+    time_axis,
+)
+from fairssl.data.impute import (
+    IMPUTE_METHODS,
+    Impute,
+    fill_defaults,
+    impute_rows,
+    impute_windows,
+    nonfinite_message,
+)
+from fairssl.data.magnitude import check_magnitude
 from fairssl.errors import ConfigError, DataError
 
 LabelRule = Literal["last", "center", "any", "majority"]
-Impute = Literal["ffill", "zero", "mean"]
 LABEL_RULES = ("last", "center", "any", "majority")
-IMPUTE_METHODS = ("ffill", "zero", "mean")
 
 
 @dataclass(frozen=True, eq=False)
@@ -96,87 +119,77 @@ def _window_labels(labels: np.ndarray, rule: str, classes: np.ndarray) -> np.nda
     return np.where(any_obs, classes[np.argmax(counts, axis=1)], np.nan)
 
 
-def _nonfinite_message(values: np.ndarray, channels: Sequence[str]) -> str:
-    bad = (~np.isfinite(values)).sum(axis=0)
-    order = np.argsort(-bad, kind="stable")
-    parts = [f"{channels[i]!r} {int(bad[i])}" for i in order if bad[i] > 0]
-    first = int(order[0])
-    return (
-        f"channel column {channels[first]!r} holds {int(bad[first])} NaN/Inf values of {len(values)} rows"
-        f" (all affected columns: {', '.join(parts)}); pass impute='ffill', 'zero' or 'mean', "
-        "or clean the table"
+def _keep_windows(
+    labels: np.ndarray,
+    obs_rows: np.ndarray,
+    far: np.ndarray,
+    *,
+    window: int,
+    stride: int,
+    label_rule: str,
+    classes: np.ndarray,
+    min_coverage: float,
+    n_channels: int,
+) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
+    """One subject's rows (L,) -> (kept window starts, their labels, drop counts).
+
+    A window is dropped, in this order, for having no label, for spanning a step beyond ``max_gap``
+    (``far`` marks the row a too-large step leads into), or for coverage below ``min_coverage``.
+    """
+    lab = sliding_window_view(labels, window)[::stride]  # (n_w, T)
+    first = np.arange(lab.shape[0]) * stride
+    wl = _window_labels(lab, label_rule, classes)
+    cum = np.r_[0, np.cumsum(obs_rows)]
+    coverage = (cum[first + window] - cum[first]) / (window * n_channels)
+    ok_label = ~np.isnan(wl)
+    ok_gap = count_in_windows(far, first, window) == 0
+    ok_cov = coverage >= min_coverage
+    counts = {
+        "unlabelled": int((~ok_label).sum()),
+        "gap": int((ok_label & ~ok_gap).sum()),
+        "coverage": int((ok_label & ok_gap & ~ok_cov).sum()),
+    }
+    keep = ok_label & ok_gap & ok_cov
+    return first[keep], wl[keep], counts
+
+
+def _sorted_rows(table: pd.DataFrame, subject_col: str, time_col: str) -> tuple[np.ndarray, ...]:
+    """(order, subject, time) of the rows sorted by subject then time; duplicate or missing times raise."""
+    frame = pd.DataFrame(
+        {"subject": table[subject_col].astype(str).to_numpy(), "time": table[time_col].to_numpy()}
     )
+    if frame["time"].isna().any():
+        raise DataError(
+            f"time column {time_col!r} holds {int(frame['time'].isna().sum())} missing values; "
+            "every row needs a time"
+        )
+    order = frame.sort_values(["subject", "time"], kind="mergesort").index.to_numpy()
+    subj = frame["subject"].to_numpy()[order]
+    times = frame["time"].to_numpy()[order]
+    dup = pd.DataFrame({"s": subj, "t": times}).duplicated()
+    if dup.any():
+        i = int(np.flatnonzero(dup.to_numpy())[0])
+        raise DataError(
+            f"subject {str(subj[i])!r} has more than one row at time {times[i]} ({int(dup.sum())} duplicate "
+            f"(subject, {time_col}) rows); aggregate or drop duplicates first"
+        )
+    return order, subj, times
 
 
-def _fill_defaults(
-    values: np.ndarray, observed: np.ndarray, channels: Sequence[str], fill_values: Mapping[str, float] | None
-) -> np.ndarray:
-    """(C,) values used where nothing can be carried forward: ``fill_values`` or observed column means."""
-    sums = np.where(observed, values, 0.0).sum(axis=0)
-    n_obs = observed.sum(axis=0)
-    means = np.divide(sums, n_obs, out=np.zeros_like(sums), where=n_obs > 0)
-    if fill_values is None:
-        return means
-    unknown = sorted(set(fill_values) - set(channels))
-    if unknown:
-        raise DataError(f"fill_values names unknown channel(s) {unknown}; channels: {', '.join(channels)}")
-    return np.array([float(fill_values.get(c, means[i])) for i, c in enumerate(channels)])
-
-
-def _impute_rows(
-    values: np.ndarray,
-    observed: np.ndarray,
-    starts: np.ndarray,
-    method: str,
-    defaults: np.ndarray,
-) -> np.ndarray:
-    """Impute the (R, C) long-table values; ``starts`` are the first row of each subject (sorted)."""
-    out = np.where(observed, values, np.nan)
-    if method == "ffill":
-        group = np.repeat(np.arange(len(starts)), np.diff(np.append(starts, len(values))))
-        out = pd.DataFrame(out).groupby(group, sort=False).ffill().to_numpy(dtype=float)
-    still = np.isnan(out)
-    if method == "zero":
-        out[still] = 0.0
-    else:
-        out = np.where(still, defaults[None, :], out)
-    return out
-
-
-def windows_from_long(
+def _check_arguments(
     table: pd.DataFrame,
     *,
     subject_col: str,
     time_col: str,
-    channels: Sequence[str],
     label_col: str,
+    channels: Sequence[str],
     window: int,
-    stride: int = 1,
-    label_rule: LabelRule = "last",
-    min_coverage: float = 0.0,
-    impute: Impute | None = None,
-    fill_values: Mapping[str, float] | None = None,
-    memmap_path: str | Path | None = None,
-) -> Windows:
-    """Cut a long table into windows (N, C, T) with T = ``window``, time-ordered within each subject.
-
-    Parameters
-    ----------
-    table : one row per (subject, time); ``channels`` numeric columns; ``label_col`` numeric (NaN =
-        unlabelled row). (subject, time) pairs must be unique.
-    window, stride : rows per window and rows between window starts (both >= 1).
-    label_rule : see the module docstring.
-    min_coverage : drop windows whose fraction of observed (finite, not imputed) values is below this;
-        0 keeps every window.
-    impute : None (NaN/Inf is an error naming the column and count), ``"ffill"`` (carry the last observed
-        value forward within the subject, then ``fill_values``), ``"zero"``, or ``"mean"``
-        (``fill_values``). Inf counts as missing. Without ``fill_values`` the fallback is each column's
-        mean over all observed rows; loaders pass training-subject statistics to avoid test leakage.
-    memmap_path : write ``X`` into this ``.npy`` file (``numpy.lib.format.open_memmap``) instead of RAM.
-
-    Subjects with fewer than ``window`` rows are skipped and counted in ``report``; if none remains a
-    :class:`DataError` names the longest series.
-    """
+    stride: int,
+    label_rule: str,
+    min_coverage: float,
+    impute: str | None,
+) -> None:
+    """Raise :class:`ConfigError`/:class:`DataError` for bad options or columns (see windows_from_long)."""
     if int(window) != window or window < 1 or int(stride) != stride or stride < 1:
         raise ConfigError(
             f"window and stride must be positive integers; got window={window}, stride={stride}"
@@ -187,7 +200,6 @@ def windows_from_long(
         raise ConfigError(f"unknown impute {impute!r}; allowed: None, {', '.join(IMPUTE_METHODS)}")
     if not 0.0 <= min_coverage <= 1.0:
         raise ConfigError(f"min_coverage must be in [0, 1]; got {min_coverage}")
-    channels = [str(c) for c in channels]
     if not channels:
         raise DataError("no channel columns to window; name at least one numeric channel column")
     check_columns(table, [subject_col, time_col, label_col, *channels])
@@ -207,94 +219,113 @@ def windows_from_long(
                 "or leave it out of the channels"
             )
 
-    frame = pd.DataFrame(
-        {"subject": table[subject_col].astype(str).to_numpy(), "time": table[time_col].to_numpy()}
-    )
-    if frame["time"].isna().any():
-        raise DataError(
-            f"time column {time_col!r} holds {int(frame['time'].isna().sum())} missing values; "
-            "every row needs a time"
-        )
-    order = frame.sort_values(["subject", "time"], kind="mergesort").index.to_numpy()
-    subj = frame["subject"].to_numpy()[order]
-    times = frame["time"].to_numpy()[order]
-    dup = pd.DataFrame({"s": subj, "t": times}).duplicated()
-    if dup.any():
-        i = int(np.flatnonzero(dup.to_numpy())[0])
-        raise DataError(
-            f"subject {str(subj[i])!r} has more than one row at time {times[i]} ({int(dup.sum())} duplicate "
-            f"(subject, {time_col}) rows); aggregate or drop duplicates first"
-        )
+
+def windows_from_long(
+    table: pd.DataFrame,
+    *,
+    subject_col: str,
+    time_col: str,
+    channels: Sequence[str],
+    label_col: str,
+    window: int,
+    stride: int = 1,
+    label_rule: LabelRule = "last",
+    min_coverage: float = 0.0,
+    impute: Impute | None = None,
+    fill_values: Mapping[str, float] | None = None,
+    max_gap: Any = None,
+    memmap_path: str | Path | None = None,
+) -> Windows:
+    """Cut a long table into windows (N, C, T) with T = ``window``, time-ordered within each subject.
+
+    Parameters
+    ----------
+    table : one row per (subject, time); ``channels`` numeric columns; ``label_col`` numeric (NaN =
+        unlabelled row). (subject, time) pairs must be unique.
+    window, stride : rows per window and rows between window starts (both >= 1).
+    label_rule : see the module docstring.
+    min_coverage : drop windows whose fraction of observed (finite, not imputed) values is below this;
+        0 keeps every window.
+    impute : None (NaN/Inf is an error naming the column and count), ``"ffill"`` (carry the last observed
+        value forward within the subject, then ``fill_values``), ``"zero"``, or ``"mean"``
+        (``fill_values``). Inf counts as missing. Without ``fill_values`` the fallback is each column's
+        mean over all observed rows; loaders pass training-subject statistics to avoid test leakage.
+    max_gap : None (windows count rows only) or the largest step allowed between consecutive rows of a
+        window: a number in the time column's units, or a duration (``"2D"``, ``"36h"``) for datetime or
+        ISO-text times. Windows spanning a larger step are dropped and counted.
+    memmap_path : write ``X`` into this ``.npy`` file (``numpy.lib.format.open_memmap``) instead of RAM.
+
+    Subjects with fewer than ``window`` rows are skipped and counted in ``report``; if none remains a
+    :class:`DataError` names the longest series. ``report["windows_spanning_gaps"]`` counts the kept
+    windows spanning a step > 3 x their subject's median step (None when times cannot be measured).
+    """
+    channels = [str(c) for c in channels]
+    _check_arguments(
+        table, subject_col=subject_col, time_col=time_col, label_col=label_col, channels=channels,
+        window=window, stride=stride, label_rule=label_rule, min_coverage=min_coverage, impute=impute,
+    )  # fmt: skip
+    order, subj, times = _sorted_rows(table, subject_col, time_col)
     values = table[channels].to_numpy(dtype=float, na_value=np.nan)[order]  # (R, C)
     labels = table[label_col].to_numpy(dtype=float, na_value=np.nan)[order]  # (R,)
+    check_magnitude(
+        values,
+        lambda rc: f"subject {str(subj[rc[0]])!r}, {time_col} {times[rc[0]]}, column {channels[rc[1]]!r}",
+    )
     observed = np.isfinite(values)
 
     starts = np.flatnonzero(np.r_[True, subj[1:] != subj[:-1]])
     lengths = np.diff(np.append(starts, len(subj)))
+    axis = time_axis(table[time_col], order)
+    limit = gap_limit(max_gap, axis, time_col)
+    steps = row_steps(axis.values, starts, time_col) if axis.values is not None else None
     imputed_counts = {c: int(n) for c, n in zip(channels, (~observed).sum(axis=0), strict=True) if n}
     if not observed.all():
         if impute is None:
-            raise DataError(_nonfinite_message(values, channels))
-        defaults = _fill_defaults(values, observed, channels, fill_values)
-        values = _impute_rows(values, observed, starts, impute, defaults)
+            raise DataError(nonfinite_message(values, channels))
+        defaults = fill_defaults(values, observed, channels, fill_values)
+        values = impute_rows(values, observed, starts, impute, defaults)
 
     check_window_fits(subj[starts], lengths, window)
     n_per_subject = np.where(lengths >= window, (lengths - window) // stride + 1, 0)
     classes = np.unique(labels[~np.isnan(labels)])
+    no_step = np.zeros(len(subj), dtype=bool)
+    far = no_step if limit is None or steps is None else steps > limit  # (R,) NaN -> False
+    gappy = no_step if steps is None else long_steps(steps, starts, lengths)  # (R,)
 
-    # Pass 1: which windows to keep (labels and coverage only need the per-row vectors).
+    # Pass 1: which windows to keep (labels, gaps and coverage only need the per-row vectors).
     keep_starts: list[np.ndarray] = []
     keep_labels: list[np.ndarray] = []
-    dropped_unlabelled = dropped_coverage = 0
+    dropped = {"unlabelled": 0, "gap": 0, "coverage": 0}
+    spanning, largest = 0, float("nan")
     obs_rows = observed.sum(axis=1)  # (R,) observed values per row
     for a, length, n_w in zip(starts, lengths, n_per_subject, strict=True):
+        rows = slice(a, a + length)
         if n_w == 0:
             keep_starts.append(np.empty(0, dtype=np.int64))
             keep_labels.append(np.empty(0))
             continue
-        lab = sliding_window_view(labels[a : a + length], window)[::stride]  # (n_w, T)
-        wl = _window_labels(lab, label_rule, classes)
-        cum = np.r_[0, np.cumsum(obs_rows[a : a + length])]
-        first = np.arange(n_w) * stride
-        coverage = (cum[first + window] - cum[first]) / (window * len(channels))
-        ok_label = ~np.isnan(wl)
-        ok_cov = coverage >= min_coverage
-        dropped_unlabelled += int((~ok_label).sum())
-        dropped_coverage += int((ok_label & ~ok_cov).sum())
-        keep = ok_label & ok_cov
-        keep_starts.append(first[keep])
-        keep_labels.append(wl[keep])
+        first, wl, counts = _keep_windows(
+            labels[rows], obs_rows[rows], far[rows], window=window, stride=stride, label_rule=label_rule,
+            classes=classes, min_coverage=min_coverage, n_channels=len(channels),
+        )  # fmt: skip
+        dropped = {k: dropped[k] + counts[k] for k in dropped}
+        flagged = first[count_in_windows(gappy[rows], first, window) > 0]
+        spanning += len(flagged)
+        if steps is not None and len(flagged):
+            largest = np.nanmax([largest, largest_step(steps[rows], flagged, window)])
+        keep_starts.append(first)
+        keep_labels.append(wl)
     n_total = int(sum(len(k) for k in keep_starts))
     if n_total == 0:
         raise DataError(
-            f"no window remains: {dropped_unlabelled} had no label under label_rule={label_rule!r} and "
-            f"{dropped_coverage} were below min_coverage={min_coverage}; relax them or check the label column"
+            f"no window remains: {dropped['unlabelled']} had no label under label_rule={label_rule!r}, "
+            f"{dropped['gap']} spanned a gap > max_gap={max_gap!r} and {dropped['coverage']} were below "
+            f"min_coverage={min_coverage}; relax them or check the label column"
         )
-
-    # Pass 2: write the kept windows.
-    shape = (n_total, len(channels), int(window))
-    X = (
-        np.lib.format.open_memmap(Path(memmap_path), mode="w+", dtype=np.float32, shape=shape)
-        if memmap_path is not None
-        else np.empty(shape, dtype=np.float32)
-    )
-    mask = np.empty(shape, dtype=bool) if impute is not None else None
-    out_subject = np.empty(n_total, dtype=object)
-    start_idx = np.empty(n_total, dtype=np.int64)
-    pos = 0
-    for a, length, first in zip(starts, lengths, keep_starts, strict=True):
-        if len(first) == 0:
-            continue
-        k = len(first)
-        seg = sliding_window_view(values[a : a + length], window, axis=0)  # (L - T + 1, C, T)
-        X[pos : pos + k] = seg[first]
-        if mask is not None:
-            mask[pos : pos + k] = sliding_window_view(observed[a : a + length], window, axis=0)[first]
-        out_subject[pos : pos + k] = subj[a]
-        start_idx[pos : pos + k] = a + first
-        pos += k
-    if isinstance(X, np.memmap):
-        X.flush()
+    X, mask, out_subject, start_idx = _write_windows(
+        values, observed if impute is not None else None, starts, lengths, keep_starts, subj,
+        window=int(window), memmap_path=memmap_path,
+    )  # fmt: skip
     start_time = times[start_idx]
     end_time = times[start_idx + window - 1]
     window_id = np.array([f"{s}@{t}" for s, t in zip(out_subject, start_time, strict=True)], dtype=object)
@@ -304,8 +335,14 @@ def windows_from_long(
         "subjects_windowed": int((n_per_subject > 0).sum()),
         "subjects_skipped_short": int((n_per_subject == 0).sum()),
         "windows": n_total,
-        "windows_dropped_unlabelled": dropped_unlabelled,
-        "windows_dropped_low_coverage": dropped_coverage,
+        "windows_dropped_unlabelled": dropped["unlabelled"],
+        "windows_dropped_gap": dropped["gap"],
+        "windows_dropped_low_coverage": dropped["coverage"],
+        "windows_spanning_gaps": None if steps is None else spanning,
+        "gap_rule": GAP_RULE,
+        "largest_gap_in_windows": format_step(largest, axis.kind),
+        "max_gap": None if max_gap is None else str(max_gap),
+        "time_kind": axis.kind,
         "imputed_values": imputed_counts,
         "impute": impute,
         "window": int(window),
@@ -324,37 +361,53 @@ def windows_from_long(
     )
 
 
-def impute_windows(
-    X: np.ndarray,
+def _write_windows(
+    values: np.ndarray,
+    observed: np.ndarray | None,
+    starts: np.ndarray,
+    lengths: np.ndarray,
+    keep_starts: list[np.ndarray],
+    subj: np.ndarray,
     *,
-    method: Impute,
-    fit_index: np.ndarray | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Impute NaN/Inf in windows X (N, C, T); returns (a float32 copy, mask bool (N, C, T) True = observed).
+    window: int,
+    memmap_path: str | Path | None,
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, np.ndarray]:
+    """Pass 2: (X (N, C, T) float32, mask or None, subject (N,), first table row (N,)) of the kept windows."""
+    n_total = int(sum(len(k) for k in keep_starts))
+    shape = (n_total, values.shape[1], window)
+    X = (
+        np.lib.format.open_memmap(Path(memmap_path), mode="w+", dtype=np.float32, shape=shape)
+        if memmap_path is not None
+        else np.empty(shape, dtype=np.float32)
+    )
+    mask = np.empty(shape, dtype=bool) if observed is not None else None
+    out_subject = np.empty(n_total, dtype=object)
+    start_idx = np.empty(n_total, dtype=np.int64)
+    pos = 0
+    for a, length, first in zip(starts, lengths, keep_starts, strict=True):
+        if len(first) == 0:
+            continue
+        k = len(first)
+        seg = sliding_window_view(values[a : a + length], window, axis=0)  # (L - T + 1, C, T)
+        X[pos : pos + k] = seg[first]
+        if mask is not None and observed is not None:
+            mask[pos : pos + k] = sliding_window_view(observed[a : a + length], window, axis=0)[first]
+        out_subject[pos : pos + k] = subj[a]
+        start_idx[pos : pos + k] = a + first
+        pos += k
+    if isinstance(X, np.memmap):
+        X.flush()
+    return X, mask, out_subject, start_idx
 
-    ``"zero"`` fills 0; ``"mean"`` fills each channel's mean over the observed values of the windows
-    ``fit_index`` (all windows when None: pass the training rows to avoid test leakage); ``"ffill"``
-    carries the last observed value forward along time within each window and channel, then falls back to
-    the channel mean. A channel with no observed value at all falls back to 0.
-    """
-    if method not in IMPUTE_METHODS:
-        raise ConfigError(f"unknown impute {method!r}; allowed: {', '.join(IMPUTE_METHODS)}")
-    out = np.array(X, dtype=np.float32, copy=True)
-    mask = np.isfinite(out)
-    out[~mask] = np.nan
-    fit = out if fit_index is None else out[fit_index]
-    with np.errstate(invalid="ignore"):
-        n_obs = np.isfinite(fit).sum(axis=(0, 2))  # (C,)
-        sums = np.nansum(fit, axis=(0, 2), dtype=np.float64)  # (C,)
-    means = np.divide(sums, n_obs, out=np.zeros_like(sums), where=n_obs > 0).astype(np.float32)
-    if method == "ffill":
-        t = out.shape[2]
-        idx = np.where(mask, np.arange(t)[None, None, :], 0)
-        np.maximum.accumulate(idx, axis=2, out=idx)  # index of the last observed step so far
-        carried = np.take_along_axis(out, idx, axis=2)
-        out = np.where(np.isnan(out), carried, out)
-    if method == "zero":
-        out[np.isnan(out)] = 0.0
-    else:
-        out = np.where(np.isnan(out), means[None, :, None], out).astype(np.float32)
-    return out, mask
+
+__all__ = [
+    "IMPUTE_METHODS",
+    "LABEL_RULES",
+    "Impute",
+    "LabelRule",
+    "Windows",
+    "check_columns",
+    "check_window_fits",
+    "impute_windows",
+    "windows_from_long",
+]

@@ -9,6 +9,7 @@ writes its own fixture into ``tmp_path``.
 from __future__ import annotations
 
 import csv
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -334,6 +335,11 @@ MESA_RAW_HEADER = (
     "mesaid,line,linetime,offwrist,activity,marker,whitelight,redlight,greenlight,bluelight,wake,interval,"
     "dayofweek,daybymidnight,daybynoon"
 )
+# the per-user files of the benchmark's generate_mesa_dataset_task.ipynb (datasets/mesa_NNNN_task1.csv)
+MESA_NOTEBOOK_HEADER = (
+    "mesaid,linetime,offwrist,activity,marker,whitelight,redlight,greenlight,bluelight,wake,interval,dayofweek,"
+    "daybymidnight,daybynoon,stage,gt"
+)
 MESA_NSRR_HEADER = "mesaid,nsrr_age,nsrr_age_gt89,nsrr_sex,nsrr_race"
 MESA_RAW_DEMO_HEADER = "mesaid,gender1,race1c,sleepage5c"
 
@@ -347,6 +353,10 @@ class MesaUser:
     wake: np.ndarray  # (L,) actigraph wake flag (differs from 1 - gt on purpose)
     start: datetime
     split: str  # "train"/"test" in the benchmark split files
+    excluded: np.ndarray | None = (
+        None  # (L,) bool: epochs whose actigraphy interval is EXCLUDED (blank readings)
+    )
+    lights_missing: bool = False  # every light reading of the user blank (as in the benchmark's cached files)
 
 
 def mesa_users(n_train: int = 6, n_test: int = 3, *, seed: int = 0, counter: bool = False) -> list[MesaUser]:
@@ -381,6 +391,9 @@ def _task_rows(user: MesaUser, header: str, *, gt_style: str = "bool") -> list[l
         t = user.start + timedelta(seconds=30 * k)
         gt = ("True" if user.gt[k] else "False") if gt_style == "bool" else str(int(user.gt[k]))
         interval = "REST-S" if user.gt[k] else "ACTIVE"
+        excluded = user.excluded is not None and bool(user.excluded[k])
+        if excluded:
+            interval = "EXCLUDED"
         values = {
             "mesaid": str(user.mesaid),
             "linetime": f"{t:%Y-%m-%d %H:%M:%S}",
@@ -395,7 +408,16 @@ def _task_rows(user: MesaUser, header: str, *, gt_style: str = "bool") -> list[l
             "redlight": f"{user.lights[k, 1]:.4f}",
             "greenlight": f"{user.lights[k, 2]:.4f}",
             "bluelight": f"{user.lights[k, 3]:.4f}",
+            "offwrist": "0",
+            "dayofweek": "3",
+            "daybymidnight": "1",
+            "daybynoon": "1",
+            "stage": str(2 if user.gt[k] else 0),
         }
+        blank = ["whitelight", "redlight", "greenlight", "bluelight"] if user.lights_missing else []
+        if excluded:
+            blank = ["activity", "whitelight", "redlight", "greenlight", "bluelight"]
+        values.update({c: "" for c in blank})
         out.append([values[c] for c in columns])
     return out
 
@@ -419,7 +441,8 @@ def write_mesa(
     """Write MESA task-1 data; returns the path to give ``load_mesa``.
 
     ``layout``: "split" (``dftrain_task1.csv`` + ``dftest_task1.csv`` in the reference's column order),
-    "combined" (one ``mesa_task1.csv``), "per_user" (``task1/mesa_NNNN.csv``), "raw"
+    "combined" (one ``mesa_task1.csv``), "per_user" (``task1/mesa_NNNN.csv``), "per_user_reference"
+    (``datasets/mesa_NNNN_task1.csv`` with the columns the benchmark's notebook writes), "raw"
     (``mesa-sleep-NNNN.csv`` actigraphy with clock-time linetime + ``labels.csv`` ``mesaid,line,gt``).
     ``shuffle`` writes each file's rows out of time order. ``demographics``: "nsrr" (semicolon separated,
     as the reference's file), "raw" (``gender1, race1c, sleepage5c``) or None, written to
@@ -451,6 +474,14 @@ def write_mesa(
                 MESA_TASK_HEADER,
                 maybe_shuffle(_task_rows(u, MESA_TASK_HEADER)),
             )
+    elif layout == "per_user_reference":
+        (root / "datasets").mkdir(exist_ok=True)
+        for u in users:
+            _write_rows(
+                root / "datasets" / f"mesa_{u.mesaid}_task1.csv",
+                MESA_NOTEBOOK_HEADER,
+                maybe_shuffle(_task_rows(u, MESA_NOTEBOOK_HEADER, gt_style="int")),
+            )
     elif layout == "raw":
         labels = []
         for u in users:
@@ -462,20 +493,20 @@ def write_mesa(
                 t = u.start + timedelta(seconds=30 * (line - 1 - pre))
                 act = u.activity[k] if k >= 0 else 999.0
                 light = u.lights[k] if k >= 0 else np.full(4, 500.0)
+                excl = k >= 0 and u.excluded is not None and bool(u.excluded[k])
+                lights = ["" if u.lights_missing or excl else f"{v:.4f}" for v in light]
+                interval = "EXCLUDED" if excl else "REST-S" if k >= 0 and u.gt[k] else "ACTIVE"
                 rows.append(
                     [
                         str(u.mesaid),
                         str(line),
                         f"{t:%H:%M:%S}",
                         "0",
-                        f"{act:.1f}",
+                        "" if excl else f"{act:.1f}",
                         "0.0",
-                        f"{light[0]:.4f}",
-                        f"{light[1]:.4f}",
-                        f"{light[2]:.4f}",
-                        f"{light[3]:.4f}",
+                        *lights,
                         f"{float(u.wake[k]) if k >= 0 else 1.0:.1f}",
-                        "REST-S" if k >= 0 and u.gt[k] else "ACTIVE",
+                        interval,
                         "3",
                         "1",
                         "1",
@@ -537,12 +568,102 @@ DAY_CODE = "f_steps:fitbit_steps_intraday_rapids_daycode:allday"
 """A fixture feature holding the day's ordinal number (``date.toordinal()``) so tests can read dates back."""
 
 
+# GLOBEM's deep-model features (config/dl_feat_prep.yaml `feature_list_more_feat_types`), as published
+GLOBEM_DL_FEATURES = [
+    *(
+        f"f_screen:phone_screen_rapids_{n}"
+        for n in (
+            "countepisodeunlock_locmap_exercise:afternoon",
+            "countepisodeunlock_locmap_greens:night",
+            "firstuseafter00unlock_locmap_exercise:allday",
+            "firstuseafter00unlock_locmap_exercise:night",
+            "firstuseafter00unlock_locmap_home:night",
+            "maxdurationunlock_locmap_exercise:evening",
+            "maxdurationunlock_locmap_greens:allday",
+            "maxdurationunlock_locmap_greens:night",
+            "maxdurationunlock_locmap_home:night",
+            "maxdurationunlock_locmap_study:evening",
+            "mindurationunlock_locmap_exercise:evening",
+            "mindurationunlock_locmap_exercise:morning",
+            "stddurationunlock_locmap_exercise:evening",
+            "stddurationunlock_locmap_home:night",
+            "sumdurationunlock_locmap_exercise:night",
+            "sumdurationunlock_locmap_home:night",
+            "sumdurationunlock_locmap_living:night",
+        )
+    ),
+    "f_slp:fitbit_sleep_intraday_rapids_maxdurationasleepunifiedmain:night",
+    "f_slp:fitbit_sleep_intraday_rapids_maxdurationawakeunifiedmain:night",
+    "f_slp:fitbit_sleep_intraday_rapids_mindurationasleepunifiedmain:afternoon",
+    "f_slp:fitbit_sleep_intraday_rapids_mindurationasleepunifiedmain:night",
+    "f_slp:fitbit_sleep_intraday_rapids_sumdurationasleepunifiedmain:allday",
+    "f_slp:fitbit_sleep_summary_rapids_avgdurationasleepmain:allday",
+    "f_slp:fitbit_sleep_summary_rapids_avgdurationinbedmain:allday",
+    "f_slp:fitbit_sleep_summary_rapids_lastbedtimemain:allday",
+    "f_slp:fitbit_sleep_summary_rapids_sumdurationasleepmain:allday",
+    "f_slp:fitbit_sleep_summary_rapids_sumdurationinbedmain:allday",
+    "f_steps:fitbit_steps_intraday_rapids_countepisodesedentarybout:evening",
+    "f_steps:fitbit_steps_intraday_rapids_maxdurationactivebout:morning",
+    "f_steps:fitbit_steps_intraday_rapids_maxsteps:evening",
+    "f_steps:fitbit_steps_intraday_rapids_mindurationactivebout:evening",
+    "f_blue:phone_bluetooth_doryab_uniquedevicesown:night",
+    "f_call:phone_calls_rapids_incoming_distinctcontacts:afternoon",
+    "f_loc:phone_locations_doryab_locationentropy_norm:afternoon",
+    "f_loc:phone_locations_doryab_loglocationvariance_norm:allday",
+    "f_loc:phone_locations_doryab_minlengthstayatclusters_norm:afternoon",
+    "f_loc:phone_locations_doryab_outlierstimepercent_norm:morning",
+    "f_loc:phone_locations_doryab_radiusgyration_norm:allday",
+    "f_screen:phone_screen_rapids_avgdurationunlock_locmap_exercise_norm:evening",
+    "f_screen:phone_screen_rapids_avgdurationunlock_locmap_greens_norm:night",
+    "f_screen:phone_screen_rapids_firstuseafter00unlock_locmap_exercise_norm:allday",
+    "f_screen:phone_screen_rapids_maxdurationunlock_locmap_exercise_norm:afternoon",
+    "f_screen:phone_screen_rapids_maxdurationunlock_locmap_exercise_norm:evening",
+    "f_screen:phone_screen_rapids_maxdurationunlock_locmap_exercise_norm:night",
+    "f_screen:phone_screen_rapids_maxdurationunlock_locmap_greens_norm:evening",
+    "f_screen:phone_screen_rapids_sumdurationunlock_locmap_home_norm:morning",
+    "f_slp:fitbit_sleep_intraday_rapids_maxdurationawakeunifiedmain_norm:afternoon",
+    "f_slp:fitbit_sleep_intraday_rapids_ratiodurationasleepunifiedwithinmain_norm:afternoon",
+    "f_slp:fitbit_sleep_intraday_rapids_ratiodurationawakeunifiedwithinmain_norm:afternoon",
+    "f_steps:fitbit_steps_intraday_rapids_countepisodesedentarybout_norm:afternoon",
+    "f_steps:fitbit_steps_intraday_rapids_maxdurationsedentarybout_norm:night",
+    "f_steps:fitbit_steps_intraday_rapids_stdsteps_norm:morning",
+    "f_blue:phone_bluetooth_doryab_countscansmostfrequentdeviceacrossdatasetown_norm:night",
+    "f_call:phone_calls_rapids_outgoing_count_norm:afternoon",
+]
+GLOBEM_DIS = "f_loc:phone_locations_doryab_totaldistance_dis:allday"
+"""A discretised feature (low/medium/high text, as released): never a channel."""
+_GLOBEM_FILE_OF = {
+    "f_loc": "location",
+    "f_screen": "screen",
+    "f_steps": "steps",
+    "f_slp": "sleep",
+    "f_blue": "bluetooth",
+    "f_call": "call",
+}
+
+
 @dataclass
 class GlobemFixture:
     root: Path
-    pids: dict[str, list[str]]  # institute -> pids
-    labels: dict[str, list[tuple[str, date, int]]]  # institute -> (pid, date, dep)
-    missing_days: dict[str, set[tuple[str, date]]]  # institute -> (pid, date) without a feature row
+    pids: dict[str, list[str]]  # institute folder -> pids
+    labels: dict[str, list[tuple[str, date, int]]]  # institute folder -> (pid, date, dep) of dep_weekly
+    missing_days: dict[str, set[tuple[str, date]]]  # institute folder -> (pid, date) without a feature row
+    endterm: dict[str, list[tuple[str, date, int]]] = field(default_factory=dict)  # dep_endterm.csv rows
+    same_person: list[tuple[str, str]] = field(default_factory=list)  # ("pid#INS-W_3", "pid#INS-W_4")
+    overlap_path: Path | None = None  # GLOBEM-format overlapping_pids.json, when written
+    features: list[str] = field(default_factory=list)  # numeric feature columns, rapids.csv order
+
+
+def _globem_overlap(same: Sequence[tuple[str, str]]) -> dict[str, object]:
+    """GLOBEM's nested overlapping_pids.json: {label: {cohort: {INS-W_k: ["pid#INS-W_k"]}}}."""
+    y3, y4 = sorted(a for a, _ in same), sorted(b for _, b in same)
+    cohorts = {
+        "INS-W_1": {"INS-W_1": [], "INS-W_2": [], "INS-W_3": [], "INS-W_4": []},
+        "INS-W_2": {"INS-W_1": [], "INS-W_2": [], "INS-W_3": [], "INS-W_4": []},
+        "INS-W_3": {"INS-W_1": [], "INS-W_2": [], "INS-W_3": y3, "INS-W_4": y4},
+        "INS-W_4": {"INS-W_1": [], "INS-W_2": [], "INS-W_3": y3, "INS-W_4": y4},
+    }
+    return {"dep_endterm": cohorts, "dep_weekly": cohorts}
 
 
 def write_globem(
@@ -551,28 +672,42 @@ def write_globem(
     n_pids: Sequence[int] = (3, 3, 3, 6),
     n_days: int = 50,
     seed: int = 0,
-    demographics: bool = True,
+    demographics: bool | str = True,
+    sample: bool = False,
+    returning: int = 0,
+    overlap_at: Path | None = None,
 ) -> GlobemFixture:
-    """Write ``root/INS-W_{1..4}`` with FeatureData (rapids.csv with all features and a leading unnamed
-    index column, plus location/screen/steps/sleep subsets) and SurveyData/dep_weekly.csv (weekly labels,
-    dep True/False in years 1-2 and 1/0 in 3-4, one blank dep). About 10% of participant-days have no
-    feature row. ``root/demographics.csv`` (``PID, gender, age, race, generation, disability``) covers
-    every pid except the last of INS-W_4.
+    """Write ``root/INS-W_{1..4}`` (``INS-W-sample_{1..4}`` with ``sample``) with FeatureData (rapids.csv
+    with every feature and a leading unnamed index column, plus one file per feature type), SurveyData
+    (dep_weekly.csv: weekly labels, dep True/False in years 1-2 and 1/0 in 3-4, one blank dep;
+    dep_endterm.csv: one end-of-term label per pid) and ParticipantsInfoData/platform.csv. Features: the
+    fixture's own (GLOBEM_FEATURES, with DAY_CODE holding the day's ordinal), GLOBEM's 54 deep-model
+    features (`_norm` ones centred near 0) and one `_dis` text column. About 10% of participant-days have
+    no feature row. ``demographics``: True writes ``root/demographics.csv`` (``PID, gender, age, race,
+    generation, disability``) covering every pid except the last of INS-W_4; ``"per_year"`` writes the
+    same rows split into each year's ``ParticipantsInfoData/demographics.csv``. ``returning`` = r: the
+    first r pids of year 4 are the same people as the first r pids of year 3 (new pids, as in GLOBEM),
+    and GLOBEM's overlapping_pids.json is written to ``overlap_at`` (default
+    ``root/additional_user_setup/overlapping_pids.json``).
     """
     rng = np.random.default_rng(seed)
     pids: dict[str, list[str]] = {}
     labels: dict[str, list[tuple[str, date, int]]] = {}
+    endterm: dict[str, list[tuple[str, date, int]]] = {}
     missing: dict[str, set[tuple[str, date]]] = {}
-    all_features = [f for group in GLOBEM_FEATURES.values() for f in group]
+    own = [f for group in GLOBEM_FEATURES.values() for f in group]
+    all_features = own + [f for f in GLOBEM_DL_FEATURES if f not in own]
     counter = 1
+    folders = []
     for year, n in enumerate(n_pids, start=1):
-        name = f"INS-W_{year}"
-        (root / name / "FeatureData").mkdir(parents=True, exist_ok=True)
-        (root / name / "SurveyData").mkdir(parents=True, exist_ok=True)
+        name = f"INS-W-sample_{year}" if sample else f"INS-W_{year}"
+        folders.append(name)
+        for sub in ("FeatureData", "SurveyData", "ParticipantsInfoData"):
+            (root / name / sub).mkdir(parents=True, exist_ok=True)
         start = date(2017 + year, 4, 1)
         pids[name] = [f"INS-W_{counter + i:03d}" for i in range(n)]
         counter += n
-        labels[name], missing[name] = [], set()
+        labels[name], endterm[name], missing[name] = [], [], set()
         rapids_rows = []
         for pid in pids[name]:
             for d in range(n_days):
@@ -581,21 +716,28 @@ def write_globem(
                     missing[name].add((pid, day))
                     continue
                 values = {f: f"{rng.gamma(2.0, 100.0):.3f}" for f in all_features}
+                values.update({f: f"{rng.normal(0.0, 0.8):.4f}" for f in all_features if "_norm:" in f})
                 values[DAY_CODE] = str(day.toordinal())
                 if rng.random() < 0.05:
-                    values[all_features[0]] = ""  # a recorded day with one blank feature
-                rapids_rows.append([pid, f"{day:%Y-%m-%d}", *[values[f] for f in all_features]])
+                    values[own[0]] = ""  # a recorded day with one blank feature
+                dis = ["low", "medium", "high"][int(rng.integers(0, 3))]
+                rapids_rows.append([pid, f"{day:%Y-%m-%d}", *[values[f] for f in all_features], dis])
             for week in range(1, n_days // 7):
                 day = start + timedelta(days=7 * week + int(rng.integers(0, 3)))
                 labels[name].append((pid, day, int(rng.random() < 0.4)))
-        rapids_path = root / name / "FeatureData" / "rapids.csv"
-        with rapids_path.open("w", newline="") as handle:
+            endterm[name].append((pid, start + timedelta(days=n_days - 3), int(rng.random() < 0.4)))
+        with (root / name / "FeatureData" / "rapids.csv").open("w", newline="") as handle:
             writer = csv.writer(handle)
-            writer.writerow(["", "pid", "date", *all_features])
+            writer.writerow(["", "pid", "date", *all_features, GLOBEM_DIS])
             for k, row in enumerate(rapids_rows):
                 writer.writerow([k, *row])
-        for group, cols in GLOBEM_FEATURES.items():
-            idx = [all_features.index(c) for c in cols]
+        files: dict[str, list[str]] = {group: list(cols) for group, cols in GLOBEM_FEATURES.items()}
+        for f in all_features[len(own) :]:
+            files.setdefault(_GLOBEM_FILE_OF[f.split(":")[0]], []).append(f)
+        files["location"].append(GLOBEM_DIS)
+        header = [*all_features, GLOBEM_DIS]
+        for group, cols in files.items():
+            idx = [header.index(c) for c in cols]
             _write_rows(
                 root / name / "FeatureData" / f"{group}.csv",
                 ",".join(["pid", "date", *cols]),
@@ -617,13 +759,31 @@ def write_globem(
             [pids[name][0], f"{start + timedelta(days=n_days - 1):%Y-%m-%d}", "3", "", ""]
         )  # blank dep
         _write_rows(root / name / "SurveyData" / "dep_weekly.csv", GLOBEM_LABEL_HEADER, label_rows)
+        _write_rows(
+            root / name / "SurveyData" / "dep_endterm.csv",
+            "pid,date,BDI2,dep",
+            [[p, f"{d:%Y-%m-%d}", str(int(rng.integers(0, 40))), str(bool(y))] for p, d, y in endterm[name]],
+        )
+        _write_rows(
+            root / name / "ParticipantsInfoData" / "platform.csv",
+            "pid,platform",
+            [[p, "ios" if i % 2 else "android"] for i, p in enumerate(pids[name])],
+        )
+    same: list[tuple[str, str]] = []
+    overlap_path = None
+    if returning:
+        y3, y4 = pids[folders[2]][:returning], pids[folders[3]][:returning]
+        same = [(f"{a}#INS-W_3", f"{b}#INS-W_4") for a, b in zip(y3, y4, strict=True)]
+        overlap_path = overlap_at or root / "additional_user_setup" / "overlapping_pids.json"
+        overlap_path.parent.mkdir(parents=True, exist_ok=True)
+        overlap_path.write_text(json.dumps(_globem_overlap(same), indent=4))
     if demographics:
         genders = ["Male", "Female", "female", "Non-binary", "Prefer not to say", "M"]
         races = ["White", "Asian", "Black", "Hispanic/Latinx", "", "White"]
-        rows = []
-        every = [p for name in pids for p in pids[name]][:-1]
-        for i, pid in enumerate(every):
-            rows.append(
+        rows: dict[str, list[list[str]]] = {name: [] for name in folders}
+        every = [(name, p) for name in folders for p in pids[name]][:-1]
+        for i, (name, pid) in enumerate(every):
+            rows[name].append(
                 [
                     pid,
                     genders[i % 6],
@@ -633,5 +793,19 @@ def write_globem(
                     "Yes" if i % 4 == 0 else "No",
                 ]
             )
-        _write_rows(root / "demographics.csv", GLOBEM_DEMO_HEADER, rows)
-    return GlobemFixture(root=root, pids=pids, labels=labels, missing_days=missing)
+        if demographics == "per_year":
+            for name in folders:
+                path = root / name / "ParticipantsInfoData" / "demographics.csv"
+                _write_rows(path, GLOBEM_DEMO_HEADER, rows[name])
+        else:
+            _write_rows(root / "demographics.csv", GLOBEM_DEMO_HEADER, [r for n in folders for r in rows[n]])
+    return GlobemFixture(
+        root=root,
+        pids=pids,
+        labels=labels,
+        missing_days=missing,
+        endterm=endterm,
+        same_person=same,
+        overlap_path=overlap_path,
+        features=all_features,
+    )

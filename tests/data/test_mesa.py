@@ -1,4 +1,5 @@
-"""MESA task-1 loader: labels from gt, time-ordered windows, padding, training statistics, layouts, errors."""
+"""MESA task-1 loader: labels from gt, time-ordered windows, padding, training statistics, layouts, EXCLUDED
+epochs, lights missing for whole users, the example config, errors."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from fairssl.errors import ConfigError, DataError
 
 if str(Path(__file__).parent) not in sys.path:  # --import-mode=importlib: make the fixture writers importable
     sys.path.insert(0, str(Path(__file__).parent))
+from dataclasses import replace
+
 from fixtures_paper import MESA_TASK_HEADER, MesaUser, mesa_users, write_mesa
 
 HALF = 50
@@ -26,8 +29,9 @@ def _user_rows(ds: WindowDataset, user: MesaUser) -> np.ndarray:
 
 
 def _raw_centre(ds: WindowDataset, rows: np.ndarray, channel: int) -> np.ndarray:
-    norm = ds.info["normalizer"]
-    return ds.X[rows, channel, HALF].astype(np.float64) * norm["std"][channel] + norm["mean"][channel]
+    name = ds.channel_names[channel]
+    centre, scale = ds.info["scaling_centre"][name], ds.info["scaling_scale"][name]
+    return ds.X[rows, channel, HALF].astype(np.float64) * scale + centre
 
 
 def test_shapes_and_benchmark_split(tmp_path: Path) -> None:
@@ -124,7 +128,8 @@ def test_test_users_do_not_reach_training_statistics(tmp_path: Path) -> None:
     ]
     a = load_mesa(write_mesa(tmp_path / "a", users))
     b = load_mesa(write_mesa(tmp_path / "b", shifted))
-    assert a.info["normalizer"] == b.info["normalizer"]
+    assert a.info["scaling_centre"] == b.info["scaling_centre"]
+    assert a.info["scaling_scale"] == b.info["scaling_scale"]
     keep = a.split != "test"
     np.testing.assert_array_equal(a.X[keep], b.X[keep])
 
@@ -323,3 +328,123 @@ def test_error_label_file_missing(tmp_path: Path) -> None:
     write_mesa(tmp_path, mesa_users(), layout="raw")
     with pytest.raises(DataError, match=r"label file .* does not exist"):
         load_mesa(tmp_path, labels=tmp_path / "nope.csv")
+
+
+# ------------------------------------------------------------------ EXCLUDED epochs
+def _with_excluded(users: list[MesaUser]) -> list[MesaUser]:
+    """Users 0 and 2 get EXCLUDED epochs at the start and in the middle (as in the benchmark's files)."""
+    out = []
+    for i, u in enumerate(users):
+        excluded = np.zeros(len(u.gt), dtype=bool)
+        if i in (0, 2):
+            excluded[:5] = True
+            excluded[60:64] = True
+        out.append(replace(u, excluded=excluded))
+    return out
+
+
+@pytest.mark.parametrize("layout", ["per_user_reference", "per_user", "combined", "raw", "split"])
+def test_excluded_epochs_are_dropped_in_every_layout(tmp_path: Path, layout: str) -> None:
+    users = _with_excluded(
+        mesa_users(counter=True)
+    )  # activity = epoch index, so kept epochs can be read back
+    test_ids = [u.mesaid for u in users if u.split == "test"]
+    target = write_mesa(tmp_path, users, layout=layout)
+    ds = load_mesa(
+        target,
+        test_ids=None if layout == "split" else test_ids,
+        labels=tmp_path / "labels.csv" if layout == "raw" else None,
+    )
+    n_excluded = int(np.sum([np.sum(u.excluded) for u in users if u.excluded is not None]))
+    assert ds.info["n_epochs_excluded"] == n_excluded == 18
+    assert len(ds.X) == sum(len(u.gt) for u in users) - n_excluded
+    for u in users:
+        kept = np.flatnonzero(~u.excluded)  # type: ignore[operator]
+        rows = _user_rows(ds, u)
+        np.testing.assert_array_equal(ds.y[rows], u.gt[kept])
+        np.testing.assert_allclose(_raw_centre(ds, rows, 0), kept, atol=1e-3)  # the kept epochs, in order
+    assert ds.info["n_nan_readings_set_to_zero"] == 0  # the EXCLUDED rows' blank readings never reach X
+
+
+def test_reference_per_user_files_are_found_in_datasets_folder(tmp_path: Path) -> None:
+    users = mesa_users()
+    write_mesa(tmp_path, users, layout="per_user_reference")
+    ds = load_mesa(tmp_path, seed=2)
+    assert ds.info["source"] == f"per-user task-1 files in {tmp_path / 'datasets'}"
+    assert set(ds.subject) == {str(u.mesaid) for u in users}
+
+
+# ------------------------------------------------------------------ lights missing for whole users
+def _users_without_lights() -> list[MesaUser]:
+    users = mesa_users()
+    return [replace(u, lights_missing=i in (1, 7)) for i, u in enumerate(users)]  # one train, one test user
+
+
+def test_lights_missing_for_whole_users_are_flagged_not_zero(tmp_path: Path) -> None:
+    users = _users_without_lights()
+    root = write_mesa(tmp_path, users)
+    with pytest.warns(UserWarning, match=r"2 user\(s\) have no light readings at all"):
+        ds = load_mesa(root)
+    assert ds.info["n_users_lights_missing"] == 2
+    assert ds.info["users_lights_missing"] == sorted([users[1].mesaid, users[7].mesaid])
+    assert any("no light readings" in w for w in ds.info["warnings"])
+    assert ds.info["n_nan_readings_set_to_zero"] == 0  # nothing was silently zeroed
+    # oracle: the light statistics come from the train users that have lights, log1p first
+    train = set(ds.subject[ds.split == "train"])
+    lit = [u for u in users if str(u.mesaid) in train and not u.lights_missing]
+    logged = np.log1p(np.round(np.vstack([u.lights for u in lit]), 4))
+    for c, name in enumerate(("whitelight", "redlight", "greenlight", "bluelight"), start=1):
+        assert ds.info["scaling_centre"][name] == pytest.approx(logged[:, c - 1].mean(), rel=1e-6)
+        assert ds.info["scaling_scale"][name] == pytest.approx(logged[:, c - 1].std(), rel=1e-6)
+    dark = _user_rows(ds, users[1])
+    assert (ds.X[dark, 1:] == 0).all()  # the training centre, not log1p(0) = "darkness"
+    dark_z = (0.0 - logged.mean(axis=0)) / logged.std(axis=0)  # what silent zero-filling would have given
+    assert (np.abs(dark_z) > 0.5).all()
+
+
+def test_lights_missing_mask_channel_and_drop(tmp_path: Path) -> None:
+    users = _users_without_lights()
+    root = write_mesa(tmp_path, users)
+    with pytest.warns(UserWarning, match=r"no light readings"):
+        masked = load_mesa(root, missing_lights="mask")
+    assert masked.channel_names[-1] == "lights_recorded" and masked.X.shape[1] == 6
+    for u in users:
+        rows = _user_rows(masked, u)
+        expected = 0.0 if u.lights_missing else 1.0
+        assert (masked.X[rows, 5, HALF] == expected).all()
+    with pytest.warns(UserWarning, match=r"dropped"):
+        dropped = load_mesa(root, missing_lights="drop")
+    assert set(dropped.subject) == {str(u.mesaid) for u in users if not u.lights_missing}
+    with pytest.raises(ConfigError, match=r"missing_lights = 'zero' is not one of flag, mask, drop"):
+        load_mesa(root, missing_lights="zero")
+
+
+def test_robust_scaling_option_uses_fit_scaler(tmp_path: Path) -> None:
+    users = mesa_users()
+    ds = load_mesa(write_mesa(tmp_path, users), scaling="robust", clip=3.0)
+    train = set(ds.subject[ds.split == "train"])
+    act = np.concatenate([u.activity for u in users if str(u.mesaid) in train])
+    q5, q50, q95 = np.percentile(act, [5, 50, 95])
+    u = users[0]
+    expected = np.clip((u.activity - q50) / (q95 - q5), -3, 3)
+    np.testing.assert_allclose(ds.X[_user_rows(ds, u), 0, HALF], expected, rtol=1e-5, atol=1e-5)
+
+
+def test_example_config_loads_the_fixture(tmp_path: Path) -> None:
+    import tomllib
+
+    from fairssl.config import build_config
+    from fairssl.data.loaders import load_dataset
+
+    users = mesa_users()
+    write_mesa(tmp_path / "mesa", users, layout="per_user_reference", demographics="nsrr")
+    example = Path(__file__).parents[2] / "examples" / "mesa.toml"
+    raw = tomllib.loads(example.read_text())
+    raw["data"]["path"] = str(tmp_path / "mesa" / "datasets")
+    raw["data"]["options"]["demographics"] = str(tmp_path / "mesa" / "demographics.csv")
+    raw["data"]["options"]["out_dir"] = str(tmp_path / "windows")
+    cfg = build_config(raw)
+    ds = load_dataset(cfg.data.source, cfg.data.path, **cfg.data.options)
+    assert ds.X.shape == (sum(len(u.gt) for u in users), 5, 101)
+    assert ds.attribute_names == ["sex", "age", "age89", "race"]
+    assert (tmp_path / "windows" / "X.npy").is_file()

@@ -57,7 +57,9 @@ def test_status_counts_each_state_and_lists_failures(tmp_path, tiny_config_dict)
     assert "run the same `fairssl run` command again" in res.output
 
 
-def test_status_of_a_finished_study_is_one_line(tmp_path, tiny_config_dict) -> None:
+def test_status_of_a_finished_study_without_an_analysis_record_says_how_to_analyse(
+    tmp_path, tiny_config_dict
+) -> None:
     run_dir, runs = _folder(tmp_path, tiny_config_dict)
     with Store(run_dir / "results.sqlite") as store:
         store.add_runs(runs)
@@ -66,7 +68,10 @@ def test_status_of_a_finished_study_is_one_line(tmp_path, tiny_config_dict) -> N
             store.mark_done(r.run_id)
     res = runner.invoke(app, ["status", str(run_dir)])
     assert res.exit_code == 0
-    assert res.output.strip() == "8 runs: 8 done, 0 running, 0 interrupted, 0 failed, 0 pending"
+    first, second = res.output.strip().splitlines()
+    assert first == "8 runs: 8 done, 0 running, 0 interrupted, 0 failed, 0 pending"
+    assert second.startswith("analysis: no record (interrupted, or written by an older fairssl); run ")
+    assert second.endswith(f"`fairssl analyse {run_dir}` to (re)compute it")
 
 
 def test_status_before_any_run_counts_the_grid_as_pending(tmp_path, tiny_config_dict) -> None:

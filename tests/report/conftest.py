@@ -18,7 +18,7 @@ from fairssl.evaluation.inference import StudyDraws, StudyInference, study_infer
 from fairssl.evaluation.parity import PARITY_RATIOS
 from fairssl.evaluation.resampling import ModelDraws
 from fairssl.evaluation.verdicts import setup_table
-from fairssl.experiments.analyse import run_summary
+from fairssl.experiments.stage_inference import run_summary
 
 LAYERS = ("conv1", "conv2", "conv3")
 GROUPS = {"sex": ("female", "male"), "race": ("black", "hispanic", "white")}

@@ -340,3 +340,13 @@ def test_kernel_path_equals_the_feature_path(monkeypatch) -> None:
     per_draw = conditioned_cka(acts_a, acts_b, sens, **kwargs)
     pd.testing.assert_frame_equal(with_kernels.drop(columns="cka"), per_draw.drop(columns="cka"))
     assert np.allclose(with_kernels["cka"], per_draw["cka"], rtol=0, atol=1e-10)
+
+
+def test_no_group_large_enough_gives_an_empty_summary_not_an_error() -> None:
+    rng = np.random.default_rng(0)
+    acts = {"conv1": rng.normal(size=(12, 5))}
+    sens = pd.DataFrame({"sex": ["f"] * 6 + ["m"] * 6})
+    long_df = conditioned_cka(acts, acts, sens, min_group_size=8, n_draws=2, n_permutations=2)
+    assert long_df.empty and {r["group"] for r in long_df.attrs["skipped"]} == {"f", "m"}
+    summary = summarise_conditioned(long_df)
+    assert summary.empty and {"cka_mean", "perm_diff_bound"} <= set(summary.columns)

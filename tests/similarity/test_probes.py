@@ -506,6 +506,20 @@ def test_relate_to_cka_layer_pairs_dropped_units_and_small_n() -> None:
     assert "no correlation" in res.caveat
 
 
+def test_relate_to_cka_without_a_shared_attribute_is_empty_not_an_error() -> None:
+    # thin data: the task probe kept only a1, the CKA contrast only a2 (each dropped the other's groups)
+    gaps = {("a1", "conv1", "g1"): 0.1, ("a1", "conv1", "g2"): 0.0}
+    cka = _cka_frame([("a2", "g1", "g2", "conv1", 0.8, 0.6)])
+    res = relate_to_cka(_gap_frame(gaps), cka)
+    assert res.n == 0 and res.table.empty and "gap_contrast" in res.table.columns
+    assert np.isnan(res.spearman) and "no attribute has both" in res.caveat
+    # the CKA's worst group has no probe gap (the probe skipped it): nothing to relate, not an error
+    only_best = relate_to_cka(_gap_frame({("a2", "conv1", "g1"): 0.1}), cka)
+    assert only_best.n == 0 and only_best.table.attrs["dropped"][0]["reason"] == "no probe gap for g1 or g2"
+    with pytest.raises(DataError, match="no probe layer"):  # a real naming mismatch still says so
+        relate_to_cka(_gap_frame({("a2", "enc", "g1"): 0.1, ("a2", "enc", "g2"): 0.0}), cka)
+
+
 def test_relate_to_cka_takes_the_conditioned_pipeline_output(task_data: Any) -> None:
     F, y_diff, _, ds = task_data
     sf = ds.attributes[["sex", "age_group"]]

@@ -18,17 +18,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from fairssl.config import StudyConfig
+from fairssl.experiments.artifacts import load_activations
 from fairssl.experiments.grid import RunSpec
+from fairssl.experiments.unavailable import attribute_gap, skipped_group_gaps
+from fairssl.experiments.workspace import Workspace
 from fairssl.similarity.probes import demographic_probe, group_task_probe, relate_to_cka
-
-if TYPE_CHECKING:
-    from fairssl.experiments.workspace import Workspace
 
 Log = Callable[[str], None]
 
@@ -47,14 +47,15 @@ def run_probes(
     attributes: list[str],
     *,
     cka_best_worst: pd.DataFrame | None = None,
+    gaps: list[dict[str, Any]] | None = None,
     log: Log = print,
 ) -> dict[str, pd.DataFrame]:
     """Probe every fine-tuning run; write and return ``probes_demographic``, ``probes_task`` and (given
     the stage-4 ``cka_best_worst`` table with setup and seed columns) ``probes_cka_relation``."""
-    from fairssl.experiments.analyse import load_activations
-
     pc, ev = config.probes, config.evaluation
     demo_frames, task_frames = [], []
+    skipped: list[dict[str, Any]] = []
+    skipped_attributes: list[dict[str, Any]] = []
     started = time.perf_counter()
     log(f"probes: {len(runs)} models x {len(attributes)} attributes, linear probes per layer")
     for spec in runs:
@@ -76,6 +77,9 @@ def run_probes(
         demo_frames.append(demo.assign(**ids))
         task = group_task_probe(acts, pred["y"].to_numpy(), pred[attributes], **options)
         task_frames.append(task.assign(**ids))
+        for kind, frame in (("probe_demographic", demo), ("probe_task", task)):
+            skipped += [{**r, "quantity": kind} for r in frame.attrs.get("skipped", [])]
+            skipped_attributes += [{**r, "quantity": kind} for r in frame.attrs.get("skipped_attributes", [])]
     out = {
         "probes_demographic": pd.concat(demo_frames, ignore_index=True) if demo_frames else pd.DataFrame(),
         "probes_task": pd.concat(task_frames, ignore_index=True) if task_frames else pd.DataFrame(),
@@ -83,8 +87,27 @@ def run_probes(
     }
     for name, frame in out.items():
         frame.to_csv(ws.results / f"{name}.csv", index=False)
+    if gaps is not None:
+        gaps += _probe_gaps(skipped, skipped_attributes, {"n_splits": pc.n_splits, **ev.model_dump()})
     log(f"probes done ({time.perf_counter() - started:.0f} s)")
     return out
+
+
+def _probe_gaps(
+    skipped: list[dict[str, Any]], skipped_attributes: list[dict[str, Any]], settings: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """Rows of ``unavailable.csv``: each (probe, attribute, group) skipped once, each attribute without
+    two usable groups once."""
+    groups = {(r["quantity"], str(r["attribute"]), str(r["group"])): r for r in skipped}
+    rows: list[dict[str, Any]] = []
+    for (quantity, _, _), rec in sorted(groups.items()):
+        rows += skipped_group_gaps("probes", quantity, [rec], settings)
+    attrs = {(r["quantity"], str(r["attribute"])): r for r in skipped_attributes}
+    for (quantity, attribute), rec in sorted(attrs.items()):
+        rows.append(
+            attribute_gap("probes", quantity, attribute, "too_few_groups", f"{attribute}: {rec['reason']}")
+        )
+    return rows
 
 
 def _relation(
@@ -102,6 +125,8 @@ def _relation(
         if cka.empty or task.empty:
             continue
         rel = relate_to_cka(task, cka, seed=spec.seed)
+        if rel.n == 0:  # no attribute has both a task probe and a CKA contrast (thin groups)
+            continue
         rows.append(
             {
                 "run_id": spec.run_id,

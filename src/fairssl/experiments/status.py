@@ -5,10 +5,12 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from fairssl.config import load_config
 from fairssl.errors import DataError
 from fairssl.experiments.grid import expand, unique_runs
+from fairssl.experiments.record import read_record
 from fairssl.experiments.store import STORE_NAME, RunRecord, Store
 from fairssl.experiments.workspace import Workspace, read_progress
 
@@ -22,6 +24,8 @@ class StudyStatus:
     counts: dict[str, int]
     failures: list[RunRecord]
     running: list[RunRecord]
+    analysis: dict[str, Any] | None = None
+    """``results/analysis.json`` (each analysis stage's status), None when absent."""
 
     def _epoch(self, rec: RunRecord) -> str:
         """``, epoch k/N, loss x`` from the run's progress.json, if it has written one."""
@@ -50,7 +54,25 @@ class StudyStatus:
             out.append(f"failed: {rec.label} after {tries}: {rec.error}")
         if c["failed"] or c["interrupted"] or c["pending"]:
             out.append("run the same `fairssl run` command again to finish (failed runs are retried)")
+        out.append(self._analysis_line())
         return out
+
+    def _analysis_line(self) -> str:
+        """Which analysis stages completed, failed or were skipped (and why), or why none is recorded."""
+        c = self.counts
+        if self.analysis is None:
+            if c["done"] < self.total:
+                return "analysis: not run yet (it runs once every run is done)"
+            return (
+                f"analysis: no record (interrupted, or written by an older fairssl); "
+                f"run `fairssl analyse {self.run_dir}` to (re)compute it"
+            )
+        parts = []
+        for stage, info in self.analysis.get("stages", {}).items():
+            status = str(info.get("status", "?"))
+            why = f" ({info['reason']})" if info.get("reason") else ""
+            parts.append(f"{stage} {status}{why}")
+        return "analysis: " + ", ".join(parts)
 
 
 def study_status(run_dir: str | Path) -> StudyStatus:
@@ -72,6 +94,7 @@ def study_status(run_dir: str | Path) -> StudyStatus:
         counts[key] += 1
     counts["pending"] += sum(1 for s in expected if s.run_id not in known)
     return StudyStatus(
+        analysis=read_record(root / "results"),
         run_dir=root,
         total=len(known | {s.run_id for s in expected}),
         counts=counts,

@@ -1,50 +1,152 @@
-"""Stages 4-5 of a whole study, every variant, over the stored runs: after training, and again whenever
-only an analysis setting changed (no retraining)."""
+"""Stages 4-5 of a whole study, every variant, over the stored runs, and the report: after training,
+and again (:func:`reanalyse`) whenever only an analysis setting changed, without retraining."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
-from fairssl.config import StudyConfig
+from fairssl.config import StudyConfig, load_config, save_config
+from fairssl.errors import ConfigError, DataError, RunError
 from fairssl.experiments.analyse import analyse, write_audit
 from fairssl.experiments.executors import dataset_for
-from fairssl.experiments.grid import RunSpec, Variant, specs_by_variant
-from fairssl.experiments.workspace import Workspace, write_json
+from fairssl.experiments.grid import RunSpec, Variant, expand, specs_by_variant, unique_runs, variants
+from fairssl.experiments.record import RECORD_NAME, AnalysisRecord, save_table
+from fairssl.experiments.store import Store, lock_run_dir
+from fairssl.experiments.workspace import ANALYSIS_SECTIONS, Workspace, write_json
 
 Log = Callable[[str], None]
 
 
 def analyse_study(
     config: StudyConfig, ws: Workspace, groups: list[Variant], specs: list[RunSpec], *, log: Log
-) -> None:
-    """Stages 4-5 per variant; every results table gets a ``variant`` column.
+) -> Path:
+    """Stages 4-5 per variant, the stacked results tables, then the report; returns the report's path.
 
     With one variant the analysis writes to the run folder itself. With several, each variant is
     analysed in ``variants/<slug>/`` (its own results and report, sharing ``runs/``) and the run
-    folder's ``results/`` holds their tables stacked, with the report built over them.
+    folder's ``results/`` holds their tables stacked (every table gets a ``variant`` column). The report
+    is built last, from what was written, so ``report.html`` and a later ``fairssl report`` agree.
+
+    Thin data never stops it (see :func:`~fairssl.experiments.analyse.analyse`). If a stage failed on
+    an error, the report is still built from what was computed and then :class:`RunError` (an internal
+    error, exit 1) or the user error that caused it is raised, naming the stage and the log.
     """
-    by_variant = specs_by_variant(specs)
-    if len(groups) == 1:
-        (v,) = groups
-        analyse(dataset_for(v.config), v.config, ws, by_variant[v.name], log=log)
-        stack_tables(ws.results, [(v.name, ws.results)])
-        return
-    parts = []
-    for v in groups:
-        sub = Workspace(ws.root / "variants" / v.slug, runs_root=ws.runs)
-        ds = dataset_for(v.config)
-        write_audit(ds, v.config, sub.root / "dataset")
-        write_json(sub.root / "variant.json", {"name": v.name, "settings": v.settings})
-        log(f"variant {v.name}:")
-        analyse(ds, v.config, sub, by_variant[v.name], log=log)
-        parts.append((v.name, sub.results))
-    stack_tables(ws.results, parts)
     from fairssl.report.html import build_report
 
-    log(f"report: {build_report(ws.root)}")
+    by_variant = specs_by_variant(specs)
+    records: list[AnalysisRecord] = []
+    if len(groups) == 1:
+        (v,) = groups
+        _, record = analyse(dataset_for(v.config), v.config, ws, by_variant[v.name], log=log)
+        records.append(record)
+        stack_tables(ws.results, [(v.name, ws.results)])
+    else:
+        parts = []
+        for v in groups:
+            sub = Workspace(ws.root / "variants" / v.slug, runs_root=ws.runs)
+            ds = dataset_for(v.config)
+            write_audit(ds, v.config, sub.root / "dataset")
+            write_json(sub.root / "variant.json", {"name": v.name, "settings": v.settings})
+            log(f"variant {v.name}:")
+            _, record = analyse(ds, v.config, sub, by_variant[v.name], log=log)
+            records.append(record)
+            _report(build_report, sub.root, log)
+            parts.append((v.name, sub.results))
+        stack_tables(ws.results, parts)
+        _merge_records(ws.results, records)
+    _report(build_report, ws.root, log)
+    _raise_failures(records)
+    return ws.root / "report.html"
+
+
+def _report(build: Callable[[Path], Path], root: Path, log: Log) -> None:
+    try:
+        log(f"report: {build(root)}")
+    except DataError as exc:  # no comparison table: the inference failed, said by _raise_failures
+        log(f"report not built: {exc}")
+
+
+def _merge_records(folder: Path, records: Sequence[AnalysisRecord]) -> None:
+    """A grid's own ``analysis.json``: a stage is failed if it failed in any variant, skipped if skipped
+    in all; ``unavailable.csv`` was stacked with the other tables."""
+    merged = AnalysisRecord(folder, settings=records[0].settings, digest=records[0].digest)
+    for stage in records[0].stages:
+        infos = [r.stages[stage] for r in records if stage in r.stages]
+        failed = [i for i in infos if i["status"] == "failed"]
+        if failed:
+            merged.stages[stage] = failed[0]
+        elif all(i["status"] == "skipped" for i in infos):
+            merged.stages[stage] = infos[0]
+        else:
+            merged.stages[stage] = {
+                "status": "completed",
+                "reason": "",
+                "seconds": round(sum(float(i["seconds"]) for i in infos), 2),
+            }
+    write_json(folder / RECORD_NAME, merged.to_dict())
+
+
+def _raise_failures(records: Sequence[AnalysisRecord]) -> None:
+    for record in records:
+        for stage, info in record.failed.items():
+            where = f"; traceback in {record.log_path}"
+            if info.get("internal", True):
+                raise RunError(
+                    f"analysis stage {stage} failed: {info['reason']}{where}; the report lists what was "
+                    "computed (please report this as a bug)"
+                )
+            raise DataError(f"analysis stage {stage} failed: {info['reason']}")
+
+
+def reanalyse(run_dir: str | Path, settings: Mapping[str, Any], *, log: Log = print) -> Path:
+    """Recompute stages 4-5 and the report of a finished study in its own folder, with analysis
+    settings changed (``{"evaluation.min_group_size": 10}``), without training anything.
+
+    Only keys of the analysis sections (:data:`~fairssl.experiments.workspace.ANALYSIS_SECTIONS`) may
+    change: a training setting is a :class:`ConfigError` (train with ``fairssl run`` instead). The folder's
+    ``config.toml`` is updated to the settings used, so the folder always records what produced its
+    results (``results/analysis.json`` repeats them). Returns the report's path.
+    """
+    root = Path(run_dir)
+    if not (root / "config.toml").is_file():
+        raise DataError(
+            f"{root} is not a run folder (no config.toml); give a folder written by `fairssl run`"
+        )
+    training = sorted(k for k in settings if k.split(".", 1)[0] not in ANALYSIS_SECTIONS)
+    if training:
+        raise ConfigError(
+            f"{training[0]} changes training, not the analysis; re-analysis only takes "
+            f"{', '.join(f'{s}.*' for s in ANALYSIS_SECTIONS)} keys: use "
+            f"`fairssl run --set {training[0]}=...` to train the models it needs"
+        )
+    config = load_config(root / "config.toml")
+    if settings:
+        config = config.with_settings(dict(settings), keep_grid=True)
+    ws = Workspace(root)
+    specs = expand(config)
+    with lock_run_dir(root):
+        missing = _unfinished(ws, specs)
+        if missing:
+            raise DataError(
+                f"{len(missing)} of {len(unique_runs(specs))} runs of {root} are not finished; finish "
+                f"them first with `fairssl run --config {root / 'config.toml'} --out {root}`"
+            )
+        save_config(config, root / "config.toml")
+        return analyse_study(config, ws, variants(config), specs, log=log)
+
+
+def _unfinished(ws: Workspace, specs: list[RunSpec]) -> list[str]:
+    """Run ids the store does not mark done (all of them if there is no store)."""
+    runs = {s.run_id for s in unique_runs(specs)}
+    if not ws.store_path.is_file():
+        return sorted(runs)
+    with Store(ws.store_path, readonly=True) as store:
+        done = {r.run_id for r in store.records() if r.status == "done"}
+    return sorted(runs - done)
 
 
 def _read_table(path: Path) -> pd.DataFrame:
@@ -76,10 +178,7 @@ def stack_tables(out: Path, parts: Sequence[tuple[str, Path]]) -> None:
         stacked[name] = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     out.mkdir(parents=True, exist_ok=True)
     for name, frame in stacked.items():
-        if name.endswith(".parquet"):
-            frame.to_parquet(out / name, index=False)
-        else:
-            frame.to_csv(out / name, index=False)
+        save_table(frame, out / name)
 
 
-__all__ = ["analyse_study", "stack_tables"]
+__all__ = ["analyse_study", "reanalyse", "stack_tables"]

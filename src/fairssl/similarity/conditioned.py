@@ -329,6 +329,7 @@ def summarise_conditioned(long_df: pd.DataFrame, *, confidence: float = 0.95) ->
     if not 0.0 < confidence < 1.0:
         raise ConfigError(f"confidence must be in (0, 1), got {confidence!r}; pass e.g. 0.95")
     lo, hi = (1.0 - confidence) / 2.0, 1.0 - (1.0 - confidence) / 2.0
+    long_df = long_df.astype({"cka": float})  # no used group at all: an empty, object-typed frame
     keys = ["attribute", "group", "layer_a", "layer_b"]
     grouped = long_df.groupby(keys, sort=False)["cka"]
     summary = pd.DataFrame(

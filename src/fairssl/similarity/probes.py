@@ -808,6 +808,22 @@ def group_task_probe(
 
 
 # ----------------------------------------------------------------------------------------- relation to CKA
+_RELATION_COLUMNS = (
+    "attribute",
+    "layer",
+    "layer_a",
+    "layer_b",
+    "best_group",
+    "worst_group",
+    "gap_best",
+    "gap_worst",
+    "gap_contrast",
+    "cka_best",
+    "cka_worst",
+    "cka_diff",
+)
+
+
 class ProbeCkaRelation(NamedTuple):
     """Result of :func:`relate_to_cka` (unpacks as ``table, spearman, p_value, n, caveat``)."""
 
@@ -927,6 +943,13 @@ def relate_to_cka(
                 "cka_diff": float(c["diff"]),
             }
         )
+    shared = {str(a) for a in gaps["attribute"]} & {k[0] for k in cka_of}
+    if not rows and (not shared or dropped):  # thin data: no (attribute, layer) has both a task-probe
+        # gap for its best and worst group and a CKA contrast
+        empty = pd.DataFrame(columns=[*_RELATION_COLUMNS])
+        empty.attrs["dropped"] = dropped
+        caveat = "no attribute has both a group task probe and a best-vs-worst CKA difference"
+        return ProbeCkaRelation(table=empty, spearman=float("nan"), p_value=float("nan"), n=0, caveat=caveat)
     if not rows:
         probe_layers = sorted(gaps["layer"].astype(str).unique())
         cka_pairs = sorted({(k[1], k[2]) for k in cka_of})

@@ -1,0 +1,161 @@
+"""What an analysis did: each stage's status, what could not be computed and why, the settings used.
+
+Written to a results folder as
+
+- ``analysis.json``: ``{"fairssl_version", "settings": {"evaluation", "similarity", "probes"},
+  "settings_digest", "stages": {name: {"status", "reason", "seconds"}}, "finished_at"}`` with status
+  ``completed`` | ``failed`` | ``skipped`` (``reason``: why skipped, or the failure's one line);
+- ``unavailable.csv``: one row per thing that could not be computed (:data:`GAP_COLUMNS`).
+
+Thin data is not a failure: a group below the minimum size, an attribute left with one group or a model
+at chance are rows of ``unavailable.csv`` and the stage still completes. A stage fails only on an error;
+its traceback goes to ``analysis.log`` beside the record, and the stages after it still run when they
+do not need its output.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pandas as pd
+
+from fairssl.errors import FairsslError
+
+STAGES = ("evaluation", "inference", "similarity", "probes")
+"""The analysis stages, in order (stage 5's per-run evaluation and study inference, stage 4, probes)."""
+
+GAP_COLUMNS = ["stage", "setup", "attribute", "group", "quantity", "reason", "detail"]
+"""``unavailable.csv``: stage, setup ("" = every setup), attribute, group ("" = not group-specific),
+quantity (e.g. parity_deviation, fairness_metrics, verdict, cka_conditioned), reason (a code), detail
+(one sentence: why, and which setting or data would change it)."""
+
+RECORD_NAME = "analysis.json"
+GAPS_NAME = "unavailable.csv"
+LOG_NAME = "analysis.log"
+
+T = TypeVar("T")
+
+
+def one_line(exc: BaseException) -> str:
+    """``Type: message`` on one line (a user error's message alone)."""
+    text = " ".join(str(exc).split())
+    if isinstance(exc, FairsslError):
+        return text
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+@dataclass
+class AnalysisRecord:
+    """Collects stage outcomes and gaps while an analysis runs; :meth:`write` stores them.
+
+    ``settings``: the analysis sections of the config (``evaluation``, ``similarity``, ``probes``).
+    """
+
+    folder: Path
+    settings: Mapping[str, Any]
+    digest: str = ""
+    stages: dict[str, dict[str, Any]] = field(default_factory=dict)
+    gaps: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def log_path(self) -> Path:
+        return self.folder / LOG_NAME
+
+    def skip(self, stage: str, reason: str) -> None:
+        self.stages[stage] = {"status": "skipped", "reason": reason, "seconds": 0.0}
+
+    def add_gaps(self, rows: Iterable[Mapping[str, Any]]) -> None:
+        for row in rows:
+            self.gaps.append({c: row.get(c, "") for c in GAP_COLUMNS})
+
+    def run(self, stage: str, fn: Callable[[], T]) -> T | None:
+        """``fn()``, timed and recorded; an exception marks the stage failed (traceback appended to
+        ``analysis.log``) and returns None instead of raising."""
+        started = time.perf_counter()
+        try:
+            out = fn()
+        except Exception as exc:
+            self.stages[stage] = {
+                "status": "failed",
+                "reason": one_line(exc),
+                "seconds": round(time.perf_counter() - started, 2),
+                "internal": not isinstance(exc, FairsslError),
+            }
+            self.folder.mkdir(parents=True, exist_ok=True)
+            with self.log_path.open("a", encoding="utf-8") as log:
+                log.write(f"--- stage {stage} failed at {time.strftime('%Y-%m-%d %H:%M:%S')}\n")
+                log.write(traceback.format_exc())
+            return None
+        self.stages[stage] = {
+            "status": "completed",
+            "reason": "",
+            "seconds": round(time.perf_counter() - started, 2),
+        }
+        return out
+
+    @property
+    def failed(self) -> dict[str, dict[str, Any]]:
+        return {k: v for k, v in self.stages.items() if v["status"] == "failed"}
+
+    def gaps_frame(self) -> pd.DataFrame:
+        frame = pd.DataFrame(self.gaps, columns=GAP_COLUMNS)
+        return frame.drop_duplicates(ignore_index=True)
+
+    def to_dict(self) -> dict[str, Any]:
+        from fairssl import __version__
+
+        return {
+            "fairssl_version": __version__,
+            "settings": dict(self.settings),
+            "settings_digest": self.digest,
+            "stages": {s: self.stages[s] for s in [*STAGES, *self.stages] if s in self.stages},
+            "finished_at": time.time(),
+        }
+
+    def write(self) -> None:
+        """``analysis.json`` and ``unavailable.csv``, each replaced atomically."""
+        from fairssl.experiments.workspace import write_json
+
+        self.folder.mkdir(parents=True, exist_ok=True)
+        write_json(self.folder / RECORD_NAME, self.to_dict())
+        save_table(self.gaps_frame(), self.folder / GAPS_NAME)
+
+
+def save_table(frame: pd.DataFrame, path: Path) -> None:
+    """Write a results table (CSV or parquet by suffix) under a temporary name, then rename it, so a
+    reader never sees half a table."""
+    tmp = path.with_name(path.name + ".tmp")
+    if path.suffix == ".parquet":
+        frame.to_parquet(tmp, index=False)
+    else:
+        frame.to_csv(tmp, index=False)
+    tmp.replace(path)
+
+
+def read_record(folder: Path) -> dict[str, Any] | None:
+    """A results folder's ``analysis.json``, or None when absent or unreadable (older run folders)."""
+    import json
+
+    try:
+        data = json.loads((folder / RECORD_NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+__all__ = [
+    "GAPS_NAME",
+    "GAP_COLUMNS",
+    "LOG_NAME",
+    "RECORD_NAME",
+    "STAGES",
+    "AnalysisRecord",
+    "one_line",
+    "read_record",
+    "save_table",
+]

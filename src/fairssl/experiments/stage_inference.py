@@ -1,0 +1,214 @@
+"""Stage 5, the study: every model scored on shared resamples of test subjects, setups compared with the
+supervised baseline, accuracy-matched references and controls (one testing family), and the curves and
+tables that read those comparisons (``summary``, ``setups``, ``changes``, ``comparison``,
+``accuracy_curve``, ``label_amplification``, ``pool``)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import roc_auc_score
+
+from fairssl.config import StudyConfig
+from fairssl.errors import DataError
+from fairssl.evaluation.amplification import AMPLIFICATION_COLUMNS, label_bias_amplification
+from fairssl.evaluation.inference import InferenceSettings, StudyDraws, StudyInference, study_inference
+from fairssl.evaluation.matching import MATCHED_PREFIX, degradation_curve, match_auroc
+from fairssl.evaluation.resampling import ModelDraws, resample_models
+from fairssl.evaluation.verdicts import setup_table
+from fairssl.experiments.grid import RunSpec
+from fairssl.experiments.record import save_table
+from fairssl.experiments.stage_evaluation import fairness_options
+from fairssl.experiments.workspace import Workspace
+
+
+def _resample(
+    pred: pd.DataFrame, scores: list[np.ndarray], attributes: list[str], config: StudyConfig, *, n_boot: int
+) -> ModelDraws:
+    """Models' scores (K arrays aligned to ``pred``'s windows) on ``n_boot`` shared resamples of test
+    subjects, with the study's evaluation settings."""
+    ev = config.evaluation
+    return resample_models(
+        pred["y"].to_numpy(),
+        scores,
+        pred[attributes],
+        pred["subject"].to_numpy(),
+        n_boot=n_boot,
+        seed=0,
+        threshold=ev.threshold,
+        reference=ev.reference,
+        min_group_size=ev.min_group_size,
+        include_missing=ev.include_missing,
+        fairness_options=fairness_options(config),
+    )
+
+
+def study_inference_of(
+    runs: list[RunSpec], preds: dict[str, pd.DataFrame], attributes: list[str], config: StudyConfig
+) -> StudyInference:
+    """The study's inference over every fine-tuning run: all models resampled on the same test subjects.
+
+    Predictions are aligned by window id to the first run's order (a run scored on other windows is a
+    DataError: every model of a study must see the same test set). Each SSL run also gets its
+    accuracy-matched reference ``matched:<setup>``: the supervised run of its seed degraded, group-blind,
+    to its test AUROC (:func:`~fairssl.evaluation.matching.match_auroc`).
+    """
+    ev = config.evaluation
+    first = preds[runs[0].run_id]
+    order = first["window_id"].to_numpy()
+    scores = []
+    for spec in runs:
+        pred = preds[spec.run_id].set_index("window_id")
+        if len(pred) != len(order) or not pred.index.isin(order).all():
+            raise DataError(
+                f"run {spec.run_id} was scored on other test windows than run {runs[0].run_id}; "
+                "every model of a study must see the same test set: re-run it"
+            )
+        scores.append(pred.loc[order, "prob_1"].to_numpy(dtype=np.float64))
+    setups = [str(s.setup) for s in runs]
+    seeds = [s.seed for s in runs]
+    y = first["y"].to_numpy()
+    sup = {s.seed: i for i, s in enumerate(runs) if s.setup == "supervised"}
+    if np.unique(y).size == 2:  # accuracy-matched references: supervised degraded to each SSL model's AUROC
+        for i, spec in enumerate(runs):
+            name = str(spec.setup)
+            if name == "supervised" or name.startswith("random:") or spec.seed not in sup:
+                continue
+            target = float(roc_auc_score(y, scores[i]))
+            matched, _, _ = match_auroc(y, scores[sup[spec.seed]], target, seed=spec.seed)
+            scores.append(matched)
+            setups.append(MATCHED_PREFIX + name)
+            seeds.append(spec.seed)
+    draws = _resample(first, scores, attributes, config, n_boot=ev.n_boot)
+    settings = InferenceSettings(
+        alpha=ev.alpha,
+        correction=ev.correction,
+        power=ev.power,
+        target_pd_change=ev.target_change,
+        pretraining_shared=config.pretrain.seed is not None,
+    )
+    study = StudyDraws(tuple(setups), tuple(seeds), draws)
+    return study_inference(study, settings)
+
+
+def label_amplification(
+    runs: list[RunSpec], preds: dict[str, pd.DataFrame], results: pd.DataFrame, attributes: list[str]
+) -> pd.DataFrame:
+    """Clean-label vs recorded-label vs model disparity per setup and group
+    (:func:`~fairssl.evaluation.amplification.label_bias_amplification`); empty without clean labels."""
+    first = preds[runs[0].run_id]
+    if "y_clean" not in first or results.empty:
+        return pd.DataFrame(columns=AMPLIFICATION_COLUMNS)
+    rows = results[
+        (results["metric"] == "disparate_impact")
+        & (results["label"] == "recorded")
+        & ~results["group"].astype(str).isin(["worst", "all"])
+    ]
+    model = rows.rename(columns={"estimate": "value"})[
+        ["setup", "seed", "attribute", "group", "reference_group", "value"]
+    ]
+    return label_bias_amplification(
+        first["y"].to_numpy(), first["y_clean"].to_numpy(), first[attributes], model
+    )
+
+
+def accuracy_curve(
+    runs: list[RunSpec], preds: dict[str, pd.DataFrame], attributes: list[str], config: StudyConfig
+) -> pd.DataFrame:
+    """The supervised models' group-blind accuracy-fairness curve: per supervised seed and lambda (0 = the
+    model, 1 = noise; :func:`~fairssl.evaluation.matching.degradation_curve`), test AUROC and parity
+    deviation. Columns seed, lambda, auroc, parity_deviation. Empty without a supervised run."""
+    rows = []
+    for spec in runs:
+        if spec.setup != "supervised":
+            continue
+        pred = preds[spec.run_id]
+        y = pred["y"].to_numpy()
+        if np.unique(y).size < 2:
+            continue
+        curve = degradation_curve(y, pred["prob_1"].to_numpy(dtype=np.float64), seed=spec.seed)
+        values = _resample(pred, [scores for _, scores in curve], attributes, config, n_boot=0).values
+        # values: (steps, Q) AUROC, PD, per-attribute PD
+        for (lam, _), v in zip(curve, values, strict=True):
+            rows.append({"seed": spec.seed, "lambda": lam, "auroc": v[0], "parity_deviation": v[1]})
+    return pd.DataFrame(rows, columns=["seed", "lambda", "auroc", "parity_deviation"])
+
+
+def run_summary(runs: list[RunSpec], inference: StudyInference) -> pd.DataFrame:
+    """One row per run: AUROC and parity deviation with their test-sampling intervals (centred on the
+    bias-corrected value, at 1 - alpha), and the relative PD improvement over the supervised run of the
+    same seed (point)."""
+    per = inference.runs
+    rows = []
+    for spec in runs:
+        mine = per[(per["setup"] == spec.setup) & (per["seed"] == spec.seed)].set_index("quantity")
+        row: dict[str, Any] = {"run_id": spec.run_id, "setup": spec.setup, "seed": spec.seed}
+        for q, name, lo, hi in (
+            ("auroc", "auroc", "auroc_low", "auroc_high"),
+            ("parity_deviation", "parity_deviation", "pd_low", "pd_high"),
+        ):
+            if q in mine.index:
+                row[name], row[lo], row[hi] = (mine.loc[q, c] for c in ("estimate", "ci_low", "ci_high"))
+        rows.append(row)
+    out = pd.DataFrame(rows)
+    sup = out[out["setup"] == "supervised"].set_index("seed")["parity_deviation"]
+    base = out["seed"].map(sup).to_numpy(dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["improvement"] = np.where(base > 0, (base - out["parity_deviation"]) / base, np.nan)
+    return out
+
+
+def pool_table(ws: Workspace, specs: list[RunSpec]) -> pd.DataFrame:
+    """The pre-training pools' group shares: one row per pre-training run x attribute x group.
+
+    Columns run_id, seed, attribute, group, windows, share (in [0, 1]; the shares of one attribute sum
+    to 1 per run). Read from each pre-training run's ``pool.csv``; a run without one is left out.
+    """
+    frames = []
+    for spec in specs:
+        path = ws.run(spec.run_id) / "pool.csv"
+        if spec.kind != "pretrain" or not path.is_file():
+            continue
+        frame = pd.read_csv(path, dtype={"attribute": str, "group": str})
+        frame.insert(0, "seed", spec.seed)
+        frame.insert(0, "run_id", spec.run_id)
+        frames.append(frame)
+    columns = ["run_id", "seed", "attribute", "group", "windows", "share"]
+    return pd.concat(frames, ignore_index=True)[columns] if frames else pd.DataFrame(columns=columns)
+
+
+def infer_study(
+    config: StudyConfig,
+    ws: Workspace,
+    runs: list[RunSpec],
+    specs: list[RunSpec],
+    preds: dict[str, pd.DataFrame],
+    results: pd.DataFrame,
+    attributes: list[str],
+) -> dict[str, pd.DataFrame]:
+    """Stage 5, the study: setups compared on shared resamples, verdicts, curves; tables written."""
+    inference = study_inference_of(runs, preds, attributes, config)
+    summary = run_summary(runs, inference)
+    comparison = setup_table(inference)
+    curve = accuracy_curve(runs, preds, attributes, config)
+    amplification = label_amplification(runs, preds, results, attributes)
+    pools = pool_table(ws, specs)
+    out = {
+        "summary": summary,
+        "setups": inference.estimates,
+        "changes": inference.changes,
+        "accuracy_curve": curve,
+        "label_amplification": amplification,
+        "pool": pools,
+        "comparison": comparison,  # last: the report needs it, so it marks a complete inference
+    }
+    (ws.results / "family.json").write_text(json.dumps(inference.family, indent=2) + "\n")
+    for name, frame in out.items():
+        save_table(frame, ws.results / f"{name}.csv")
+    return out
+
+
+__all__ = ["accuracy_curve", "infer_study", "label_amplification", "run_summary", "study_inference_of"]

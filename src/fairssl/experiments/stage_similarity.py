@@ -1,0 +1,188 @@
+"""Stage 4: layer CKA of each SSL model (and of a second supervised seed, the reference level) against
+the supervised model of its seed, overall and conditioned on each attribute's groups."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from fairssl.config import StudyConfig
+from fairssl.experiments.artifacts import load_activations
+from fairssl.experiments.grid import RunSpec
+from fairssl.experiments.unavailable import attribute_gap, skipped_group_gaps, study_gap
+from fairssl.experiments.workspace import Workspace
+from fairssl.similarity.cka import cka_matrix
+from fairssl.similarity.conditioned import (
+    PERMUTATION,
+    REFERENCE_SETUP,
+    best_worst_difference,
+    conditioned_cka,
+    dissimilarity_ratio,
+    summarise_conditioned,
+)
+
+Log = Callable[[str], None]
+
+
+def _unique(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Records without repeats (every model of a study skips the same groups of the shared test set)."""
+    seen: dict[tuple[str, str], dict[str, Any]] = {}
+    for rec in records:
+        seen.setdefault((str(rec.get("attribute")), str(rec.get("group"))), rec)
+    return list(seen.values())
+
+
+@dataclass(frozen=True)
+class _Pair:
+    """The (setup, seed, run id) that stage 4 compares with the supervised run of ``seed``."""
+
+    setup: str
+    seed: int
+    run_id: str
+
+
+def similarity_stage(
+    config: StudyConfig,
+    ws: Workspace,
+    runs: list[RunSpec],
+    preds: dict[str, pd.DataFrame],
+    results: pd.DataFrame,
+    attributes: list[str],
+    *,
+    gaps: list[dict[str, Any]],
+    log: Log,
+) -> dict[str, pd.DataFrame]:
+    """Stage 4: supervised x SSL layer CKA, overall and conditioned on each attribute's groups.
+
+    The reference level (setup :data:`REFERENCE_SETUP`): each supervised model against the supervised
+    model of the next seed, analysed exactly like an SSL model, so a best-vs-worst pattern or a
+    dissimilarity ratio can be read against what two supervised models that differ only by seed show.
+
+    What cannot be computed is appended to ``gaps`` (rows of ``unavailable.csv``): groups too small for
+    conditioned CKA, attributes without two groups for best vs worst, a missing reference or ratio.
+    """
+    sim = config.similarity
+    sup = {s.seed: s for s in runs if s.setup == "supervised"}
+    mats, conds, diffs, ratios = [], [], [], []
+    sup_acts: dict[str, tuple[np.ndarray, dict[str, np.ndarray]]] = {}  # read once per supervised run
+    sup_seeds = sorted(sup)
+    reference = [
+        _Pair(REFERENCE_SETUP, seed, sup[sup_seeds[(i + 1) % len(sup_seeds)]].run_id)
+        for i, seed in enumerate(sup_seeds)
+        if len(sup_seeds) >= 2
+    ]
+    pairs = [_Pair(str(s.setup), s.seed, s.run_id) for s in runs if s.setup != "supervised"]
+    settings = config.evaluation.model_dump()
+    skipped: list[dict[str, Any]] = []
+    unusable: set[str] = set()
+    if len(sup_seeds) < 2:
+        gaps.append(
+            study_gap(
+                "similarity",
+                "cka_reference",
+                "one_seed",
+                "the supervised~supervised reference level needs supervised models of two seeds; add "
+                "a seed to read best-vs-worst CKA against it",
+            )
+        )
+    for spec in [*pairs, *reference]:
+        base = sup.get(spec.seed)
+        if base is None:
+            continue
+        window_ids = preds[spec.run_id]["window_id"].to_numpy()
+        if base.run_id not in sup_acts or not np.array_equal(sup_acts[base.run_id][0], window_ids):
+            sup_acts[base.run_id] = (window_ids, load_activations(ws, base.run_id, window_ids))
+        acts_sup = sup_acts[base.run_id][1]
+        acts_ssl = load_activations(ws, spec.run_id, window_ids)
+        mat = cka_matrix(acts_sup, acts_ssl, debiased=sim.debiased)
+        mats.append(
+            mat.rename_axis("layer_a")
+            .reset_index()
+            .melt(id_vars="layer_a", var_name="layer_b", value_name="cka")
+            .assign(setup=spec.setup, seed=spec.seed)
+        )
+        cond = conditioned_cka(
+            acts_sup,
+            acts_ssl,
+            preds[spec.run_id][attributes],
+            n_per_group=sim.n_per_group,
+            n_draws=sim.n_draws,
+            n_permutations=sim.n_permutations,
+            min_group_size=config.evaluation.min_group_size,
+            include_missing=config.evaluation.include_missing,
+            debiased=sim.debiased,
+            seed=spec.seed,
+            subjects=preds[spec.run_id]["subject"].to_numpy(),
+        )
+        skipped += cond.attrs.get("skipped", [])
+        summ = summarise_conditioned(cond)
+        conds.append(summ.assign(setup=spec.setup, seed=spec.seed))
+        perf = results[
+            (results.run_id == base.run_id)
+            & (results.metric == "auroc")
+            & (results.label == "recorded")
+            & (results.attribute != "overall")
+        ]
+        perf = perf.rename(columns={"estimate": "performance"})[
+            ["attribute", "group", "performance"]
+        ].dropna()
+        # best vs worst needs two groups with a performance value and a conditioned CKA (small groups
+        # drop out of either); attributes without them are left out here, not an error
+        groups_cka = summ[summ["group"] != PERMUTATION].groupby("attribute")["group"].apply(set)
+        usable = [
+            a
+            for a, grp in groups_cka.items()
+            if len(grp & set(perf.loc[perf["attribute"] == a, "group"].astype(str))) >= 2
+        ]
+        perf = perf[perf["attribute"].isin(usable) & perf["group"].astype(str).isin(set().union(*groups_cka))]
+        unusable |= set(attributes) - set(usable)
+        summ_bw = summ[summ["attribute"].isin(usable)]
+        diff = best_worst_difference(summ_bw, perf) if usable else pd.DataFrame()
+        if not diff.empty:
+            diffs.append(diff.assign(setup=spec.setup, seed=spec.seed))
+            if diff["attribute"].nunique() >= 2:
+                ratio = dissimilarity_ratio(diff)
+                ratios.append(
+                    ratio.table.assign(
+                        setup=spec.setup, seed=spec.seed, ratio=ratio.ratio, spearman=ratio.spearman
+                    )
+                )
+    gaps += skipped_group_gaps("similarity", "cka_conditioned", _unique(skipped), settings)
+    gaps += [
+        attribute_gap(
+            "similarity",
+            "cka_best_worst",
+            attribute,
+            "too_few_groups",
+            f"best vs worst group CKA of {attribute} needs two groups with both a conditioned CKA and an "
+            "AUROC on the test set; fewer met the minimum sizes",
+        )
+        for attribute in sorted(unusable)
+    ]
+    if diffs and not ratios:
+        gaps.append(
+            study_gap(
+                "similarity",
+                "cka_ratio",
+                "too_few_attributes",
+                "the dissimilarity ratio compares attributes and needs two with a best-vs-worst CKA",
+            )
+        )
+    out = {}
+    for name, frames in (
+        ("cka", mats),
+        ("cka_conditioned", conds),
+        ("cka_best_worst", diffs),
+        ("cka_ratio", ratios),
+    ):
+        frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+        frame.to_csv(ws.results / f"{name}.csv", index=False)
+        out[name] = frame
+    return out
+
+
+__all__ = ["similarity_stage"]

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from fairssl.config import load_config
-from fairssl.experiments.record import read_record
 from fairssl.experiments.runner import run_study
+from fairssl.report.analysis_record import read_analysis_record
 
 FIXTURES = Path(__file__).parents[1] / "data"
 if str(FIXTURES) not in sys.path:  # --import-mode=importlib: make the fixture writers importable
@@ -56,9 +56,9 @@ def test_the_mimic3_example_runs_to_a_report_on_a_benchmark_format_fixture(tmp_p
         tmp_path / "run",
     )
     assert (run_dir / "report.html").is_file()
-    record = read_record(run_dir / "results")
-    assert record is not None
-    assert all(info["status"] == "completed" for info in record["stages"].values()), record["stages"]
+    record = read_analysis_record(run_dir)
+    assert record.present
+    assert all(info.status == "completed" for info in record.stages.values()), record.stages
     # the example's five attributes are all evaluated or said to be thin, none silently dropped
     text = (run_dir / "results" / "unavailable.csv").read_text()
     results = (run_dir / "results" / "results.csv").read_text()

@@ -16,11 +16,11 @@ from fairssl.cli import app
 from fairssl.config import build_config, load_config
 from fairssl.errors import ConfigError, RunError
 from fairssl.experiments import analyse as analyse_module
-from fairssl.experiments.record import read_record
 from fairssl.experiments.runner import run_study
 from fairssl.experiments.status import study_status
 from fairssl.experiments.store import Store
 from fairssl.experiments.study_analysis import reanalyse
+from fairssl.report.analysis_record import read_analysis_record
 
 pytestmark = pytest.mark.slow
 
@@ -105,9 +105,9 @@ def _gaps(run_dir: Path) -> pd.DataFrame:
 def test_a_thin_cohort_runs_to_a_complete_report_with_reason_codes(thin_study) -> None:
     run_dir, _ = thin_study
     assert (run_dir / "report.html").is_file()
-    record = read_record(run_dir / "results")
-    assert record is not None
-    assert {s: i["status"] for s, i in record["stages"].items()} == dict.fromkeys(
+    record = read_analysis_record(run_dir)
+    assert record.present
+    assert {s: i.status for s, i in record.stages.items()} == dict.fromkeys(
         ("evaluation", "inference", "similarity", "probes"), "completed"
     )
     gaps = _gaps(run_dir)
@@ -138,8 +138,10 @@ def test_status_says_which_analysis_stages_completed(thin_study) -> None:
     run_dir, _ = thin_study
     lines = study_status(run_dir).lines()
     assert lines[0].startswith("8 runs: 8 done")
+    n_gaps = len(_gaps(run_dir))
     assert lines[-1] == (
-        "analysis: evaluation completed, inference completed, similarity completed, probes completed"
+        "analysis: evaluation completed, inference completed, similarity completed, probes completed; "
+        f"{n_gaps} things could not be computed (results/unavailable.csv)"
     )
 
 
@@ -162,8 +164,8 @@ def test_reanalysis_changes_an_evaluation_setting_without_training(thin_study, t
     assert report == run_dir / "report.html" and report.is_file()
     assert _attempts(run_dir) == attempts and _artifact_times(run_dir) == times  # nothing trained
     assert load_config(run_dir / "config.toml").evaluation.min_group_size == 5
-    record = read_record(run_dir / "results")
-    assert record is not None and record["settings"]["evaluation"]["min_group_size"] == 5
+    record = read_analysis_record(run_dir)
+    assert record.present and record.settings["evaluation"]["min_group_size"] == 5
     gaps = _gaps(run_dir)
     assert gaps[gaps.reason == "group_below_min_size"].empty  # 6 test windows now meet the minimum
     results = pd.read_csv(run_dir / "results" / "results.csv")
@@ -205,3 +207,25 @@ def test_a_failing_stage_leaves_a_report_and_says_so(thin_study, tmp_path, monke
     )
     res = CliRunner().invoke(app, ["status", str(run_dir)])
     assert "similarity failed" in res.output
+
+
+def test_a_killed_analysis_leaves_a_record_of_where_it_stopped(thin_study, tmp_path, monkeypatch) -> None:
+    import shutil
+
+    run_dir = tmp_path / "copy"
+    shutil.copytree(thin_study[0], run_dir)
+
+    def killed(*args: Any, **kwargs: Any) -> Any:
+        raise KeyboardInterrupt  # not an Exception: escapes the stage like a kill would
+
+    monkeypatch.setattr(analyse_module, "similarity_stage", killed)
+    with pytest.raises(KeyboardInterrupt):
+        reanalyse(run_dir, {}, log=lambda _m: None)
+    record = read_analysis_record(run_dir)
+    assert {s: i.status for s, i in record.stages.items()} == {
+        "evaluation": "completed",
+        "inference": "completed",
+        "similarity": "running",
+        "probes": "pending",
+    }
+    assert "similarity running" in study_status(run_dir).lines()[-1]

@@ -433,3 +433,93 @@ def tiny_run_copy(tiny_run: Path, tmp_path: Path) -> Path:
     dst = tmp_path / "run"
     shutil.copytree(tiny_run, dst)
     return dst
+
+
+PAPER_SETUPS = ("supervised", "0", "1-first", "1-middle", "2-first-middle", "2-first-last", "3")
+"""Every setup of the paper's grid: with two controls, the per-group table is wider than a 1,280 px page."""
+
+THIN_ROWS = [
+    {
+        "stage": "evaluation",
+        "setup": "",
+        "attribute": "sex",
+        "group": "",
+        "quantity": "parity_deviation",
+        "reason": "too_few_groups",
+        "detail": "Attribute 'sex' has 1 test group of 30+ windows; lower evaluation.min_group_size.",
+    },
+    *[
+        {
+            "stage": "evaluation",
+            "setup": setup,
+            "attribute": "race",
+            "group": "black",
+            "quantity": "auroc",
+            "reason": "too_few_positives",
+            "detail": "Group 'black' has 2 positive test windows (evaluation.min_positives = 5).",
+        }
+        for setup in ("0", "3")
+    ],
+    {
+        "stage": "similarity",
+        "setup": "",
+        "attribute": "",
+        "group": "",
+        "quantity": "cka_conditioned",
+        "reason": "stage_failed",
+        "detail": "The similarity stage failed; see results/analysis.json.",
+    },
+]
+"""unavailable.csv of :func:`write_partial_analysis`: a thin attribute, a group without positives in two
+setups (one reason, two rows) and a failed similarity stage."""
+
+SIMILARITY_ERROR = "MemoryError: unable to allocate 3.2 GiB for the Gram matrices"
+
+
+def write_partial_analysis(root: Path) -> Path:
+    """Turn a hand-made run folder into one whose analysis partly failed: ``analysis.json`` with the
+    similarity stage failed (:data:`SIMILARITY_ERROR`) and the probes skipped, ``unavailable.csv``
+    (:data:`THIN_ROWS`), no CKA tables; setup ``3`` at chance (comparison AUROC 0.52 [0, 1], verdict
+    ``at_chance``) and its race/black AUROC 0.3, 0.5, 0.7 over seeds 0-2 (mean 0.5, a wide interval)."""
+    res = root / "results"
+    for name in ("cka.csv", "cka_best_worst.csv", "cka_ratio.csv", "cka_conditioned.csv"):
+        (res / name).unlink(missing_ok=True)
+    stages = {
+        "evaluation": {"status": "completed", "reason": "", "seconds": 2.5},
+        "inference": {"status": "completed", "reason": "", "seconds": 1.5},
+        "similarity": {"status": "failed", "reason": SIMILARITY_ERROR, "seconds": 9.0},
+        "probes": {"status": "skipped", "reason": "disabled (probes.enabled = false)", "seconds": 0.0},
+    }
+    record = {"fairssl_version": "test", "settings": {}, "stages": stages, "finished_at": 1.0}
+    (res / "analysis.json").write_text(json.dumps(record))
+    pd.DataFrame(THIN_ROWS).to_csv(res / "unavailable.csv", index=False)
+    comp = pd.read_csv(res / "comparison.csv", dtype={"setup": str})
+    at = comp["setup"] == "3"
+    comp.loc[at, ["auroc", "auroc_low", "auroc_high"]] = [0.52, 0.0, 1.0]
+    comp.loc[at, "verdict"] = "at_chance"
+    comp.loc[at, "verdict_reason"] = "auroc_interval_includes_0.5:3"
+    comp.to_csv(res / "comparison.csv", index=False)
+    results = pd.read_parquet(res / "results.parquet")
+    for seed, value in ((0, 0.3), (1, 0.5), (2, 0.7)):
+        row = (
+            (results["setup"] == "3")
+            & (results["seed"] == seed)
+            & (results["metric"] == "auroc")
+            & (results["group"] == "black")
+        )
+        results.loc[row, ["estimate", "ci_low", "ci_high"]] = [value, np.nan, np.nan]
+    results.to_parquet(res / "results.parquet", index=False)
+    return root
+
+
+@pytest.fixture(scope="session")
+def partial_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A hand-made run of the paper's setups (and two controls) whose similarity stage failed, with its
+    report built once (PNG only); do not modify it."""
+    from fairssl.report.html import build_report
+
+    root = write_run(
+        tmp_path_factory.mktemp("partial") / "run", setups=(*PAPER_SETUPS, "random:0", "random:3"), cka=False
+    )
+    build_report(write_partial_analysis(root), formats=("png",))
+    return root

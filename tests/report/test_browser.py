@@ -76,3 +76,59 @@ def test_report_renders_without_errors_and_is_not_blank(browser, tiny_run: Path,
     colours = len(np.unique(img.reshape(-1, 3), axis=0))
     assert non_white > 0.05 and colours > 50, (non_white, colours)
     print(f"screenshot: {shot} (full page: {full})")
+
+
+TABLES_JS = """() => {
+  const problems = [], wide = [], hints = document.querySelectorAll("p.scrollhint").length;
+  if (document.documentElement.scrollWidth > window.innerWidth) {
+    problems.push("the page scrolls sideways: " + document.documentElement.scrollWidth + " px");
+  }
+  document.querySelectorAll("table").forEach((table, i) => {
+    const name = table.id || ("table " + i + " (" + table.querySelector("th").textContent + ")");
+    const box = table.closest("div.scroll");
+    if (!box) { problems.push(name + ": not inside a scroll box"); return; }
+    const heads = Array.from(table.tHead.rows[0].cells);
+    heads.forEach(th => {
+      if (th.scrollWidth > th.clientWidth + 1) { problems.push(name + ": header cut: " + th.textContent); }
+    });
+    if (box.scrollWidth > box.clientWidth + 1) {
+      const overflow = getComputedStyle(box).overflowX;
+      box.scrollLeft = 40;
+      const moved = box.scrollLeft > 0;
+      box.scrollLeft = 0;
+      if (!["auto", "scroll"].includes(overflow) || !moved) { problems.push(name + ": not scrollable"); }
+      if (!box.classList.contains("overflows")) { problems.push(name + ": wide, not marked"); }
+      wide.push(name);
+    }
+    heads.forEach(th => {  // scroll the box until the header's right edge is in view: all of it must be
+      const shift = th.getBoundingClientRect().right - box.getBoundingClientRect().right;
+      if (shift > 0) { box.scrollLeft += Math.ceil(shift); }
+      const h = th.getBoundingClientRect(), b = box.getBoundingClientRect();
+      if (h.right > b.right + 1 || h.left < b.left - 1 || h.right > window.innerWidth + 1) {
+        problems.push(name + ": header never fully visible: " + th.textContent);
+      }
+      box.scrollLeft = 0;
+    });
+  });
+  return {problems: problems, wide: wide, hints: hints};
+}"""
+
+
+def test_no_table_header_is_clipped_and_wide_tables_scroll(browser, partial_report: Path) -> None:
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto((partial_report / "report.html").resolve().as_uri())
+    page.wait_for_load_state("load")
+    found = page.evaluate(TABLES_JS)
+    assert not found["problems"], found["problems"]
+    # nine setups side by side do not fit 1,280 px: that table scrolls, with a hint above it
+    assert any("(attribute)" in name for name in found["wide"]), found["wide"]
+    assert found["hints"] == len(found["wide"])
+    every_run = page.locator("th", has_text="PD improvement vs supervised (same seed)")
+    assert every_run.count() == 1
+    box = every_run.bounding_box()
+    assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 1280
+    # the same page in a narrow window: more tables scroll, none is cut
+    page.set_viewport_size({"width": 800, "height": 900})
+    narrow = page.evaluate(TABLES_JS)
+    assert not narrow["problems"], narrow["problems"]
+    assert len(narrow["wide"]) > len(found["wide"])

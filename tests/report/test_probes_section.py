@@ -88,8 +88,12 @@ def test_section_draws_a_figure_and_two_tables(tmp_path) -> None:
 
 
 def test_section_says_why_when_there_are_no_probes(tmp_path) -> None:
-    sec = probes_section(ReportWriter(tmp_path, ("png",)), pd.DataFrame(), pd.DataFrame())
-    assert not sec.blocks and "probes are disabled" in sec.notes[0]
+    writer = ReportWriter(tmp_path, ("png",))
+    sec = probes_section(writer, pd.DataFrame(), pd.DataFrame())  # the stage completed, found nothing
+    assert not sec.blocks and "every group was too small" in sec.notes[0]
+    failed = "The probes stage failed: ValueError: boom."
+    sec = probes_section(writer, pd.DataFrame(), pd.DataFrame(), stage=failed)
+    assert sec.notes == ["No probe results: the probes stage failed: ValueError: boom."]
 
 
 def test_pooled_is_the_max_over_time_of_the_last_layer() -> None:

@@ -104,6 +104,7 @@ def analyse(
     record = AnalysisRecord(
         ws.results, settings=analysis_settings(config), digest=config.digest(*ANALYSIS_SECTIONS)
     )
+    record.start()
     attributes = _attributes(ds, config)
     runs = [s for s in specs if s.kind == "finetune"]
     ev = config.evaluation

@@ -7,10 +7,12 @@ Written to a results folder as
   ``completed`` | ``failed`` | ``skipped`` (``reason``: why skipped, or the failure's one line);
 - ``unavailable.csv``: one row per thing that could not be computed (:data:`GAP_COLUMNS`).
 
-Thin data is not a failure: a group below the minimum size, an attribute left with one group or a model
-at chance are rows of ``unavailable.csv`` and the stage still completes. A stage fails only on an error;
-its traceback goes to ``analysis.log`` beside the record, and the stages after it still run when they
-do not need its output.
+The record is written when the analysis starts (every stage ``pending``) and as each stage starts
+(``running``) and ends, so a killed analysis says where it stopped. Thin data is not a failure: a group
+below the minimum size, an attribute left with one group or a model at chance are rows of
+``unavailable.csv`` and the stage still completes. A stage fails only on an error; its traceback goes
+to ``analysis.log`` beside the record, and the stages after it still run when they do not need its
+output.
 """
 
 from __future__ import annotations
@@ -66,6 +68,12 @@ class AnalysisRecord:
     def log_path(self) -> Path:
         return self.folder / LOG_NAME
 
+    def start(self) -> None:
+        """Record every stage as ``pending`` (written at once): a killed analysis leaves a record that
+        says how far it got, never a previous analysis's record."""
+        self.stages = {s: {"status": "pending", "reason": "", "seconds": 0.0} for s in STAGES}
+        self.write()
+
     def skip(self, stage: str, reason: str) -> None:
         self.stages[stage] = {"status": "skipped", "reason": reason, "seconds": 0.0}
 
@@ -77,6 +85,8 @@ class AnalysisRecord:
         """``fn()``, timed and recorded; an exception marks the stage failed (traceback appended to
         ``analysis.log``) and returns None instead of raising."""
         started = time.perf_counter()
+        self.stages[stage] = {"status": "running", "reason": "", "seconds": 0.0}
+        self.write()  # killed now, the record says which stage was running
         try:
             out = fn()
         except Exception as exc:
@@ -137,17 +147,6 @@ def save_table(frame: pd.DataFrame, path: Path) -> None:
     tmp.replace(path)
 
 
-def read_record(folder: Path) -> dict[str, Any] | None:
-    """A results folder's ``analysis.json``, or None when absent or unreadable (older run folders)."""
-    import json
-
-    try:
-        data = json.loads((folder / RECORD_NAME).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
 __all__ = [
     "GAPS_NAME",
     "GAP_COLUMNS",
@@ -156,6 +155,5 @@ __all__ = [
     "STAGES",
     "AnalysisRecord",
     "one_line",
-    "read_record",
     "save_table",
 ]

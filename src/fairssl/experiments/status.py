@@ -5,14 +5,13 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from fairssl.config import load_config
 from fairssl.errors import DataError
 from fairssl.experiments.grid import expand, unique_runs
-from fairssl.experiments.record import read_record
 from fairssl.experiments.store import STORE_NAME, RunRecord, Store
 from fairssl.experiments.workspace import Workspace, read_progress
+from fairssl.report.analysis_record import StoredAnalysis, read_analysis_record
 
 
 @dataclass
@@ -24,8 +23,8 @@ class StudyStatus:
     counts: dict[str, int]
     failures: list[RunRecord]
     running: list[RunRecord]
-    analysis: dict[str, Any] | None = None
-    """``results/analysis.json`` (each analysis stage's status), None when absent."""
+    analysis: StoredAnalysis | None = None
+    """``results/analysis.json`` and ``unavailable.csv`` (each analysis stage's status)."""
 
     def _epoch(self, rec: RunRecord) -> str:
         """``, epoch k/N, loss x`` from the run's progress.json, if it has written one."""
@@ -60,7 +59,7 @@ class StudyStatus:
     def _analysis_line(self) -> str:
         """Which analysis stages completed, failed or were skipped (and why), or why none is recorded."""
         c = self.counts
-        if self.analysis is None:
+        if self.analysis is None or not self.analysis.present:
             if c["done"] < self.total:
                 return "analysis: not run yet (it runs once every run is done)"
             return (
@@ -68,11 +67,12 @@ class StudyStatus:
                 f"run `fairssl analyse {self.run_dir}` to (re)compute it"
             )
         parts = []
-        for stage, info in self.analysis.get("stages", {}).items():
-            status = str(info.get("status", "?"))
-            why = f" ({info['reason']})" if info.get("reason") else ""
-            parts.append(f"{stage} {status}{why}")
-        return "analysis: " + ", ".join(parts)
+        for stage in self.analysis.stages.values():
+            why = f" ({stage.reason})" if stage.reason and stage.status != "completed" else ""
+            parts.append(f"{stage.stage} {stage.status}{why}")
+        gaps = len(self.analysis.unavailable)
+        left = f"; {gaps} thing{'s' if gaps != 1 else ''} could not be computed (results/unavailable.csv)"
+        return "analysis: " + ", ".join(parts) + (left if gaps else "")
 
 
 def study_status(run_dir: str | Path) -> StudyStatus:
@@ -94,7 +94,7 @@ def study_status(run_dir: str | Path) -> StudyStatus:
         counts[key] += 1
     counts["pending"] += sum(1 for s in expected if s.run_id not in known)
     return StudyStatus(
-        analysis=read_record(root / "results"),
+        analysis=read_analysis_record(root),
         run_dir=root,
         total=len(known | {s.run_id for s in expected}),
         counts=counts,

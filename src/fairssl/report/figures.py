@@ -157,7 +157,11 @@ def improvement_by_setup(summary: pd.DataFrame, comparison: pd.DataFrame) -> Fig
     colors = setup_colors(comp["setup"])
     fig, ax = plt.subplots(figsize=(7.2, 3.4), dpi=DPI)
     for i, setup in enumerate(ssl["setup"]):
-        own = summary[summary["setup"].astype(str) == setup].sort_values("seed")
+        own = (
+            summary[summary["setup"].astype(str) == setup].sort_values("seed")
+            if {"setup", "seed"} <= set(summary.columns)
+            else pd.DataFrame()  # no summary.csv: the study's improvement alone
+        )
         vals = numeric_column(own, "improvement")
         _seed_points(ax, i, 100 * vals, None, label="one seed" if i == 0 else None)
         r = ssl[ssl["setup"] == setup].iloc[0]

@@ -8,8 +8,11 @@ renders ``templates/report.html`` into ``report.html`` with every image embedded
 external CSS, JS or font (it opens offline), and writes the headline and key tables as ``report.md``
 (:mod:`~fairssl.report.markdown`). Sections (HTML ids): ``summary``, ``audit``, ``performance``,
 ``groups``, ``parity``, ``supervision``, ``similarity``, ``probes``, ``variants``, ``metrics``,
-``config``. A missing input leaves
-its section with a note saying what is missing and how to get it.
+``config``. A missing input leaves its section with a note saying what is missing and why: the analysis
+record (``results/analysis.json``, :mod:`~fairssl.report.analysis_record`) says whether its stage failed,
+was skipped or did not run. Right under the headline: the "What could not be computed" panel
+(:mod:`~fairssl.report.unavailable_panel`) and the caveats (:mod:`~fairssl.report.caveats`), the same in
+``report.md``. Wide tables scroll sideways inside their box (marked, with a hint, by the page's script).
 """
 
 from __future__ import annotations
@@ -18,11 +21,16 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
 from fairssl.report import tables
+from fairssl.report.analysis_record import StoredAnalysis, read_analysis_record, stage_note, stale_note
+from fairssl.report.caveats import auroc_triples, report_caveats
+from fairssl.report.chance import auroc_cell, legend
+from fairssl.report.conventions import numeric_column
 from fairssl.report.environment import environment_table, software_versions
 from fairssl.report.formatting import DASH
 from fairssl.report.html_table import Cell, html_table, verdict_cell
@@ -42,6 +50,7 @@ from fairssl.report.sections import (
     supervision_section,
     variants_section,
 )
+from fairssl.report.unavailable_panel import build_panel, panel_html
 from fairssl.report.variant_figures import variant_comparison_table
 
 __all__ = [
@@ -74,18 +83,30 @@ SECTIONS = (
 
 def _summary_section(
     comp: pd.DataFrame,
-    summary: pd.DataFrame,
     label_bias: pd.DataFrame,
     ratios: pd.DataFrame,
-    warnings: list[str],
-) -> tuple[str, list[str], Markup]:
-    """The summary's headline, its points and the per-setup table (with a verdict column)."""
+) -> tuple[str, list[str], Markup, str]:
+    """The summary's headline, its points (caveats apart), the per-setup table (AUROC marked near chance
+    or degenerate, a verdict column) and the marks' legend."""
     headline = tables.headline(comp)
-    points = tables.summary_points(comp, label_bias=label_bias, ratios=ratios, warnings=warnings)
+    points = tables.summary_points(comp, label_bias=label_bias, ratios=ratios, caveats=False)
     display = tables.summary_table(comp)
+    marks = ""
     if not comp.empty:
         display = display.assign(verdict=pd.Series([verdict_cell(v) for v in comp["verdict"]], dtype=object))
-    return headline, points, html_table(display, table_id="summary-table")
+        auroc_col = next((c for c in display.columns if str(c).startswith("AUROC [")), None)
+        if auroc_col is not None and len(display) == len(comp):
+            cells = [auroc_cell(r.auroc, r.auroc_low, r.auroc_high) for r in comp.itertuples()]
+            display[auroc_col] = pd.Series(cells, index=display.index, dtype=object)
+            marks = legend(cells)
+    return headline, points, html_table(display, table_id="summary-table"), marks
+
+
+def _evaluation_note(record: StoredAnalysis, root: Path, results: pd.DataFrame) -> str:
+    """Why the per-run metrics are missing (the evaluation stage's status), "" when they are present."""
+    if not results.empty:
+        return ""
+    return stage_note(record, "evaluation", root=root) or "No results/results.parquet in the run folder."
 
 
 def _grid_placeholders(n_variants: int) -> list[Section]:
@@ -105,8 +126,9 @@ def build_report(run_dir: str | Path, *, formats: Sequence[str] = FORMATS) -> Pa
     """(Re)build ``report.html`` of a run folder from its stored results; returns its path.
 
     Reads only ``results/``, ``dataset/`` and ``config.toml``; writes ``figures/<name>.{png,svg,pdf}``
-    (``formats``), ``results/report_tables/<name>.{csv,json}`` and ``report.html``. Raises DataError when
-    ``results/summary.csv`` is missing (not a finished run folder).
+    (``formats``), ``results/report_tables/<name>.{csv,json}``, ``report.html`` and ``report.md``.
+    Raises DataError only when ``results/comparison.csv`` is missing (no finished analysis); every other
+    missing table leaves its section saying why.
     """
     root = Path(run_dir)
     stored = read_stored_results(root)
@@ -131,25 +153,47 @@ def build_report(run_dir: str | Path, *, formats: Sequence[str] = FORMATS) -> Pa
         w.save_table("cka_best_worst_mean", bw)
         w.save_table("dissimilarity", ratios)
 
+    record = read_analysis_record(root)
+    panel = build_panel(record, root=root)
     audit, label_bias, warnings = audit_section(w, read_audit(root))
-    headline, points, summary_html = _summary_section(comp, summary, label_bias, ratios, warnings)
-    links = variant_links(root, tables.variant_names(summary))
+    headline, points, summary_html, marks = _summary_section(comp, label_bias, ratios)
+    links = variant_links(root, tables.variant_names(summary if not summary.empty else stored.comparison))
+    shown = [(comp, "auroc", "auroc_low", "auroc_high")]  # the AUROC intervals this page shows
+    if len(links) <= 1:
+        shown += [(summary, "auroc", "auroc_low", "auroc_high"), (gtab, "estimate", "ci_low", "ci_high")]
+    caveats = report_caveats(comp, warnings=warnings, record=record, auroc=auroc_triples(*shown))
     variants = variants_section(w, comp, stored.pool)
+    eval_note = _evaluation_note(record, root, results)
     if len(links) > 1:  # a grid: each variant has its own full report; never pool them here
-        sections = [audit, variants, *_grid_placeholders(len(links)), metrics_section(w, results)]
+        sections = [audit, variants, *_grid_placeholders(len(links)), metrics_section(w, results, eval_note)]
     else:
         sections = [
             audit,
             performance_section(w, summary, comp, stored.tests),
-            groups_section(w, gtab, gaps),
+            groups_section(w, gtab, gaps, eval_note),
             parity_section(
                 w, summary, comp, cells, stored.tests, stored.accuracy_curve, stored.label_amplification
             ),
             supervision_section(w, levels),
-            similarity_section(w, stored.cka, bw, ratios, stored.conditioned),
-            probes_section(w, stored.probes_demographic, stored.probes_task, stored.probes_relation),
+            similarity_section(
+                w,
+                stored.cka,
+                bw,
+                ratios,
+                stored.conditioned,
+                stage=stage_note(record, "similarity", root=root),
+                stale=stale_note(record, "similarity"),
+            ),
+            probes_section(
+                w,
+                stored.probes_demographic,
+                stored.probes_task,
+                stored.probes_relation,
+                stage=stage_note(record, "probes", root=root),
+                stale=stale_note(record, "probes"),
+            ),
             variants,
-            metrics_section(w, results),
+            metrics_section(w, results, eval_note),
         ]
     config_text = (root / "config.toml").read_text() if (root / "config.toml").is_file() else ""
     env = Environment(loader=PackageLoader("fairssl.report", "templates"), autoescape=select_autoescape())
@@ -158,16 +202,20 @@ def build_report(run_dir: str | Path, *, formats: Sequence[str] = FORMATS) -> Pa
         if "seed" in summary
         else []
     )
+    n_seeds = len(seeds) or int(np.nanmax(numeric_column(comp, "n_seeds"), initial=0))
     page = env.get_template("report.html").render(
         title=root.resolve().name,
         nav=[SECTIONS[0], *((sec.id, dict(SECTIONS)[sec.id]) for sec in sections), SECTIONS[-1]],
         headline=headline,
         points=points,
         summary_table=summary_html,
+        summary_legend=marks,
+        panel=panel_html(panel),
+        caveats=caveats,
         meta={
             "setups": comp["setup"].nunique() if not comp.empty else 0,
-            "seeds": ", ".join(str(s) for s in seeds) or DASH,
-            "runs": len(summary),
+            "seeds": ", ".join(str(s) for s in seeds) or (f"{n_seeds} (no summary.csv)" if n_seeds else DASH),
+            "runs": len(summary) if not summary.empty else DASH,
             "built": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         },
         missing_inputs=stored.missing,
@@ -187,6 +235,8 @@ def build_report(run_dir: str | Path, *, formats: Sequence[str] = FORMATS) -> Pa
         demographic=stored.probes_demographic,
         variant_table=variant_comparison_table(comp) if len(links) > 1 else None,
         seeds=seeds,
+        caveats=caveats,
+        panel=panel,
     )
     _write_atomic(root / "report.md", md)
     out = root / "report.html"

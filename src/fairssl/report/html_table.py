@@ -34,11 +34,12 @@ _VERDICT_TEXT = {
 
 @dataclass
 class Cell:
-    """One table cell: its text, an optional numeric sort key and CSS class."""
+    """One table cell: its text, an optional numeric sort key, CSS class and tooltip."""
 
     text: str
     sort: float | None = None
     css: str = ""
+    title: str = ""
 
 
 def ci_cell(est: Any, low: Any, high: Any, *, digits: int = 3, scale: float = 1.0, suffix: str = "") -> Cell:
@@ -99,7 +100,8 @@ def html_table(
                 classes.append("num")
             cattr = f' class="{" ".join(classes)}"' if classes else ""
             sattr = f' data-v="{cell.sort:.12g}"' if cell.sort is not None else ""
-            out.append(f"<td{cattr}{sattr}>{html.escape(cell.text)}</td>")
+            tattr = f' title="{html.escape(cell.title)}"' if cell.title else ""
+            out.append(f"<td{cattr}{sattr}{tattr}>{html.escape(cell.text)}</td>")
         out.append("</tr>")
     out.append("</tbody></table></div>")
     return Markup("".join(out))

@@ -1,7 +1,8 @@
 """Reading a run folder's stored tables for the report (never ``runs/``: no model, prediction or activation).
 
-:func:`read_stored_results` reads ``results/`` (``summary.csv``, ``comparison.csv``, ``results.parquet``
-or ``.csv``, ``changes.csv``, ``pool.csv``, the ``cka*.csv`` and ``probes*.csv`` tables) and
+:func:`read_stored_results` reads ``results/`` (``comparison.csv``, the one table it needs, and
+``summary.csv``, ``results.parquet`` or ``.csv``, ``changes.csv``, ``pool.csv``, the ``cka*.csv`` and
+``probes*.csv`` tables) and
 :func:`read_audit` reads ``dataset/`` (the audit's groups, sizes, references, overlap and warnings). A
 missing or empty file reads as an empty frame (its section says what is missing); group-like columns are
 read as text, since a CSV round trip turns setup ``0`` or group ``1`` into numbers. :func:`layer_names` and
@@ -19,6 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from fairssl.errors import DataError
+from fairssl.report.analysis_record import read_analysis_record, reanalyse_hint, status_sentence
 
 TEXT_COLUMNS = (
     "variant",
@@ -60,6 +62,7 @@ class StoredResults:
     """The tables of a run folder's ``results/`` (empty frames for absent files)."""
 
     summary: pd.DataFrame
+    """One row per run (``summary.csv``); empty when absent."""
     comparison: pd.DataFrame
     """One row per setup with the evaluation's intervals, tests and verdicts (``comparison.csv``)."""
     results: pd.DataFrame
@@ -79,23 +82,22 @@ class StoredResults:
     pool: pd.DataFrame = field(default_factory=pd.DataFrame)
     """The pre-training pools' group shares (``pool.csv``; a grid's has a ``variant`` column)."""
     missing: list[str] = field(default_factory=list)
-    """Names of the optional inputs (results.parquet, changes.csv, cka.csv) that are absent."""
+    """Names of the optional inputs (summary.csv, results.parquet, changes.csv, cka.csv) that are absent."""
 
 
 def read_stored_results(root: Path) -> StoredResults:
-    """Read ``<root>/results/``; raises DataError when ``summary.csv`` is missing (not a finished run)."""
+    """Read ``<root>/results/``; raises DataError only when ``comparison.csv`` (the core table) is missing.
+
+    Every other table is optional: an analysis that partly failed still gives a report whose sections
+    say what is missing and why (:mod:`~fairssl.report.analysis_record`).
+    """
     res = root / "results"
     summary = text_columns(read_csv_table(res / "summary.csv"))
-    if summary.empty or "setup" not in summary:
-        raise DataError(
-            f"{root} has no results/summary.csv; run `fairssl run` first (or point at a run folder)"
-        )
+    if "setup" not in summary:
+        summary = pd.DataFrame()
     comparison = text_columns(read_csv_table(res / "comparison.csv"), (*TEXT_COLUMNS, "control", "kind"))
-    if comparison.empty:
-        raise DataError(
-            f"{root} has no results/comparison.csv (its results predate this version of fairssl); re-analyse "
-            f"it with `fairssl run --config {root}/config.toml --out {root}`: its trained models are kept"
-        )
+    if comparison.empty or "setup" not in comparison:
+        raise DataError(_no_comparison(root, has_summary=not summary.empty))
     if (res / "results.parquet").is_file():
         results = pd.read_parquet(res / "results.parquet")
     else:
@@ -117,9 +119,28 @@ def read_stored_results(root: Path) -> StoredResults:
         label_amplification=text_columns(read_csv_table(res / "label_amplification.csv")),
         missing=[
             name
-            for name in ("results.parquet", "changes.csv", "cka.csv")
+            for name in ("summary.csv", "results.parquet", "changes.csv", "cka.csv")
             if not ((res / name).is_file() or (name == "results.parquet" and (res / "results.csv").is_file()))
         ],
+    )
+
+
+def _no_comparison(root: Path, *, has_summary: bool) -> str:
+    """The one-line error for a run folder without ``results/comparison.csv``: the analysis stage that
+    failed (from ``analysis.json``), a folder that predates the table, or no finished run at all."""
+    record = read_analysis_record(root)
+    broken = [s for s in record.incomplete() if s.stage in ("evaluation", "inference")]
+    if broken:
+        status = status_sentence(broken[0]).removeprefix("The ").rstrip(".")
+        return (
+            f"{root} has no results/comparison.csv: its analysis's {status}; fix the cause and re-analyse "
+            f"with {reanalyse_hint(root)}"
+        )
+    if not has_summary and not record.present:
+        return f"{root} has no results/summary.csv; run `fairssl run` first (or point at a run folder)"
+    return (
+        f"{root} has no results/comparison.csv (its analysis did not finish or predates this version of "
+        f"fairssl); re-analyse it with {reanalyse_hint(root)}"
     )
 
 

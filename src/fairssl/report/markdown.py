@@ -16,8 +16,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from fairssl.report.chance import legend, marked_text
 from fairssl.report.conventions import SUPERVISED, numeric_column, setup_order, to_float
 from fairssl.report.formatting import fmt_ci
+from fairssl.report.unavailable_panel import TITLE, Panel
 
 
 def md_table(frame: pd.DataFrame) -> str:
@@ -52,7 +54,7 @@ def setup_table(comp: pd.DataFrame) -> pd.DataFrame:
             {
                 "setup": setup,
                 "seeds": int(r["n_seeds"]),
-                "AUROC": fmt_ci(r["auroc"], r["auroc_low"], r["auroc_high"]),
+                "AUROC": marked_text(r["auroc"], r["auroc_low"], r["auroc_high"]),
                 "parity deviation": fmt_ci(r["parity_deviation"], r["pd_low"], r["pd_high"]),
                 "AUROC change (points)": ""
                 if sup
@@ -75,6 +77,24 @@ def setup_table(comp: pd.DataFrame) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows)
+
+
+def panel_markdown(panel: Panel) -> str:
+    """The "What could not be computed" panel (:mod:`~fairssl.report.unavailable_panel`) as a Markdown
+    section: heading, lead, the stage sentences as a list and the grouped table."""
+    parts = [f"## {TITLE}", "", panel.lead, ""]
+    if panel.stage_lines:
+        parts += [f"- {line}" for line in panel.stage_lines] + [""]
+    if not panel.table.empty:
+        parts += [md_table(panel.table), ""]
+    return "\n".join(parts)
+
+
+def caveats_markdown(caveats: Sequence[str]) -> str:
+    """The report's caveats (:func:`~fairssl.report.caveats.report_caveats`) as a Markdown list section."""
+    if not caveats:
+        return ""
+    return "\n".join(["## Caveats", "", *(f"- {c}" for c in caveats), ""])
 
 
 def cka_diagonal_table(cka_mean: pd.DataFrame) -> pd.DataFrame:
@@ -151,20 +171,31 @@ def markdown_report(
     demographic: pd.DataFrame,
     variant_table: pd.DataFrame | None = None,
     seeds: Sequence[int] = (),
+    caveats: Sequence[str] = (),
+    panel: Panel | None = None,
 ) -> str:
     """The text of ``report.md``. ``comp`` is :func:`~fairssl.report.comparison.setup_comparison` of one
-    study (or a grid's stacked one, then shown through ``variant_table`` only)."""
+    study (or a grid's stacked one, then shown through ``variant_table`` only); ``caveats`` and ``panel``
+    are the HTML page's own (:func:`~fairssl.report.caveats.report_caveats`,
+    :func:`~fairssl.report.unavailable_panel.build_panel`), placed right under the headline."""
     parts = [f"# {title}", "", headline, ""]
+    if panel is not None:
+        parts.append(panel_markdown(panel))
+    if caveats:
+        parts.append(caveats_markdown(caveats))
     if variant_table is not None and not variant_table.empty:
         parts += ["## Setups per variant (mean over seeds, 95% CI)", "", md_table(variant_table), ""]
         parts += ["Each variant's own report (variants/<slug>/report.md) has its full tables.", ""]
         return "\n".join(parts)
     n = f"{len(seeds)} seed{'s' if len(seeds) != 1 else ''}" if seeds else "the seeds"
+    setups = setup_table(comp)
+    marks = legend(setups["AUROC"]) if not setups.empty else ""
     parts += [
         f"## Setups against supervised (mean over {n})",
         "",
-        md_table(setup_table(comp)),
+        md_table(setups),
         "",
+        *([marks, ""] if marks else []),
         "AUROC change and PD improvement are paired with the supervised run of the same seed and the same "
         "resamples of test subjects; PD improvement = (PD_supervised - PD_setup) / PD_supervised (> 0: "
         "fairer). AUROC and parity deviation carry 1 - alpha intervals; each change carries the interval at "

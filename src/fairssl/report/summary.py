@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from fairssl.report.caveats import audit_caveat, seed_caveat
 from fairssl.report.comparison import MAX_AUROC_DROP, VERDICTS, best_tradeoff, setup_comparison
 from fairssl.report.conventions import (
     SUPERVISED,
@@ -425,6 +426,7 @@ def summary_points(
     ratios: pd.DataFrame | None = None,
     warnings: Sequence[str] = (),
     max_auroc_drop: float = MAX_AUROC_DROP,
+    caveats: bool = True,
 ) -> list[str]:
     """Short plain-language points shown under the headline.
 
@@ -433,6 +435,8 @@ def summary_points(
         label_bias: :func:`label_bias_table`'s output (rows of the ``all`` split), or None.
         ratios: :func:`dissimilarity_table`'s output, or None.
         warnings: the audit's warnings.
+        caveats: append the few-seeds and audit-warning caveats (:mod:`~fairssl.report.caveats`); the
+            report passes False and shows :func:`~fairssl.report.caveats.report_caveats` instead.
 
     Returns:
         Sentences: the setups by verdict; the AUROC range; the strongest label bias in the ground truth;
@@ -444,7 +448,9 @@ def summary_points(
         for name, rows in by_variant:
             first = summary_points(rows, max_auroc_drop=max_auroc_drop)
             points += [f"[{name}] {first[0]}"] if first else []
-        return points + summary_points(pd.DataFrame(), label_bias=label_bias, warnings=warnings)
+        return points + summary_points(
+            pd.DataFrame(), label_bias=label_bias, warnings=warnings, caveats=caveats
+        )
     comp = setup_comparison(comparison)
     if not comp.empty and SUPERVISED in set(comp["setup"]):
         groups = {v: list(comp.loc[comp["verdict"] == v, "setup"]) for v in VERDICTS}
@@ -534,20 +540,8 @@ def summary_points(
             else:
                 text += "; no supervised-vs-supervised reference (it needs two supervised seeds)"
             points.append(text + ".")
-    if not comp.empty:
-        n = int(comp["n_seeds"].max())
-        if n == 1:
-            points.append(
-                "Caveat: one seed per setup; intervals reflect test-set resampling only. Use several seeds "
-                "(e.g. seeds = [0, 1, 2, 3, 4]) before drawing conclusions."
-            )
-        elif n < 5:
-            points.append(f"Caveat: {n} seeds per setup; across-seed intervals are wide with so few runs.")
-    if warnings:
-        points.append(
-            f"The dataset audit raised {len(warnings)} warning(s) (small groups, missing values...): see "
-            "the audit section."
-        )
+    if caveats:
+        points += [c for c in (seed_caveat(comp), audit_caveat(warnings)) if c]
     return points
 
 

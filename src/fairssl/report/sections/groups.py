@@ -11,14 +11,18 @@ from typing import Any
 import pandas as pd
 
 from fairssl.report import figures
+from fairssl.report.chance import auroc_cell, legend
 from fairssl.report.conventions import by_setup, records, setup_order
 from fairssl.report.formatting import DASH
 from fairssl.report.html_table import Cell, ci_cell, html_table
 from fairssl.report.page import ReportWriter, Section
 
 
-def groups_section(writer: ReportWriter, gtab: pd.DataFrame, gaps: pd.DataFrame) -> Section:
-    """From :func:`~fairssl.report.tables.group_auroc_table` (``gtab``) and ``auroc_gap_table`` (``gaps``)."""
+def groups_section(
+    writer: ReportWriter, gtab: pd.DataFrame, gaps: pd.DataFrame, missing: str = ""
+) -> Section:
+    """From :func:`~fairssl.report.tables.group_auroc_table` (``gtab``) and ``auroc_gap_table`` (``gaps``);
+    ``missing``: why the per-run metrics are absent (the evaluation stage's status), if they are."""
     sec = Section(
         "groups",
         "AUROC per group",
@@ -29,7 +33,7 @@ def groups_section(writer: ReportWriter, gtab: pd.DataFrame, gaps: pd.DataFrame)
         "all-metrics table).",
     )
     if gtab.empty:
-        sec.notes.append("No per-group AUROC in results/results.parquet.")
+        sec.notes.append(missing or "No per-group AUROC in results/results.parquet.")
         return sec
     sec.figure(
         writer.figure(
@@ -47,12 +51,13 @@ def groups_section(writer: ReportWriter, gtab: pd.DataFrame, gaps: pd.DataFrame)
         rows_by_setup = by_setup(sub)
         for s in setups:
             r = rows_by_setup.get(s)
-            rec[s] = ci_cell(r["estimate"], r["ci_low"], r["ci_high"], digits=2) if r else Cell(DASH)
+            rec[s] = auroc_cell(r["estimate"], r["ci_low"], r["ci_high"], digits=2) if r else Cell(DASH)
         wide_rows.append(rec)
+    marks = legend(c for rec in wide_rows for c in rec.values())
     sec.table(
         "AUROC per group and setup",
         html_table(pd.DataFrame(wide_rows)),
-        "Mean over seeds [95% CI]; n = test windows of the group.",
+        "Mean over seeds [95% CI]; n = test windows of the group." + (f" {marks}" if marks else ""),
     )
     if not gaps.empty:
         view = pd.DataFrame(

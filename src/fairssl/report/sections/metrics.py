@@ -18,8 +18,9 @@ MAX_METRIC_ROWS = 5000
 """Rows of the all-metrics table shown in the page; the CSV holds them all."""
 
 
-def metrics_section(writer: ReportWriter, results: pd.DataFrame) -> Section:
-    """From ``results.parquet``'s rows; saves ``metrics_by_setup`` (and ``..._clean_labels`` if any)."""
+def metrics_section(writer: ReportWriter, results: pd.DataFrame, missing: str = "") -> Section:
+    """From ``results.parquet``'s rows; saves ``metrics_by_setup`` (and ``..._clean_labels`` if any).
+    ``missing``: why ``results.parquet`` is absent (the evaluation stage's status), if it is."""
     sec = Section(
         "metrics",
         "Every metric",
@@ -31,7 +32,7 @@ def metrics_section(writer: ReportWriter, results: pd.DataFrame) -> Section:
         "Type words into the box to filter (all must match); click a header to sort.",
     )
     if results.empty:
-        sec.notes.append("No results/results.parquet: run `fairssl run` first.")
+        sec.notes.append(missing or "No results/results.parquet: run `fairssl run` first.")
         return sec
     table = metric_table(results, label="recorded")
     writer.save_table("metrics_by_setup", table)

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from fairssl.report import figures
+from fairssl.report.chance import auroc_cell, legend
 from fairssl.report.conventions import records, setup_rank
 from fairssl.report.html_table import ci_cell, html_table
 from fairssl.report.page import ReportWriter, Section
@@ -48,7 +49,7 @@ def performance_section(
                 {
                     "setup": r["setup"],
                     "seeds": r["n_seeds"],
-                    "AUROC [95% CI]": ci_cell(r["auroc"], r["auroc_low"], r["auroc_high"]),
+                    "AUROC [95% CI]": auroc_cell(r["auroc"], r["auroc_low"], r["auroc_high"]),
                     "AUROC change vs supervised, points [corrected CI]": ci_cell(
                         r["auroc_change"], r["auroc_change_low"], r["auroc_change_high"], digits=1, scale=100
                     ),
@@ -63,20 +64,33 @@ def performance_section(
             html_table(view),
             "Mean over seeds (intervals centred on the bias-corrected mean); AUROC change = mean paired "
             "difference against the supervised run of the same seed, in AUROC points, with the interval of "
-            "the family's corrected test.",
+            "the family's corrected test." + _legend(view),
         )
-    per_run = _per_run_view(summary)
-    sec.table(
-        "Every run",
-        html_table(per_run),
-        "Each run's interval covers test-subject sampling only (one model: no training randomness).",
-    )
+    if summary.empty or "setup" not in summary:
+        sec.notes.append(
+            "No per-run table (results/summary.csv is missing): the setups' values above come from "
+            "results/comparison.csv; re-analyse to write it."
+        )
+    else:
+        per_run = _per_run_view(summary)
+        sec.table(
+            "Every run",
+            html_table(per_run),
+            "Each run's interval covers test-subject sampling only (one model: no training randomness)."
+            + _legend(per_run),
+        )
     if not tests.empty and "quantity" in tests:
         sec.table(
             "Paired AUROC changes (against supervised and controls)",
             html_table(paired_tests_view(tests, "auroc")),
         )
     return sec
+
+
+def _legend(view: pd.DataFrame) -> str:
+    """`` <legend>`` of the AUROC marks in ``view``'s cells ("" when none is marked)."""
+    text = legend(v for col in view.columns for v in view[col])
+    return f" {text}" if text else ""
 
 
 def _per_run_view(summary: pd.DataFrame) -> pd.DataFrame:
@@ -97,7 +111,7 @@ def _per_run_view(summary: pd.DataFrame) -> pd.DataFrame:
             {
                 "setup": r["setup"],
                 "seed": r.get("seed", ""),
-                "AUROC [test-sampling CI]": ci_cell(g("auroc"), g("auroc_low"), g("auroc_high")),
+                "AUROC [test-sampling CI]": auroc_cell(g("auroc"), g("auroc_low"), g("auroc_high")),
                 "parity deviation [test-sampling CI]": ci_cell(
                     g("parity_deviation"), g("pd_low"), g("pd_high")
                 ),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from fairssl.report.analysis_record import lower_first
 from fairssl.report.html_table import html_table
 from fairssl.report.page import ReportWriter, Section
 from fairssl.report.probe_figures import demographic_probe_by_layer
@@ -16,8 +17,14 @@ def probes_section(
     demographic: pd.DataFrame,
     task: pd.DataFrame,
     relation: pd.DataFrame | None = None,
+    *,
+    stage: str = "",
+    stale: str = "",
 ) -> Section:
-    """From ``results/probes_demographic.csv``, ``probes_task.csv`` and ``probes_cka_relation.csv``."""
+    """From ``results/probes_demographic.csv``, ``probes_task.csv`` and ``probes_cka_relation.csv``.
+    ``stage``: why the probes stage left no tables (:func:`~fairssl.report.analysis_record.stage_note`),
+    "" when it completed; ``stale``: a note shown above tables that an earlier analysis left
+    (:func:`~fairssl.report.analysis_record.stale_note`)."""
     sec = Section(
         "probes",
         "Representation probes",
@@ -31,10 +38,16 @@ def probes_section(
     gaps = task_probe_gap_table(task)
     if demo.empty and gaps.empty:
         sec.notes.append(
-            "No probe results: probes are disabled ([probes] enabled = false) or every group was too small "
-            "for subject-disjoint folds (see evaluation.min_group_size and probes.n_splits)."
+            "No probe results: "
+            + lower_first(
+                stage
+                or "the probes stage completed but every group was too small for subject-disjoint folds "
+                "(see evaluation.min_group_size and probes.n_splits; What could not be computed lists them)."
+            )
         )
         return sec
+    if stale:
+        sec.notes.append(stale)
     writer.save_table("probe_demographic", demo)
     writer.save_table("probe_task_gap", gaps)
     sec.figure(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import pandas as pd
 
 from fairssl.report import figures
+from fairssl.report.analysis_record import lower_first
 from fairssl.report.html_table import html_table
 from fairssl.report.page import ReportWriter, Section
 
@@ -20,9 +21,17 @@ def similarity_section(
     best_worst: pd.DataFrame,
     ratios: pd.DataFrame,
     conditioned: pd.DataFrame,
+    *,
+    stage: str = "",
+    stale: str = "",
 ) -> Section:
     """From ``cka.csv``, :mod:`~fairssl.report.cka_tables`' best-worst and dissimilarity tables and
-    ``cka_conditioned.csv``."""
+    ``cka_conditioned.csv``.
+
+    ``stage``: why the similarity stage left no tables (it failed, was skipped or is not recorded:
+    :func:`~fairssl.report.analysis_record.stage_note`), "" when it completed; ``stale``: a note shown
+    above tables that an earlier analysis left (:func:`~fairssl.report.analysis_record.stale_note`).
+    """
     sec = Section(
         "similarity",
         "Where the difference lives: representation similarity (stage 4)",
@@ -33,10 +42,15 @@ def similarity_section(
     )
     if cka.empty:
         sec.notes.append(
-            "No CKA tables (results/cka.csv): similarity was disabled (similarity.enabled = false) or no SSL "
-            "setup shares a seed with a supervised run."
+            "No CKA tables (results/cka.csv): "
+            + lower_first(
+                stage
+                or "the similarity stage completed, but no SSL setup shares a seed with a supervised run."
+            )
         )
         return sec
+    if stale:
+        sec.notes.append(stale)
     sec.figure(
         writer.figure(
             "cka_heatmaps",

@@ -18,6 +18,7 @@ from fairssl.experiments.executors import (
     execute,
     make_backend,
     resolve_workers,
+    threads_per_run,
 )
 from fairssl.experiments.grid import RunSpec
 from fairssl.experiments.store import Store
@@ -173,16 +174,42 @@ def test_a_dead_worker_fails_its_run_and_a_fresh_pool_runs_the_rest(tmp_path, fa
     assert store.counts() == {"pending": 0, "running": 0, "done": 2, "failed": 2}
 
 
-def test_worker_and_thread_counts() -> None:
-    assert resolve_workers(RuntimeConfig(), cores=8) == (4, 2)
+def test_a_store_write_that_fails_leaves_no_run_marked_running(tmp_path, monkeypatch) -> None:
+    """A full disk hits the store's own write of a finished run: the error propagates and the run is
+    back to pending (not "running" forever); the next resume adopts or redoes it."""
+    from fairssl.experiments.store import StoreError
+
+    store = Store(tmp_path / "s.sqlite")
+    store.add_runs([PRE0, SUP])
+    original = Store.mark_done
+
+    def mark_done(self, run_id, **kw):
+        if run_id == "ft-sup":
+            raise StoreError("could not write the results store: database or disk is full")
+        return original(self, run_id, **kw)
+
+    monkeypatch.setattr(Store, "mark_done", mark_done)
+    backend = InlineBackend(lambda t: Outcome(t.spec.run_id, True))
+    with pytest.raises(StoreError, match="disk is full"):
+        execute([PRE0, SUP], backend=backend, store=store, make_task=lambda s: Task(s, CONFIG, "."))
+    assert {r.run_id: r.status for r in store.records()} == {"pre-0": "done", "ft-sup": "pending"}
+
+
+def test_threads_per_run_come_from_the_config_never_from_the_worker_count() -> None:
+    # the thread count is fixed (runtime.threads, default 1); workers fill the cores with runs
+    assert resolve_workers(RuntimeConfig(), cores=8) == (8, 1)
     assert resolve_workers(RuntimeConfig(), cores=1) == (1, 1)
-    assert resolve_workers(RuntimeConfig(workers=3), cores=8) == (3, 2)
+    assert resolve_workers(RuntimeConfig(workers=3), cores=8) == (3, 1)
+    assert resolve_workers(RuntimeConfig(workers=1), cores=8) == (1, 1)
+    assert resolve_workers(RuntimeConfig(threads=2), cores=8) == (4, 2)
     assert resolve_workers(RuntimeConfig(workers=2, threads=3), cores=8) == (2, 3)
+    for workers in (1, 2, 5):
+        assert threads_per_run(RuntimeConfig(workers=workers)) == 1
 
 
 def test_make_backend_picks_inline_for_one_worker_and_a_pool_for_more() -> None:
     inline, threads = make_backend(RuntimeConfig(workers=1))
-    assert isinstance(inline, InlineBackend) and threads is None
+    assert isinstance(inline, InlineBackend) and threads == 1
     pool, threads = make_backend(RuntimeConfig(workers=2, threads=1))
     assert isinstance(pool, LocalBackend) and pool.slots == 2 and threads == 1
     pool.close()

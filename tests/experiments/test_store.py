@@ -12,7 +12,7 @@ import pytest
 
 from fairssl.errors import RunError
 from fairssl.experiments.grid import RunSpec
-from fairssl.experiments.store import Store, lock_run_dir, worker_alive, worker_id
+from fairssl.experiments.store import Store, StoreError, lock_run_dir, worker_alive, worker_id
 
 PRE = RunSpec("pre-1", "pretrain", 0, variant="base", payload={"seed": 0})
 FT = RunSpec("ft-1", "finetune", 0, setup="0", depends_on="pre-1", variant="finetune.lr=0.1")
@@ -129,7 +129,7 @@ def test_readonly_store_needs_the_file_and_never_writes(tmp_path) -> None:
         store.add_runs([PRE])
     with Store(tmp_path / "s.sqlite", readonly=True) as ro:
         assert [r.run_id for r in ro.records()] == ["pre-1"]
-        with pytest.raises(sqlite3.OperationalError):
+        with pytest.raises(StoreError, match=r"could not write the results store .*readonly database; make"):
             ro.mark_running("pre-1")
 
 

@@ -24,18 +24,18 @@ dataset's test windows, never aligned by order alone) and writes to ``results/``
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from fairssl.atomic import write_json_atomic, write_table_atomic, write_text_atomic
 from fairssl.config import StudyConfig
 from fairssl.data.dataset import WindowDataset
 from fairssl.errors import DataError
 from fairssl.experiments.grid import RunSpec
-from fairssl.experiments.record import GAPS_NAME, RECORD_NAME, AnalysisRecord, save_table
+from fairssl.experiments.record import GAPS_NAME, RECORD_NAME, AnalysisRecord
 from fairssl.experiments.stage_evaluation import evaluate_runs
 from fairssl.experiments.stage_inference import infer_study
 from fairssl.experiments.stage_similarity import similarity_stage
@@ -54,8 +54,8 @@ def write_audit(ds: WindowDataset, config: StudyConfig, out: Path) -> dict[str, 
     frames = result.to_frames()
     for name, frame in frames.items():
         # keep a named index (the split of ``sizes``) as the first column
-        (frame.reset_index() if frame.index.name else frame).to_csv(out / f"{name}.csv", index=False)
-    (out / "warnings.txt").write_text("\n".join(result.warnings) + ("\n" if result.warnings else ""))
+        write_table_atomic(frame.reset_index() if frame.index.name else frame, out / f"{name}.csv")
+    write_text_atomic(out / "warnings.txt", "".join(f"{w}\n" for w in result.warnings))
     return frames
 
 
@@ -66,7 +66,7 @@ def write_environment(path: Path) -> dict[str, str]:
     from fairssl.report.html import software_versions
 
     env = software_versions()
-    path.write_text(json.dumps(env, indent=2) + "\n")
+    write_json_atomic(path, env)
     return env
 
 
@@ -119,8 +119,8 @@ def analyse(
         record.write()
         return out, record
     results, preds = evaluated
-    save_table(results, ws.results / "results.parquet")
-    save_table(results, ws.results / "results.csv")
+    write_table_atomic(results, ws.results / "results.parquet")
+    write_table_atomic(results, ws.results / "results.csv")
     out["results"] = results
     record.add_gaps(evaluation_gaps(results, settings))
     log(f"inference: {len(runs)} models on {ev.n_boot} shared resamples of test subjects")

@@ -10,14 +10,20 @@ process (:func:`dataset_for`), execute one run, publish its artifacts under ``<r
 return an :class:`Outcome`. Nothing big is pickled per task.
 
 - ``inline``: one run at a time in this process (the local executor with one worker).
-- ``local``: a ``ProcessPoolExecutor`` (spawn context) of N workers, each with ``threads`` torch threads.
+- ``local``: a ``ProcessPoolExecutor`` (spawn context) of N workers.
 - ``ray``: remote tasks with ``num_cpus = threads`` on the cluster at ``runtime.ray_address`` or
   ``$RAY_ADDRESS`` (a local instance when neither is set); the run folder must be on a shared path.
+
+Determinism: every run uses exactly ``spec.threads`` torch intra-op threads (``runtime.threads``, default
+:data:`DEFAULT_THREADS_PER_RUN` = 1) and torch's deterministic algorithms, whichever backend and however
+many workers run it, so ``--workers 1`` and ``--workers 2`` give bit-identical weights, predictions and
+tables. The worker count only decides how many runs go in parallel (default: cores // threads).
 """
 
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import multiprocessing
 import os
 import signal
@@ -26,23 +32,70 @@ import threading
 import time
 import traceback
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from fairssl.config import RuntimeConfig, StudyConfig
 from fairssl.errors import ConfigError, MissingDependencyError
-from fairssl.experiments.grid import RunSpec
 
 if TYPE_CHECKING:
     from fairssl.data.dataset import WindowDataset
+    from fairssl.experiments.grid import RunSpec
     from fairssl.experiments.store import Store
+
+DEFAULT_THREADS_PER_RUN = 1
+"""Torch intra-op threads per run when ``runtime.threads`` is unset. Results are bit-identical only
+between runs with the same count, and one thread is also the count that stays fast on a busy machine.
+Measured on a 2-core machine, the default study's training (1 pre-training + 7 fine-tunings): idle
+(load ~1.8) 1 worker x 2 threads 33-36 s, 1 x 1 40 s, 2 workers x 1 thread 40 s; busy (load ~5)
+1 x 2 555 s (threads spin-waiting for a core), 1 x 1 62 s, 2 x 1 71 s."""
+
+
+def threads_per_run(runtime: RuntimeConfig) -> int:
+    """The torch intra-op threads every run uses: ``runtime.threads``, else :data:`DEFAULT_THREADS_PER_RUN`.
+
+    Fixed by the config, never by the worker count, so results do not depend on ``--workers``."""
+    return int(runtime.threads or DEFAULT_THREADS_PER_RUN)
+
+
+def pin_torch(threads: int) -> None:
+    """Set this process's torch intra-op threads and ask torch for deterministic kernels (a kernel that
+    has none warns instead of failing)."""
+    import torch
+
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # deterministic cuBLAS, if CUDA is used
+    if torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+
+
+@contextlib.contextmanager
+def pinned_torch(threads: int) -> Iterator[None]:
+    """:func:`pin_torch` for the ``with`` block, then restore the previous settings (the study's own
+    analysis runs inside it, so its tables do not depend on the worker count either)."""
+    import torch
+
+    before = (
+        torch.get_num_threads(),
+        torch.are_deterministic_algorithms_enabled(),
+        torch.is_deterministic_algorithms_warn_only_enabled(),
+    )
+    pin_torch(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before[0])
+        torch.use_deterministic_algorithms(before[1], warn_only=before[2])
 
 
 @dataclass(frozen=True)
 class Task:
-    """What a worker needs for one run: the spec, the (variant's) config, the run folder, its threads."""
+    """What a worker needs for one run: the spec, the (variant's) config, the run folder.
+
+    The run uses ``spec.threads`` torch threads (``threads``, when given, must agree: it is kept for
+    callers that built tasks before specs carried their thread count)."""
 
     spec: RunSpec
     config: StudyConfig
@@ -95,12 +148,11 @@ def run_task(task: Task) -> Outcome:
     """Execute one run (in any process); an exception becomes a failed :class:`Outcome`, never a raise."""
     from fairssl.experiments.training import execute_run
     from fairssl.experiments.workspace import Workspace
-    from fairssl.runtime import set_threads
 
     me = f"{socket.gethostname()}:{os.getpid()}"
     start = time.perf_counter()
     try:
-        set_threads(task.threads)
+        pin_torch(task.spec.threads)
         ds = dataset_for(task.config)
         summary = execute_run(task.spec, ds, task.config, Workspace(Path(task.run_dir)))
     except Exception as exc:
@@ -286,24 +338,24 @@ def available_cores() -> int:
 
 
 def resolve_workers(runtime: RuntimeConfig, *, cores: int | None = None) -> tuple[int, int]:
-    """``(workers, threads per worker)``: workers = runtime.workers or max(1, cores // 2);
-    threads = runtime.threads or max(1, cores // workers)."""
+    """``(workers, threads per run)``: threads = :func:`threads_per_run` (never derived from the cores or
+    the workers); workers = runtime.workers or max(1, cores // threads)."""
+    threads = threads_per_run(runtime)
     n = cores or available_cores()
-    workers = runtime.workers or max(1, n // 2)
-    threads = runtime.threads or max(1, n // workers)
+    workers = runtime.workers or max(1, n // threads)
     return workers, threads
 
 
-def make_backend(runtime: RuntimeConfig, *, fn: TaskFn = run_task) -> tuple[Backend, int | None]:
+def make_backend(runtime: RuntimeConfig, *, fn: TaskFn = run_task) -> tuple[Backend, int]:
     """The backend named by ``runtime.executor`` and the torch threads each of its runs uses."""
     if runtime.executor == "ray":
-        threads = runtime.threads or 1
+        threads = threads_per_run(runtime)
         return RayBackend(threads, address=runtime.ray_address, fn=fn), threads
     if runtime.executor != "local":
         raise ConfigError(f"runtime.executor must be local or ray; got {runtime.executor!r}")
     workers, threads = resolve_workers(runtime)
     if workers == 1:
-        return InlineBackend(fn), runtime.threads
+        return InlineBackend(fn), threads
     return LocalBackend(workers, fn), threads
 
 
@@ -364,7 +416,7 @@ def execute(
             ready = [s for s in pending if s.depends_on is None or s.depends_on in done]
             for spec in ready[: max(0, backend.slots - len(in_flight))]:
                 pending.remove(spec)
-                store.mark_running(spec.run_id, worker=me)
+                store.mark_running(spec.run_id, worker=me, threads=spec.threads)
                 if on_start is not None:
                     on_start(spec)
                 in_flight[backend.submit(make_task(spec))] = spec
@@ -373,12 +425,16 @@ def execute(
                     raise RuntimeError(f"scheduler stalled with {len(pending)} runs waiting")  # a bug
                 continue  # everything left was blocked this round
             for handle, outcome in backend.wait(list(in_flight)):
-                spec = in_flight.pop(handle)
+                spec = in_flight[handle]
                 finish(spec, outcome if outcome.run_id else Outcome(spec.run_id, False, error=outcome.error))
+                del in_flight[handle]  # after its record is written: a failed write leaves it in flight
     except BaseException:
         backend.close(cancel=True)
         if in_flight:
-            store.mark_pending(s.run_id for s in in_flight.values())
+            # the store itself may be what failed (a full disk): keep that error; the run-folder lock makes
+            # a "running" row left behind mean "interrupted", and the next resume redoes it
+            with contextlib.suppress(Exception):
+                store.mark_pending(s.run_id for s in in_flight.values())
         raise
     backend.close()
     return result

@@ -14,6 +14,12 @@ Only SSL setups (``Setup.pretrained``) depend on a pre-training run and carry it
 supervised baseline and the ``random:<setup>`` controls start from a seeded random encoder, so their specs
 hold no pre-training id (``"pretrain": None``), they have no ``depends_on``, and a study of only such setups
 has no pre-training run.
+
+A spec also carries the torch intra-op thread count its run uses (``threads``, from ``runtime.threads``,
+default :data:`~fairssl.experiments.executors.DEFAULT_THREADS_PER_RUN`): CPU kernels split their sums by
+thread, so the thread count is part of what determines a run's bits. It is not part of the run id (a
+folder keeps its runs when the count changes) but it is recorded with every run, and a run trained with
+another count is re-run rather than mixed in.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fairssl.config import StudyConfig
+from fairssl.experiments.executors import threads_per_run
 from fairssl.finetune.setups import get_setup
 
 BASE_VARIANT = "base"
@@ -67,6 +74,8 @@ class RunSpec:
     depends_on: str | None = None
     variant: str = BASE_VARIANT
     payload: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    threads: int = 1
+    """Torch intra-op threads of the run (part of its numerics, not of its id)."""
 
     @property
     def label(self) -> str:
@@ -82,6 +91,7 @@ class RunSpec:
             "depends_on": self.depends_on,
             "variant": self.variant,
             "payload": self.payload,
+            "threads": self.threads,
         }
 
 
@@ -121,6 +131,7 @@ def _expand_variant(variant: Variant) -> tuple[list[RunSpec], list[RunSpec]]:
     pretrains: list[RunSpec] = []
     finetunes: list[RunSpec] = []
     layers = [f"conv{i + 1}" for i in range(len(config.model.widths))]
+    threads = threads_per_run(config.runtime)
     pre_cfg = {k: v for k, v in cfg["pretrain"].items() if k != "seed"}  # ids as before the option
     for seed in config.seeds:
         pre_seed = seed if config.pretrain.seed is None else config.pretrain.seed
@@ -147,10 +158,14 @@ def _expand_variant(variant: Variant) -> tuple[list[RunSpec], list[RunSpec]]:
                     depends_on=pre_id if setup.pretrained else None,
                     variant=variant.name,
                     payload=payload,
+                    threads=threads,
                 )
             )
         if needs_pretrain and all(p.run_id != pre_id for p in pretrains):  # one shared run at most
-            pretrains.append(RunSpec(pre_id, "pretrain", pre_seed, variant=variant.name, payload=pre_payload))
+            pre = RunSpec(
+                pre_id, "pretrain", pre_seed, variant=variant.name, payload=pre_payload, threads=threads
+            )
+            pretrains.append(pre)
     return pretrains, finetunes
 
 

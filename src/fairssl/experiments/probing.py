@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from fairssl.atomic import write_table_atomic
 from fairssl.config import StudyConfig
 from fairssl.experiments.artifacts import load_activations
 from fairssl.experiments.grid import RunSpec
@@ -86,7 +87,7 @@ def run_probes(
         "probes_cka_relation": _relation(runs, task_frames, cka_best_worst),
     }
     for name, frame in out.items():
-        frame.to_csv(ws.results / f"{name}.csv", index=False)
+        write_table_atomic(frame, ws.results / f"{name}.csv")
     if gaps is not None:
         gaps += _probe_gaps(skipped, skipped_attributes, {"n_splits": pc.n_splits, **ev.model_dump()})
     log(f"probes done ({time.perf_counter() - started:.0f} s)")

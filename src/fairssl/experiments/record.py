@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 
 import pandas as pd
 
+from fairssl.atomic import write_json_atomic, write_table_atomic
 from fairssl.errors import FairsslError
 
 STAGES = ("evaluation", "inference", "similarity", "probes")
@@ -129,22 +130,9 @@ class AnalysisRecord:
 
     def write(self) -> None:
         """``analysis.json`` and ``unavailable.csv``, each replaced atomically."""
-        from fairssl.experiments.workspace import write_json
-
         self.folder.mkdir(parents=True, exist_ok=True)
-        write_json(self.folder / RECORD_NAME, self.to_dict())
-        save_table(self.gaps_frame(), self.folder / GAPS_NAME)
-
-
-def save_table(frame: pd.DataFrame, path: Path) -> None:
-    """Write a results table (CSV or parquet by suffix) under a temporary name, then rename it, so a
-    reader never sees half a table."""
-    tmp = path.with_name(path.name + ".tmp")
-    if path.suffix == ".parquet":
-        frame.to_parquet(tmp, index=False)
-    else:
-        frame.to_csv(tmp, index=False)
-    tmp.replace(path)
+        write_json_atomic(self.folder / RECORD_NAME, self.to_dict())
+        write_table_atomic(self.gaps_frame(), self.folder / GAPS_NAME)
 
 
 __all__ = [
@@ -155,5 +143,4 @@ __all__ = [
     "STAGES",
     "AnalysisRecord",
     "one_line",
-    "save_table",
 ]

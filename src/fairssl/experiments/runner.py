@@ -5,14 +5,19 @@ Run folder layout: :mod:`fairssl.experiments.workspace`; one run: :mod:`fairssl.
 progress display: :mod:`fairssl.experiments.progress`; stages 4-5: :mod:`fairssl.experiments.study_analysis`.
 
 
-Resume: the same command skips runs the store marks done (and whose artifacts exist), redoes
+Resume: the same command skips runs the store marks done (and whose artifacts are intact), redoes
 interrupted, failed and artifact-less ones, and adopts a run whose artifacts were published but whose
-status was not recorded (a kill between the two).
+status was not recorded (a kill between the two). A run whose files no longer match the sizes and
+checksums recorded when it was published, or that was trained with another torch thread count, is
+re-run (one log line each); a damaged pre-training checkpoint is discarded (the run restarts); a
+malformed results store is rebuilt from the published runs (:func:`~fairssl.experiments.store.open_store`).
+
+Determinism: every run uses ``runtime.threads`` torch threads (default 1) whatever ``--workers`` is,
+and the analysis runs with the same count, so the worker count never changes a result.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,12 +25,21 @@ from pathlib import Path
 from fairssl.config import StudyConfig, save_config
 from fairssl.data.dataset import WindowDataset
 from fairssl.errors import DataError, RunError
-from fairssl.experiments.executors import Outcome, Task, dataset_for, execute, make_backend
+from fairssl.experiments.executors import (
+    Outcome,
+    Task,
+    dataset_for,
+    execute,
+    make_backend,
+    pinned_torch,
+    threads_per_run,
+)
 from fairssl.experiments.grid import RunSpec, Variant, expand, unique_runs, variants
+from fairssl.experiments.integrity import check_run, checkpoint_problem
 from fairssl.experiments.progress import LogProgress, Progress
-from fairssl.experiments.store import Store, lock_run_dir
+from fairssl.experiments.store import Store, lock_run_dir, open_store
 from fairssl.experiments.study_analysis import analyse_study
-from fairssl.experiments.workspace import Workspace, artifacts_complete, run_dir_for
+from fairssl.experiments.workspace import Workspace, run_dir_for, study_digest, study_label
 
 Log = Callable[[str], None]
 
@@ -40,16 +54,50 @@ class ResumePlan:
     adopted: list[str] = field(default_factory=list)
     redo_missing: list[str] = field(default_factory=list)
     retried: list[str] = field(default_factory=list)
+    damaged: dict[str, str] = field(default_factory=dict)
+    """``run_id -> why`` of published runs re-run because a file no longer matches its checksum."""
+    mismatched: dict[str, str] = field(default_factory=dict)
+    """``run_id -> why`` of intact runs re-run because they were trained with another thread count."""
+    legacy: list[str] = field(default_factory=list)
+    """Runs published before checksums were recorded, kept because every artifact decodes."""
+    checkpoints: dict[str, str] = field(default_factory=dict)
+    """``run_id -> why`` of pre-training checkpoints discarded (the run restarts from epoch 1)."""
+
+    def messages(self, total: int) -> list[str]:
+        """One line per fact worth logging, in a fixed order."""
+        out = []
+        if len(self.todo) < total:
+            out.append(f"resuming: {total - len(self.todo)} of {total} runs already done")
+        if self.adopted:
+            out.append(f"recovered {len(self.adopted)} finished run(s) from their artifacts")
+        if self.redo_missing:
+            out.append(f"redoing {len(self.redo_missing)} run(s) whose artifacts are missing")
+        out += [f"re-running damaged run {rid}: {why}" for rid, why in self.damaged.items()]
+        out += [f"re-running run {rid}: {why}" for rid, why in self.mismatched.items()]
+        if self.legacy:
+            out.append(
+                f"kept {len(self.legacy)} run(s) published before checksums and thread counts were "
+                "recorded (they decode); delete their runs/<id>/ folders to retrain them reproducibly"
+            )
+        out += [
+            f"discarded the damaged pre-training checkpoint of {rid} ({why}); it restarts from epoch 1"
+            for rid, why in self.checkpoints.items()
+        ]
+        return out
 
 
 def plan_resume(store: Store, ws: Workspace, runs: Sequence[RunSpec]) -> ResumePlan:
     """Register ``runs`` in the store and decide what to (re)do; call it while holding the run-folder lock.
 
-    - done in the store with artifacts: skipped;
+    - done in the store with intact artifacts: skipped;
     - done in the store without artifacts: redone;
-    - not done in the store but published artifacts (killed between the rename and the status update,
-      or a folder from before the store existed): adopted as done, not recomputed;
+    - published but damaged (a file missing, truncated or changed since it was published, see
+      :func:`~fairssl.experiments.integrity.check_run`), or trained with another thread count: redone;
+    - not done in the store but intact published artifacts (killed between the rename and the status
+      update, a rebuilt store, a folder from before the store existed): adopted as done, not recomputed;
     - running (no live worker: the lock is ours) or failed: redone.
+
+    A run to redo whose pre-training checkpoint does not load is given a fresh start (checkpoint deleted).
     """
     store.add_runs(runs)
     records = {r.run_id: r for r in store.records()}
@@ -57,29 +105,42 @@ def plan_resume(store: Store, ws: Workspace, runs: Sequence[RunSpec]) -> ResumeP
     reset = []
     for spec in runs:
         rec = records[spec.run_id]
-        complete = artifacts_complete(ws, spec)
-        if complete and rec.status == "done":
+        check = check_run(ws, spec)
+        if check.usable and rec.status == "done":
             plan.done.add(spec.run_id)
+            if check.state == "legacy":
+                plan.legacy.append(spec.run_id)
             continue
-        if complete:
-            done_json = ws.run(spec.run_id) / "done.json"
-            summary = json.loads(done_json.read_text()).get("summary", {})
+        if check.usable:
+            summary = (check.record or {}).get("summary", {})
             numbers = {k: float(v) for k, v in summary.items() if isinstance(v, int | float)}
             store.mark_done(
                 spec.run_id,
                 seconds=numbers.get("seconds"),
                 metrics=numbers,
-                finished_at=done_json.stat().st_mtime,
+                finished_at=(ws.run(spec.run_id) / "done.json").stat().st_mtime,
+                threads=(check.record or {}).get("threads"),
             )
             plan.done.add(spec.run_id)
             plan.adopted.append(spec.run_id)
+            if check.state == "legacy":
+                plan.legacy.append(spec.run_id)
             continue
-        if rec.status == "done":
+        if check.state == "damaged":
+            plan.damaged[spec.run_id] = check.reason or "damaged"
+        elif check.state == "mismatch":
+            plan.mismatched[spec.run_id] = check.reason or "trained with another thread count"
+        elif rec.status == "done":
             plan.redo_missing.append(spec.run_id)
         elif rec.status in ("running", "failed"):
             plan.retried.append(spec.run_id)
         if rec.status != "pending":
             reset.append(spec.run_id)
+        checkpoint = ws.partial(spec.run_id) / "checkpoint.pt"
+        problem = checkpoint_problem(checkpoint, threads=spec.threads)
+        if problem:
+            checkpoint.unlink(missing_ok=True)
+            plan.checkpoints[spec.run_id] = problem
         plan.todo.append(spec)
     store.mark_pending(reset)
     return plan
@@ -120,19 +181,14 @@ def execute_grid(
     groups = {v.name: v for v in variants(config)}
     runs = unique_runs(list(specs))
     plan = plan_resume(store, ws, runs)
-    if len(plan.todo) < len(runs):
-        log(f"resuming: {len(runs) - len(plan.todo)} of {len(runs)} runs already done")
-    if plan.adopted:
-        log(f"recovered {len(plan.adopted)} finished run(s) from their artifacts")
-    if plan.redo_missing:
-        log(f"redoing {len(plan.redo_missing)} run(s) whose artifacts are missing")
+    for line in plan.messages(len(runs)):
+        log(line)
     progress = progress or LogProgress(log)
     if not plan.todo:
         return plan, {}
     backend, threads = make_backend(config.runtime, fn=task_fn or run_task)
     where = f"{backend.name}, {backend.slots} worker{'s' if backend.slots > 1 else ''}"
-    if threads:
-        where += f" x {threads} thread{'s' if threads > 1 else ''}"
+    where += f" x {threads} thread{'s' if threads > 1 else ''}"
     kinds = {k: sum(s.kind == k for s in plan.todo) for k in dict.fromkeys(s.kind for s in plan.todo)}
     progress.start(total=len(runs), done=len(plan.done), todo=len(plan.todo), where=where, kinds=kinds)
     try:
@@ -140,7 +196,9 @@ def execute_grid(
             plan.todo,
             backend=backend,
             store=store,
-            make_task=lambda spec: Task(spec, groups[spec.variant].config, str(ws.root.resolve()), threads),
+            make_task=lambda spec: Task(
+                spec, groups[spec.variant].config, str(ws.root.resolve()), spec.threads
+            ),
             already_done=plan.done,
             on_finish=progress.finished,
         )
@@ -149,56 +207,90 @@ def execute_grid(
     return plan, result.failed
 
 
+def check_same_study(config: StudyConfig, run_dir: Path) -> None:
+    """:class:`DataError` if ``run_dir`` holds another study's ``config.toml``: one whose training
+    settings (:func:`~fairssl.experiments.workspace.study_digest`) differ. Analysis and runtime settings
+    may differ (the same models are re-analysed)."""
+    from fairssl.config import load_config
+    from fairssl.errors import FairsslError
+
+    existing = run_dir / "config.toml"
+    if not existing.is_file():
+        return
+    fix = "use another --out folder, or --force (force=True) to overwrite it"
+    try:
+        other = load_config(existing)
+    except (FairsslError, OSError, ValueError) as exc:
+        raise DataError(
+            f"--out {run_dir} holds a config.toml that cannot be read ({' '.join(str(exc).split())[:200]}), "
+            f"so it may be another study's; this study is {study_label(config)}: {fix}"
+        ) from None
+    if study_digest(other) != study_digest(config):
+        raise DataError(
+            f"--out {run_dir} holds another study ({study_label(other)}, in {existing}); this config is "
+            f"{study_label(config)}: {fix}"
+        )
+
+
 def run_study(
     config: StudyConfig,
     *,
     run_dir: Path | None = None,
     log: Log = print,
     progress: Progress | None = None,
+    force: bool = False,
 ) -> Path:
     """Run (or resume) the whole study and write results and the report; returns the run folder.
 
-    Raises :class:`RunError` after the grid if any run failed (the others are kept; the same call
-    retries the failed ones).
+    A ``run_dir`` holding another study's ``config.toml`` (other training settings) is refused with a
+    :class:`DataError` unless ``force``. Raises :class:`RunError` after the grid if any run failed (the
+    others are kept; the same call retries the failed ones).
     """
-    from fairssl.experiments.analyse import write_audit
-
     ws = Workspace(Path(run_dir) if run_dir is not None else run_dir_for(config))
     ws.root.mkdir(parents=True, exist_ok=True)
-    with lock_run_dir(ws.root), Store(ws.store_path) as store:
-        save_config(config, ws.root / "config.toml")
-        groups = variants(config)
-        specs = expand(config)
-        distinct = _distinct_data(groups)
-        for i, v in enumerate(distinct):
-            ds = dataset_for(v.config)
-            _check_binary(ds)
-            which = "" if len(distinct) == 1 else f" ({v.name})"
-            log(
-                f"data{which}: {ds.name}, {ds.X.shape[0]} windows x {ds.n_channels} channels x "
-                f"{ds.n_steps} steps"
-            )
-            if i == 0:
-                write_audit(ds, v.config, ws.root / "dataset")
-        if len(groups) > 1:
-            log(
-                f"grid: {len(groups)} variants x {len(config.seeds)} seeds x "
-                f"{len(config.finetune.setups)} setups"
-            )
-        _plan, failed = execute_grid(config, ws, store, specs, log=log, progress=progress)
-        if failed:
-            records = {r.run_id: r for r in store.records()}
-            for run_id, error in failed.items():
-                log(f"failed: {records[run_id].label}: {error}")
-            first = next(iter(failed))
-            more = f" (and {len(failed) - 1} more, listed above)" if len(failed) > 1 else ""
-            raise RunError(
-                f"{len(failed)} of {len(unique_runs(specs))} runs failed, e.g. {records[first].label}: "
-                f"{failed[first]}{more}; fix the cause and run the same command again to retry them "
-                "(finished runs are kept)"
-            )
-        analyse_study(config, ws, groups, specs, log=log)
+    with lock_run_dir(ws.root):
+        if not force:
+            check_same_study(config, ws.root)
+        with open_store(ws.store_path, log=log) as store, pinned_torch(threads_per_run(config.runtime)):
+            _run_locked(config, ws, store, log=log, progress=progress)
     return ws.root
 
 
-__all__ = ["ResumePlan", "execute_grid", "plan_resume", "run_study"]
+def _run_locked(
+    config: StudyConfig, ws: Workspace, store: Store, *, log: Log, progress: Progress | None
+) -> None:
+    from fairssl.experiments.analyse import write_audit
+
+    save_config(config, ws.root / "config.toml")
+    groups = variants(config)
+    specs = expand(config)
+    distinct = _distinct_data(groups)
+    for i, v in enumerate(distinct):
+        ds = dataset_for(v.config)
+        _check_binary(ds)
+        which = "" if len(distinct) == 1 else f" ({v.name})"
+        log(
+            f"data{which}: {ds.name}, {ds.X.shape[0]} windows x {ds.n_channels} channels x {ds.n_steps} steps"
+        )
+        if i == 0:
+            write_audit(ds, v.config, ws.root / "dataset")
+    if len(groups) > 1:
+        log(
+            f"grid: {len(groups)} variants x {len(config.seeds)} seeds x {len(config.finetune.setups)} setups"
+        )
+    _plan, failed = execute_grid(config, ws, store, specs, log=log, progress=progress)
+    if failed:
+        records = {r.run_id: r for r in store.records()}
+        for run_id, error in failed.items():
+            log(f"failed: {records[run_id].label}: {error}")
+        first = next(iter(failed))
+        more = f" (and {len(failed) - 1} more, listed above)" if len(failed) > 1 else ""
+        raise RunError(
+            f"{len(failed)} of {len(unique_runs(specs))} runs failed, e.g. {records[first].label}: "
+            f"{failed[first]}{more}; fix the cause and run the same command again to retry them "
+            "(finished runs are kept)"
+        )
+    analyse_study(config, ws, groups, specs, log=log)
+
+
+__all__ = ["ResumePlan", "check_same_study", "execute_grid", "plan_resume", "run_study"]

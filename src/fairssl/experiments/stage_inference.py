@@ -5,13 +5,13 @@ tables that read those comparisons (``summary``, ``setups``, ``changes``, ``comp
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
+from fairssl.atomic import write_json_atomic, write_table_atomic
 from fairssl.config import StudyConfig
 from fairssl.errors import DataError
 from fairssl.evaluation.amplification import AMPLIFICATION_COLUMNS, label_bias_amplification
@@ -20,7 +20,6 @@ from fairssl.evaluation.matching import MATCHED_PREFIX, degradation_curve, match
 from fairssl.evaluation.resampling import ModelDraws, resample_models
 from fairssl.evaluation.verdicts import setup_table
 from fairssl.experiments.grid import RunSpec
-from fairssl.experiments.record import save_table
 from fairssl.experiments.stage_evaluation import fairness_options
 from fairssl.experiments.workspace import Workspace
 
@@ -205,9 +204,9 @@ def infer_study(
         "pool": pools,
         "comparison": comparison,  # last: the report needs it, so it marks a complete inference
     }
-    (ws.results / "family.json").write_text(json.dumps(inference.family, indent=2) + "\n")
+    write_json_atomic(ws.results / "family.json", inference.family)
     for name, frame in out.items():
-        save_table(frame, ws.results / f"{name}.csv")
+        write_table_atomic(frame, ws.results / f"{name}.csv")
     return out
 
 

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from fairssl.atomic import write_table_atomic
 from fairssl.config import StudyConfig
 from fairssl.experiments.artifacts import load_activations
 from fairssl.experiments.grid import RunSpec
@@ -180,7 +181,7 @@ def similarity_stage(
         ("cka_ratio", ratios),
     ):
         frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-        frame.to_csv(ws.results / f"{name}.csv", index=False)
+        write_table_atomic(frame, ws.results / f"{name}.csv")
         out[name] = frame
     return out
 

@@ -4,7 +4,7 @@ for which runs are pending, running, done or failed.
 Tables::
 
     runs(run_id PK, kind, seed, setup, variant, depends_on, spec JSON, status, attempts, error,
-         started_at, finished_at, seconds, worker)
+         started_at, finished_at, seconds, worker, threads)
     metrics(run_id, name, value)        run-level summaries (epochs, best epoch, val AUROC, ...)
 
 ``status`` moves pending -> running -> done | failed (and back to pending on resume). Every change is
@@ -12,6 +12,12 @@ one transaction, so a crash (even SIGKILL) leaves each record either before or a
 half-written. The file is in WAL mode: ``fairssl status`` can read while a study writes. One process
 writes at a time: :func:`lock_run_dir` holds an exclusive lock on the run folder for the whole study.
 Artifacts live beside it in ``runs/<run_id>/`` (published by a rename, see the runner).
+
+``threads`` is the torch thread count of the run's last attempt (part of its numerics, see
+:mod:`fairssl.experiments.grid`). The store can always be rebuilt from the published runs:
+:func:`open_store` moves a malformed file aside (``results.sqlite.damaged``) and starts a fresh one, and
+the runner's resume adopts every intact published run into it (attempt counts and errors are lost).
+A failing SQLite call (a full disk, a read-only folder) becomes one :class:`StoreError` line.
 """
 
 from __future__ import annotations
@@ -22,17 +28,24 @@ import os
 import socket
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from fairssl.errors import RunError
+from fairssl.errors import DataError, RunError
 
 if TYPE_CHECKING:
     from fairssl.experiments.grid import RunSpec
 
 STORE_NAME = "results.sqlite"
+DAMAGED_SUFFIX = ".damaged"
+
+
+class StoreError(DataError):
+    """The results store cannot be read or written (malformed file, full disk, no permission); exit 2."""
+
+
 STATUSES = ("pending", "running", "done", "failed")
 SCHEMA_VERSION = "1"
 
@@ -52,7 +65,8 @@ CREATE TABLE IF NOT EXISTS runs (
     started_at  REAL,
     finished_at REAL,
     seconds     REAL,
-    worker      TEXT
+    worker      TEXT,
+    threads     INTEGER
 );
 CREATE TABLE IF NOT EXISTS metrics (
     run_id TEXT NOT NULL REFERENCES runs (run_id),
@@ -104,6 +118,7 @@ class RunRecord:
     finished_at: float | None
     seconds: float | None
     worker: str | None
+    threads: int | None = None
 
     @property
     def interrupted(self) -> bool:
@@ -118,8 +133,23 @@ class RunRecord:
 
 _COLUMNS = (
     "run_id, kind, seed, setup, variant, depends_on, spec, status, attempts, error, "
-    "started_at, finished_at, seconds, worker"
+    "started_at, finished_at, seconds, worker, threads"
 )
+_OLD_COLUMNS = _COLUMNS.replace("threads", "NULL")  # a store written before the threads column
+
+
+def _sqlite_problem(path: Path, exc: sqlite3.Error, doing: str) -> StoreError:
+    """One line for a failed SQLite call: what failed, on which file, what to do."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    if "full" in text:
+        fix = "free disk space and run the same command again (finished runs are kept)"
+    elif "readonly" in text or "read-only" in text or "unable to open" in text or "permission" in text:
+        fix = "make the run folder writable (or use another --out folder) and run the same command again"
+    elif "malformed" in text or "not a database" in text or "no such" in text:
+        fix = "run `fairssl run` with the same config to rebuild it from the runs' artifacts"
+    else:
+        fix = "check the file and its folder, then run the same command again"
+    return StoreError(f"could not {doing} the results store {path}: {text}; {fix}")
 
 
 class Store:
@@ -131,33 +161,68 @@ class Store:
 
     def __init__(self, path: str | Path, *, readonly: bool = False, timeout: float = 30.0) -> None:
         self.path = Path(path)
+        if readonly and not self.path.is_file():
+            raise RunError(f"no results store at {self.path}; run `fairssl run` first")
+        try:
+            self._conn = self._open(readonly, timeout)
+        except sqlite3.Error as exc:
+            raise _sqlite_problem(self.path, exc, "read" if readonly else "open") from None
+
+    def _open(self, readonly: bool, timeout: float) -> sqlite3.Connection:
         if readonly:
-            if not self.path.is_file():
-                raise RunError(f"no results store at {self.path}; run `fairssl run` first")
-            self._conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=timeout)
+            conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=timeout)
         else:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             if not self.path.exists():
                 _create(self.path)
-            self._conn = sqlite3.connect(self.path, timeout=timeout, isolation_level=None)
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: a killed process loses nothing
-            with self._transaction() as cur:
-                _create_schema(cur)
-        self._conn.execute("PRAGMA foreign_keys=ON")
+            conn = sqlite3.connect(self.path, timeout=timeout, isolation_level=None)
+        try:
+            conn.execute("SELECT COUNT(*) FROM runs").fetchone()  # "file is not a database" shows here
+            if not readonly:
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: a killed process loses nothing
+                cur = conn.cursor()
+                cur.execute("BEGIN IMMEDIATE")
+                try:
+                    _create_schema(cur)
+                    _migrate(cur)
+                except BaseException:
+                    cur.execute("ROLLBACK")
+                    raise
+                cur.execute("COMMIT")
+            columns = {row[1] for row in conn.execute("PRAGMA table_info(runs)")}
+            self._columns = _COLUMNS if "threads" in columns else _OLD_COLUMNS
+            conn.execute("PRAGMA foreign_keys=ON")
+        except BaseException:
+            conn.close()
+            raise
+        return conn
 
     # ------------------------------------------------------------------ plumbing
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[sqlite3.Cursor]:
-        """BEGIN IMMEDIATE ... COMMIT; ROLLBACK on any error (a killed process never commits)."""
+        """BEGIN IMMEDIATE ... COMMIT; ROLLBACK on any error (a killed process never commits).
+
+        A failing SQLite call (disk full, read-only file) is raised as one :class:`StoreError` line; the
+        transaction is rolled back, so the record stays as it was before the change."""
         cur = self._conn.cursor()
-        cur.execute("BEGIN IMMEDIATE")
         try:
-            yield cur
-        except BaseException:
-            cur.execute("ROLLBACK")
-            raise
-        cur.execute("COMMIT")
+            cur.execute("BEGIN IMMEDIATE")
+            try:
+                yield cur
+            except BaseException:
+                with contextlib.suppress(sqlite3.Error):
+                    cur.execute("ROLLBACK")
+                raise
+            cur.execute("COMMIT")
+        except sqlite3.OperationalError as exc:
+            if "locked" in str(exc) or "busy" in str(exc):
+                raise
+            with contextlib.suppress(sqlite3.Error):
+                self._conn.rollback()
+            raise _sqlite_problem(self.path, exc, "write") from None
+        except sqlite3.DatabaseError as exc:
+            raise _sqlite_problem(self.path, exc, "write") from None
 
     def close(self) -> None:
         self._conn.close()
@@ -171,20 +236,30 @@ class Store:
     # ------------------------------------------------------------------ reads
     def records(self) -> list[RunRecord]:
         """Every run, in insertion order."""
-        rows = self._conn.execute(f"SELECT {_COLUMNS} FROM runs ORDER BY rowid").fetchall()
+        rows = self._read(f"SELECT {self._columns} FROM runs ORDER BY rowid")
         return [_record(row) for row in rows]
 
     def get(self, run_id: str) -> RunRecord | None:
-        row = self._conn.execute(f"SELECT {_COLUMNS} FROM runs WHERE run_id = ?", (run_id,)).fetchone()
-        return None if row is None else _record(row)
+        rows = self._read(f"SELECT {self._columns} FROM runs WHERE run_id = ?", (run_id,))
+        return _record(rows[0]) if rows else None
 
     def metrics(self, run_id: str) -> dict[str, float]:
-        rows = self._conn.execute("SELECT name, value FROM metrics WHERE run_id = ?", (run_id,)).fetchall()
+        rows = self._read("SELECT name, value FROM metrics WHERE run_id = ?", (run_id,))
         return {name: value for name, value in rows}
+
+    def _read(self, sql: str, args: tuple[Any, ...] = ()) -> list[Any]:
+        try:
+            return self._conn.execute(sql, args).fetchall()
+        except sqlite3.OperationalError as exc:
+            if "locked" in str(exc) or "busy" in str(exc):
+                raise
+            raise _sqlite_problem(self.path, exc, "read") from None
+        except sqlite3.DatabaseError as exc:
+            raise _sqlite_problem(self.path, exc, "read") from None
 
     def counts(self) -> dict[str, int]:
         """``status -> number of runs`` (every status present, 0 when none)."""
-        rows = self._conn.execute("SELECT status, COUNT(*) FROM runs GROUP BY status").fetchall()
+        rows = self._read("SELECT status, COUNT(*) FROM runs GROUP BY status")
         out = dict.fromkeys(STATUSES, 0)
         out.update({status: n for status, n in rows})
         return out
@@ -214,13 +289,15 @@ class Store:
             after = cur.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
         return int(after - before)
 
-    def mark_running(self, run_id: str, *, worker: str | None = None) -> None:
-        """pending/failed -> running: one more attempt, started now, by ``worker`` (this process)."""
+    def mark_running(self, run_id: str, *, worker: str | None = None, threads: int | None = None) -> None:
+        """pending/failed -> running: one more attempt, started now, by ``worker`` (this process), with
+        ``threads`` torch threads."""
         with self._transaction() as cur:
             cur.execute(
                 "UPDATE runs SET status = 'running', attempts = attempts + 1, error = NULL, "
-                "started_at = ?, finished_at = NULL, seconds = NULL, worker = ? WHERE run_id = ?",
-                (time.time(), worker or worker_id(), run_id),
+                "started_at = ?, finished_at = NULL, seconds = NULL, worker = ?, "
+                "threads = COALESCE(?, threads) WHERE run_id = ?",
+                (time.time(), worker or worker_id(), threads, run_id),
             )
             _one(cur, run_id)
 
@@ -232,13 +309,14 @@ class Store:
         metrics: Mapping[str, float] | None = None,
         worker: str | None = None,
         finished_at: float | None = None,
+        threads: int | None = None,
     ) -> None:
         """-> done, with its run-level metrics (replacing any earlier ones), in one transaction."""
         with self._transaction() as cur:
             cur.execute(
                 "UPDATE runs SET status = 'done', error = NULL, finished_at = ?, seconds = ?, "
-                "worker = COALESCE(?, worker) WHERE run_id = ?",
-                (finished_at if finished_at is not None else time.time(), seconds, worker, run_id),
+                "worker = COALESCE(?, worker), threads = COALESCE(?, threads) WHERE run_id = ?",
+                (finished_at if finished_at is not None else time.time(), seconds, worker, threads, run_id),
             )
             _one(cur, run_id)
             cur.execute("DELETE FROM metrics WHERE run_id = ?", (run_id,))
@@ -274,6 +352,43 @@ def _create_schema(cur: sqlite3.Cursor) -> None:
     cur.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (SCHEMA_VERSION,))
 
 
+def _migrate(cur: sqlite3.Cursor) -> None:
+    """Add the columns a store written by an earlier version lacks."""
+    columns = {row[1] for row in cur.execute("PRAGMA table_info(runs)")}
+    if "threads" not in columns:
+        cur.execute("ALTER TABLE runs ADD COLUMN threads INTEGER")
+
+
+def open_store(path: str | Path, *, log: Callable[[str], None] = print) -> Store:
+    """The writable store at ``path``; a malformed file is moved aside and replaced by an empty store
+    (one ``log`` line says so; the runner's resume then adopts every intact published run)."""
+    path = Path(path)
+    try:
+        store = Store(path)
+        # quick_check reads every page: catches a truncated file's damage (~1 ms per 100 runs)
+        bad = [r[0] for r in store._read("PRAGMA quick_check") if r[0] != "ok"]
+        if not bad:
+            return store
+        store.close()
+        why = bad[0]
+    except StoreError as exc:
+        text = str(exc)
+        if not any(k in text for k in ("malformed", "not a database", "no such table", "no such column")):
+            raise
+        why = text.split(": ", 1)[1].split(";")[0] if ": " in text else text
+    aside = path.with_name(path.name + DAMAGED_SUFFIX)
+    os.replace(path, aside)
+    for extra in ("-wal", "-shm"):
+        side = path.with_name(path.name + extra)
+        if side.exists():
+            os.replace(side, aside.with_name(aside.name + extra))
+    log(
+        f"the results store {path.name} was unreadable ({why}); rebuilt it from the runs' artifacts "
+        f"(the damaged file is kept as {aside.name})"
+    )
+    return Store(path)
+
+
 def _create(path: Path) -> None:
     """Create the file complete (WAL mode, tables) beside ``path``, then link it into place: a reader
     (``fairssl status``) never sees a file without its tables, and a file already there is kept."""
@@ -306,7 +421,10 @@ def _one(cur: sqlite3.Cursor, run_id: str) -> None:
 
 def _record(row: tuple[Any, ...]) -> RunRecord:
     values = list(row)
-    values[6] = json.loads(values[6])
+    try:
+        values[6] = json.loads(values[6])
+    except (TypeError, ValueError):
+        values[6] = {}
     return RunRecord(*values)
 
 
@@ -317,13 +435,15 @@ def lock_run_dir(run_dir: str | Path) -> Iterator[None]:
     A second ``fairssl run`` on the same folder fails at once with :class:`RunError` instead of racing.
     """
     path = Path(run_dir) / ".lock"
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True)  # an OSError is the CLI's one line on OS errors
+    fh = path.open("a+")
     try:
         import fcntl
     except ImportError:  # pragma: no cover - Windows: no cross-process lock
-        yield
+        with fh:
+            yield
         return
-    with path.open("a+") as fh:
+    with fh:
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

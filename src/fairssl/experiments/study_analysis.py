@@ -9,14 +9,15 @@ from typing import Any
 
 import pandas as pd
 
+from fairssl.atomic import write_json_atomic, write_table_atomic
 from fairssl.config import StudyConfig, load_config, save_config
 from fairssl.errors import ConfigError, DataError, RunError
 from fairssl.experiments.analyse import analyse, write_audit
 from fairssl.experiments.executors import dataset_for
 from fairssl.experiments.grid import RunSpec, Variant, expand, specs_by_variant, unique_runs, variants
-from fairssl.experiments.record import RECORD_NAME, AnalysisRecord, save_table
+from fairssl.experiments.record import RECORD_NAME, AnalysisRecord
 from fairssl.experiments.store import Store, lock_run_dir
-from fairssl.experiments.workspace import ANALYSIS_SECTIONS, Workspace, write_json
+from fairssl.experiments.workspace import ANALYSIS_SECTIONS, Workspace
 
 Log = Callable[[str], None]
 
@@ -50,7 +51,7 @@ def analyse_study(
             sub = Workspace(ws.root / "variants" / v.slug, runs_root=ws.runs)
             ds = dataset_for(v.config)
             write_audit(ds, v.config, sub.root / "dataset")
-            write_json(sub.root / "variant.json", {"name": v.name, "settings": v.settings})
+            write_json_atomic(sub.root / "variant.json", {"name": v.name, "settings": v.settings})
             log(f"variant {v.name}:")
             _, record = analyse(ds, v.config, sub, by_variant[v.name], log=log)
             records.append(record)
@@ -87,7 +88,7 @@ def _merge_records(folder: Path, records: Sequence[AnalysisRecord]) -> None:
                 "reason": "",
                 "seconds": round(sum(float(i["seconds"]) for i in infos), 2),
             }
-    write_json(folder / RECORD_NAME, merged.to_dict())
+    write_json_atomic(folder / RECORD_NAME, merged.to_dict())
 
 
 def _raise_failures(records: Sequence[AnalysisRecord]) -> None:
@@ -178,7 +179,7 @@ def stack_tables(out: Path, parts: Sequence[tuple[str, Path]]) -> None:
         stacked[name] = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     out.mkdir(parents=True, exist_ok=True)
     for name, frame in stacked.items():
-        save_table(frame, out / name)
+        write_table_atomic(frame, out / name)
 
 
 __all__ = ["analyse_study", "reanalyse", "stack_tables"]

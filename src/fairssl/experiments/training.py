@@ -1,5 +1,9 @@
 """One run, in whichever process executes it: pre-train an encoder or fine-tune a setup, write its
-artifacts under ``runs/.partial/<id>/`` and publish them with one rename."""
+artifacts under ``runs/.partial/<id>/`` and publish them with one rename.
+
+Every file is written atomically (:mod:`fairssl.atomic`), and ``done.json``, written last, records the
+size and SHA-256 of every other file and the torch thread count the run used, so a resume can tell an
+intact run from a damaged one (:mod:`fairssl.experiments.integrity`)."""
 
 from __future__ import annotations
 
@@ -13,11 +17,19 @@ import numpy as np
 import pandas as pd
 import torch
 
+from fairssl.atomic import (
+    save_npz_atomic,
+    torch_save_atomic,
+    write_csv_atomic,
+    write_json_atomic,
+    write_parquet_atomic,
+)
 from fairssl.config import StudyConfig
 from fairssl.data.dataset import WindowDataset
 from fairssl.data.pool import pool_shares, select_pool
 from fairssl.experiments.grid import RunSpec
-from fairssl.experiments.workspace import Workspace, epoch_reporter, write_json
+from fairssl.experiments.integrity import fingerprint
+from fairssl.experiments.workspace import Workspace, epoch_reporter
 from fairssl.finetune.setups import get_setup
 from fairssl.finetune.train import finetune, predict_proba
 from fairssl.runtime import resolve_device
@@ -38,7 +50,7 @@ def _pretrain_run(spec: RunSpec, ds: WindowDataset, config: StudyConfig, out: Pa
     """
     pool = select_pool(ds, config.pretrain.pool, seed=spec.seed)
     shares = pool_shares(ds, pool)
-    shares.to_csv(out / "pool.csv", index=False)
+    write_csv_atomic(shares, out / "pool.csv")
     encoder, result = pretrain(
         np.asarray(ds.X[pool]),
         np.asarray(ds.X[ds.indices("val")]),
@@ -49,8 +61,8 @@ def _pretrain_run(spec: RunSpec, ds: WindowDataset, config: StudyConfig, out: Pa
         checkpoint=out / "checkpoint.pt",
         on_epoch=epoch_reporter(out, config.pretrain.epochs),
     )
-    torch.save(encoder.state_dict(), out / "encoder.pt")
-    pd.DataFrame(result.history).to_csv(out / "history.csv", index=False)
+    torch_save_atomic(encoder.state_dict(), out / "encoder.pt")
+    write_csv_atomic(pd.DataFrame(result.history), out / "history.csv")
     (out / "checkpoint.pt").unlink(missing_ok=True)
     return {
         "best_epoch": result.best_epoch,
@@ -86,8 +98,8 @@ def _finetune_run(
         device=device,
         on_epoch=epoch_reporter(out, config.finetune.epochs),
     )
-    torch.save(model.state_dict(), out / "model.pt")
-    pd.DataFrame(result.history).to_csv(out / "history.csv", index=False)
+    torch_save_atomic(model.state_dict(), out / "model.pt")
+    write_csv_atomic(pd.DataFrame(result.history), out / "history.csv")
     test = ds.indices("test")
     X_te = np.asarray(ds.X[test])
     prob = predict_proba(model, X_te, device=device)
@@ -96,11 +108,11 @@ def _finetune_run(
         pred["y_clean"] = ds.y_clean[test]
     for k in range(prob.shape[1]):
         pred[f"prob_{k}"] = prob[:, k]
-    pred.to_parquet(out / "predictions.parquet", index=False)
+    write_parquet_atomic(pred, out / "predictions.parquet")
     acts = capture_activations(model.encoder, X_te, list(model.encoder.layer_names))
     arrays: dict[str, np.ndarray] = {k: v.astype(np.float16) for k, v in acts.items()}
     arrays["window_id"] = ds.window_id[test].astype(str)
-    np.savez(out / "activations.npz", **arrays)  # type: ignore[arg-type]
+    save_npz_atomic(out / "activations.npz", **arrays)
     best = result.history[result.best_epoch - 1] if result.best_epoch else {}
     return {
         "best_epoch": result.best_epoch,
@@ -116,14 +128,23 @@ def execute_run(spec: RunSpec, ds: WindowDataset, config: StudyConfig, ws: Works
     publish the folder as ``runs/<id>/`` with one rename, so ``runs/<id>/`` is always complete."""
     part = ws.partial(spec.run_id)
     part.mkdir(parents=True, exist_ok=True)
-    write_json(part / "spec.json", spec.to_dict())
+    write_json_atomic(part / "spec.json", spec.to_dict())
     start = time.perf_counter()
     if spec.kind == "pretrain":
         summary = _pretrain_run(spec, ds, config, part)
     else:
         summary = _finetune_run(spec, ds, config, ws, part)
     summary["seconds"] = round(time.perf_counter() - start, 2)
-    write_json(part / "done.json", {**spec.to_dict(), "summary": summary})
+    (part / "progress.json").unlink(missing_ok=True)
+    record = {
+        **spec.to_dict(),
+        "threads": torch.get_num_threads(),  # what the run really used (spec.threads, set by its worker)
+        "torch": torch.__version__,
+        "deterministic": torch.are_deterministic_algorithms_enabled(),
+        "summary": summary,
+        "artifacts": fingerprint(part),
+    }
+    write_json_atomic(part / "done.json", record)
     final = ws.run(spec.run_id)
     if final.exists():  # a stale copy (its store record was not done): replaced whole
         shutil.rmtree(final)

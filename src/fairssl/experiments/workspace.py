@@ -6,8 +6,10 @@ Run folder layout (``<output_dir>/<name>-<config hash>/``)::
     results.sqlite              the results store: status of every run (source of truth), run metrics
     dataset/                    the audit tables of stage 1
     runs/<run_id>/              spec.json, history.csv, model.pt | encoder.pt,
-                                predictions.parquet and activations.npz (fine-tuning runs), done.json;
-                                written under runs/.partial/<run_id>/ and published by one rename
+                                predictions.parquet and activations.npz (fine-tuning runs), done.json
+                                (the spec, its thread count, run metrics, and the size and SHA-256 of
+                                every file: :mod:`fairssl.experiments.integrity`); written under
+                                runs/.partial/<run_id>/ and published by one rename
     results/                    results.parquet/.csv (one row per variant x run x attribute x group x
                                 metric), summary.csv, cka.csv, cka_conditioned.csv, ...
     variants/<slug>/            with a grid of several variants: each variant's own results/ and report
@@ -18,19 +20,17 @@ Run folder layout (``<output_dir>/<name>-<config hash>/``)::
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
+from fairssl.atomic import write_json_atomic
 from fairssl.config import StudyConfig
 from fairssl.data.dataset import WindowDataset
 from fairssl.experiments.grid import RunSpec
+from fairssl.experiments.integrity import verify_run
 from fairssl.experiments.store import STORE_NAME
-
-_REQUIRED = {"pretrain": ("encoder.pt",), "finetune": ("model.pt", "predictions.parquet", "activations.npz")}
 
 
 @dataclass
@@ -69,14 +69,10 @@ class Workspace:
 
 
 def artifacts_complete(ws: Workspace, spec: RunSpec) -> bool:
-    """The run's folder holds its ``done.json`` (for this run id) and every artifact of its kind."""
-    out = ws.run(spec.run_id)
-    if not ws.is_done(spec.run_id) or not all((out / f).is_file() for f in _REQUIRED[spec.kind]):
-        return False
-    try:
-        return json.loads((out / "done.json").read_text()).get("run_id") == spec.run_id
-    except (OSError, ValueError):
-        return False
+    """The run's folder holds its ``done.json`` (for this run id) and every artifact of its kind, each
+    with the size and SHA-256 recorded when it was published, trained with ``spec.threads`` threads
+    (:func:`fairssl.experiments.integrity.verify_run` says why not)."""
+    return verify_run(ws, spec) is None
 
 
 ANALYSIS_SECTIONS = ("evaluation", "similarity", "probes")
@@ -84,12 +80,23 @@ ANALYSIS_SECTIONS = ("evaluation", "similarity", "probes")
 so changing them re-analyses the same models instead of training new ones."""
 
 
-def run_dir_for(config: StudyConfig) -> Path:
-    """``<output_dir>/<name>-<hash>``: the hash covers every setting but ``runtime``, ``output_dir`` and
-    the analysis sections (:data:`ANALYSIS_SECTIONS`), so the same study always lands in the same folder
-    whatever executor or worker count runs it, and a changed analysis setting re-analyses its models."""
+def study_digest(config: StudyConfig) -> str:
+    """The hash of every training-relevant setting: all but ``runtime``, ``output_dir`` and the
+    analysis sections (:data:`ANALYSIS_SECTIONS`). Two configs with the same digest train the same runs."""
     sections = [k for k in config.to_dict() if k not in ("runtime", "output_dir", *ANALYSIS_SECTIONS)]
-    return Path(config.output_dir) / f"{config.name}-{config.digest(*sections)}"
+    return config.digest(*sections)
+
+
+def study_label(config: StudyConfig) -> str:
+    """``<name>-<study digest>``: the default run folder's name."""
+    return f"{config.name}-{study_digest(config)}"
+
+
+def run_dir_for(config: StudyConfig) -> Path:
+    """``<output_dir>/<name>-<hash>`` (:func:`study_label`), so the same study always lands in the same
+    folder whatever executor or worker count runs it, and a changed analysis setting re-analyses its
+    models."""
+    return Path(config.output_dir) / study_label(config)
 
 
 def load_study_data(config: StudyConfig) -> WindowDataset:
@@ -103,12 +110,6 @@ def load_study_data(config: StudyConfig) -> WindowDataset:
     return load_dataset(config.data.source, config.data.path, **config.data.options)
 
 
-def write_json(path: Path, obj: Any) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=2, default=str))
-    os.replace(tmp, path)
-
-
 PROGRESS_FILE = "progress.json"
 
 
@@ -119,7 +120,7 @@ def epoch_reporter(out: Path, total_epochs: int) -> Callable[[dict[str, float]],
     """
 
     def report(row: dict[str, float]) -> None:
-        write_json(out / PROGRESS_FILE, {**row, "of": total_epochs, "at": time.time()})
+        write_json_atomic(out / PROGRESS_FILE, {**row, "of": total_epochs, "at": time.time()})
 
     return report
 
@@ -142,5 +143,6 @@ __all__ = [
     "load_study_data",
     "read_progress",
     "run_dir_for",
-    "write_json",
+    "study_digest",
+    "study_label",
 ]

@@ -135,3 +135,171 @@ def test_example_grid_block_is_valid_when_uncommented() -> None:
     text = example_toml().replace('# "pretrain.augmentation"', '"pretrain.augmentation"')
     cfg = build_config(tomllib.loads(text))
     assert cfg.grid == {"pretrain.augmentation": ["paper", "default"]}
+
+
+@pytest.mark.parametrize(
+    ("raw", "match"),
+    [
+        # an empty list leaves the CKA and probe stages with a table of no columns (DataError there)
+        ({"evaluation": {"attributes": []}}, r"evaluation.attributes': must list attribute names"),
+        ({"evaluation": {"attributes": ["sex", " "]}}, r"evaluation.attributes': must list attribute"),
+        ({"evaluation": {"attributes": ["sex", "race", "sex"]}}, r"lists \['sex'\] more than once"),
+        ({"evaluation": {"reference": {"sex": ""}}}, r"evaluation.reference': the reference group of"),
+        # validate_reference in the evaluation stage rejects a reference of an attribute not evaluated
+        (
+            {"evaluation": {"attributes": ["race"], "reference": {"sex": "male"}}},
+            r"evaluation.reference names \['sex'\], which are not in evaluation.attributes \['race'\]",
+        ),
+        # the probes' intervals need n_boot >= 1 (similarity/probes.py _check_options)
+        ({"probes": {"n_boot": 0}}, r"probes.n_boot': must be at least 1: .*probes.enabled = false"),
+        # the simulator ignores loader options; its knobs are [data.simulate]
+        ({"data": {"options": {"window": 24}}}, r"data.options \['window'\] .*\[data.simulate\]"),
+    ],
+)
+def test_analysis_and_data_settings_that_used_to_fail_late_fail_at_load(raw: dict, match: str) -> None:
+    with pytest.raises(ConfigError, match=match) as info:
+        build_config(raw)
+    assert "\n" not in str(info.value)
+
+
+def test_min_group_size_below_what_the_conditioned_cka_needs_fails_at_load() -> None:
+    """Debiased CKA needs 4 windows (similarity/cka.py), and the CKA stage's group table asks at least
+    4 of min_group_size (similarity/conditioned.py): 2 must not pass the config."""
+    import pandas as pd
+
+    from fairssl.similarity.conditioned import group_table
+
+    frame = pd.DataFrame({"sex": ["f"] * 4 + ["m"] * 5})
+    with pytest.raises(ConfigError, match="min_group_size must be an integer >= 4"):
+        group_table(frame, min_group_size=3)  # what the CKA stage did 40 s into a run
+    for bad in (2, 3):
+        with pytest.raises(ConfigError, match=r"min_group_size': must be at least 4: the conditioned CKA"):
+            build_config({"evaluation": {"min_group_size": bad}})
+    cfg = build_config({"evaluation": {"min_group_size": 4}})
+    table = group_table(frame, min_group_size=cfg.evaluation.min_group_size)  # the smallest accepted works
+    assert list(table["status"]) == ["used", "used"]
+
+
+def test_valid_reference_and_attribute_settings_still_load() -> None:
+    cfg = build_config({"evaluation": {"attributes": ["sex", "race"], "reference": {"sex": "male"}}})
+    assert cfg.evaluation.reference == {"sex": "male"}
+    assert build_config({"evaluation": {"reference": {"race": "white"}}}).evaluation.attributes is None
+    assert build_config({"probes": {"n_boot": 1}}).probes.n_boot == 1
+
+
+def test_a_config_that_is_not_utf8_or_is_a_folder_is_one_line(tmp_path) -> None:
+    latin1 = tmp_path / "latin1.toml"
+    latin1.write_bytes('name = "étude"\n'.encode("latin-1"))
+    with pytest.raises(ConfigError, match=r"latin1.toml is not UTF-8 text \(byte 0xe9 at offset 8\)"):
+        load_config(latin1)
+    with pytest.raises(ConfigError, match="is a folder; give the path of a TOML file"):
+        load_config(tmp_path)
+
+
+def _example_profile_notes() -> list[tuple[str, str, object, object, object]]:
+    """(section, key, shown value, quick, paper) of the example's '# key = v  # profile: quick q, paper p'."""
+    import re
+
+    notes, section = [], ""
+    for line in example_toml().splitlines():
+        head = re.match(r"^\[([\w.]+)\]", line)
+        if head:
+            section = head.group(1)
+        m = re.match(r"^# (\w+) = (\S+)\s+# profile: quick (\S+?), paper (\S+?)(?:\s|$)", line)
+        if m:
+            key, shown, quick, paper = m.groups()
+            value = [tomllib.loads(f"v = {t}")["v"] for t in (shown, quick, paper)]
+            notes.append((section, key, *value))
+    return notes
+
+
+def test_example_matches_its_profile_and_pins_nothing_the_profiles_differ_in() -> None:
+    """`profile = "quick"  # minutes` must be true: the example may not pin the paper's 200 epochs."""
+    raw = tomllib.loads(example_toml())
+    assert raw["profile"] == "quick"
+    quick, paper = build_config({}).to_dict(), build_config({}, profile="paper").to_dict()
+    differing = {
+        (section, key)
+        for section, values in quick.items()
+        if isinstance(values, dict)
+        for key in values
+        if values[key] != paper[section][key]
+    }
+    assert ("pretrain", "epochs") in differing and ("finetune", "epochs") in differing
+    for profile, defaults in (("quick", quick), ("paper", paper)):
+        got = build_config(raw, profile=profile).to_dict()
+        for section, key in differing:
+            assert got[section][key] == defaults[section][key], (profile, section, key)
+    notes = _example_profile_notes()
+    assert {(s, k) for s, k, *_ in notes} == differing  # every differing key is documented
+    for section, key, shown, q, p in notes:
+        assert shown == q == quick[section][key] and p == paper[section][key], (section, key)
+    assert build_config(raw).pretrain.epochs == 15  # the quick profile's, not 200
+
+
+def test_window_keys_name_real_options_of_each_loader() -> None:
+    from fairssl.config import WINDOW_KEYS, SimulationConfig, loader_options, window_key
+
+    for source, key in WINDOW_KEYS.items():
+        section, sub, name = key.split(".")
+        if source == "simulate":
+            assert (section, sub) == ("data", "simulate") and name in SimulationConfig.model_fields
+            continue
+        data = build_config({"data": {"source": source, "path": "/x" if source != "pbcseq" else None}}).data
+        assert (section, sub) == ("data", "options")
+        assert name in [o.name for o in loader_options(data)[1]], key
+        assert window_key(data) == key
+    assert window_key(build_config({"data": {"source": "arrays", "path": "/x"}}).data) is None
+
+
+def test_loader_options_resolve_given_defaults_and_required() -> None:
+    from fairssl.config import loader_options
+
+    data = build_config({"data": {"source": "long", "path": "/t.csv", "options": {"stride": 6}}}).data
+    loader, options = loader_options(data)
+    assert loader.endswith("load_long_table")
+    by_name = {o.name: o for o in options}
+    # the defaults the README documents for the long source
+    assert by_name["time_col"].value == "time" and not by_name["time_col"].given
+    assert by_name["label_rule"].value == "last" and by_name["subject_col"].value == "subject"
+    assert by_name["stride"].value == 6 and by_name["stride"].given
+    assert by_name["window"].required and "path" not in by_name
+    bad = build_config({"data": {"source": "long", "path": "/t.csv", "options": {"windw": 6}}}).data
+    with pytest.raises(ConfigError, match=r"data.options \['windw'\] are not options of .*'long'.*window"):
+        loader_options(bad)
+    assert loader_options(build_config({}).data)[1] == []
+
+
+def test_probe_resamples_the_config_rejects_are_the_ones_the_probe_stage_rejects() -> None:
+    """probes.n_boot = 0 passed the config and failed in stage 5; the probe code needs >= 1."""
+    import numpy as np
+    import pandas as pd
+
+    from fairssl.similarity.probes import demographic_probe
+
+    rng = np.random.default_rng(0)
+    acts = {"conv1": rng.normal(size=(40, 3))}
+    sens = pd.DataFrame({"sex": ["f", "m"] * 20})
+    subjects = np.repeat(np.arange(10), 4)
+    with pytest.raises(ConfigError, match="n_boot must be an integer >= 1"):
+        demographic_probe(acts, sens, subjects=subjects, n_splits=2, min_group_size=5, n_boot=0)
+    with pytest.raises(ConfigError, match=r"probes\.n_boot"):
+        build_config({"probes": {"n_boot": 0}})
+    n_boot = build_config({"probes": {"n_boot": 1}}).probes.n_boot
+    table = demographic_probe(acts, sens, subjects=subjects, n_splits=2, min_group_size=5, n_boot=n_boot)
+    assert len(table) > 0
+
+
+def test_required_loader_options_are_checked_before_loading() -> None:
+    from fairssl.config import check_loader_options
+
+    long = {"source": "long", "path": "/t.csv"}
+    with pytest.raises(
+        ConfigError, match=r"data source 'long' needs data.options.window \(it has no default\)"
+    ):
+        check_loader_options(build_config({"data": long}))
+    check_loader_options(build_config({"data": {**long, "options": {"window": 24}}}))
+    check_loader_options(build_config({"data": long, "grid": {"data.options.window": [12, 24]}}))
+    with pytest.raises(ConfigError, match=r"data.options \['windo'\] are not options"):
+        check_loader_options(build_config({"data": {**long, "options": {"window": 2, "windo": 2}}}))
+    check_loader_options(build_config({}))  # the simulator

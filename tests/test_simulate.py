@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fairssl.config import SimulationConfig
+from fairssl.config import SimulationConfig, build_config
 from fairssl.data.dataset import MISSING
 from fairssl.data.simulate import CHANNELS, simulate
 from fairssl.errors import ConfigError
@@ -124,23 +124,67 @@ def test_labelled_fraction_moves_train_subjects_to_the_pool() -> None:
 @pytest.mark.parametrize(
     ("kw", "match"),
     [
-        ({"label_bias": {"attribute": "religion", "rate": 0.1}}, r"bias attribute 'religion' does not exist"),
+        (
+            {"label_bias": {"attribute": "religion", "rate": 0.1}},
+            r"label_bias.attribute 'religion' does not exist",
+        ),
         (
             {"label_bias": {"attribute": "sex", "group": "Female", "rate": 0.1}},
-            r"group 'Female' of 'sex' does not exist",
+            r"label_bias.group 'Female' of 'sex' does not exist; allowed: female, male",
         ),
         (
             {"measurement_bias": {"channel": "lactate", "offset": 1.0}},
             r"measurement_bias.channel 'lactate' unknown",
         ),
-        ({"n_subjects": 20, "pool_fraction": 0.95}, r"empty train/val/test split"),
+        (
+            {"base_rate": {"attribute": "race", "group": "martian", "shift": 1.0}},
+            r"base_rate.group 'martian'",
+        ),
+        ({"covariate_shift": {"attribute": "age", "shift": 1.0}}, r"covariate_shift.attribute 'age'"),
+        ({"concept_shift": {"weights": [1.0]}}, r"concept_shift.weights must be two non-negative weights"),
+        ({"outcome_weights": [0.0, 0.0]}, r"outcome_weights must be two non-negative weights"),
+        ({"under_diagnosis": {"group": "x", "threshold": 0.3}}, r"under_diagnosis.group 'x' of 'sex'"),
+        ({"under_diagnosis": {"threshold": 1.0}}, r"under_diagnosis.threshold: Input should be less than 1"),
+        ({"pool_bias": {"channels": ["ecg"]}}, r"pool_bias.channels \['ecg'\] must be a non-empty list"),
+        ({"pool_bias": {"gain": 0.0}}, r"pool_bias.gain: Input should be greater than 0"),
+        ({"pool_bias": {"share": 0.5, "group": "nobody"}}, r"pool_bias.group 'nobody' of 'race'"),
+        (
+            {"missingness": {"rate": 0.5, "group_rate": 0.5}},
+            r"missingness.rate \+ missingness.group_rate is 1",
+        ),
+        ({"missingness": {"channels": []}}, r"missingness.channels \[\] must be a non-empty list"),
+        ({"sampling": {"every": 48}}, r"sampling.every 48 must be below n_steps 48"),
+        ({"spurious": {"group": "old", "strength": 1.0}}, r"spurious.group 'old' of 'age_group'"),
+        ({"group_physiology": -1.0}, r"group_physiology: Input should be greater than or equal to 0"),
     ],
 )
 def test_bad_knobs_are_one_line_errors(kw: dict, match: str) -> None:
-    with pytest.raises(ConfigError, match=match):
-        simulate(small(**kw), seed=0)
+    with pytest.raises(ConfigError, match=match) as err:
+        simulate(seed=0, n_subjects=300, windows_per_subject=4, **kw)
+    assert "\n" not in str(err.value) and str(err.value).startswith("simulate: invalid option ")
+
+
+def test_bad_knobs_are_rejected_by_the_study_config() -> None:
+    with pytest.raises(ConfigError, match=r"data.simulate.*sampling.every 60 must be below n_steps 48"):
+        build_config({"data": {"simulate": {"sampling": {"every": 60}}}})
+
+
+def test_inactive_knobs_may_name_absent_groups() -> None:
+    ds = simulate(
+        seed=0,
+        n_subjects=100,
+        windows_per_subject=2,
+        race_shares={"a": 1.0},
+        measurement_bias={"offset": 0.0},
+    )
+    assert set(ds.attributes["race"].astype(str)) <= {"a", MISSING}
+
+
+def test_empty_split_is_a_one_line_error() -> None:
+    with pytest.raises(ConfigError, match=r"empty train/val/test split"):
+        simulate(small(n_subjects=20, pool_fraction=0.95), seed=0)
 
 
 def test_overrides_are_validated() -> None:
-    with pytest.raises(ConfigError, match="simulate: invalid option"):
+    with pytest.raises(ConfigError, match="simulate: invalid option n_subjects: Input should be greater"):
         simulate(seed=0, n_subjects=-5)

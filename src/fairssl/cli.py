@@ -1,12 +1,26 @@
 """The ``fairssl`` command: thin wrappers that parse, load the config, call the API and print.
 
-User errors (:class:`fairssl.errors.FairsslError`) print one line ``error: ...`` to stderr and exit
-with the error's code (2 for bad input), never a traceback.
+Every failure is one line on stderr, never a traceback:
+
+- user errors (:class:`fairssl.errors.FairsslError`): ``error: <message>``, exit with the error's code
+  (2 for bad input, 1 for a computation the user can act on);
+- operating-system errors (permission denied, read-only or full disk, a file where a folder belongs, a
+  missing path): ``error: <what failed>: <path>: <reason>; <what to do>``, exit 2 (:func:`os_error_line`);
+- anything else is a bug: ``error: internal error (...)``, exit 1, with the traceback written to a log
+  file whose path the line gives (``fairssl-error.log`` in the run folder when known, else a temp file);
+  with the environment variable ``FAIRSSL_DEBUG=1`` it is raised as it is instead.
+
+Only typer and rich are imported at start-up; each command imports what it needs, so ``fairssl --help``
+starts in a fraction of a second.
 """
 
 from __future__ import annotations
 
+import contextvars
+import errno
 import functools
+import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -16,7 +30,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from fairssl.errors import FairsslError
+from fairssl.errors import ConfigError, FairsslError
 
 app = typer.Typer(
     add_completion=False,
@@ -30,21 +44,179 @@ err = Console(stderr=True)
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+_run_folder: contextvars.ContextVar[Path | None] = contextvars.ContextVar("fairssl_run_folder", default=None)
+"""The run folder of the current command, once known: where an internal error's log goes."""
+
+LOG_NAME = "fairssl-error.log"
+
+_ADVICE_WRITE = "give your user write access to it (or to its folder), or write somewhere else"
+_OS_ERRORS: dict[int, tuple[str, str]] = {
+    errno.EROFS: (
+        "cannot write",
+        "the file system is read-only: write somewhere else (fairssl run --out DIR), or copy the run "
+        "folder to a writable place and run the command on the copy",
+    ),
+    errno.ENOSPC: (
+        "cannot write",
+        "the disk is full: free space or write somewhere else, then run the same command again "
+        "(finished runs are kept)",
+    ),
+    errno.EDQUOT: (
+        "cannot write",
+        "your disk quota is used up: free space or write somewhere else, then run the same command again",
+    ),
+    errno.ENOTDIR: (
+        "cannot use the path",
+        "a part of it is a file, not a folder: choose another path or move that file",
+    ),
+    errno.EEXIST: (
+        "cannot create",
+        "a file is in the way where a folder is needed: choose another path or move that file",
+    ),
+    errno.ENOENT: ("not found", "check the path (a relative path starts from the current folder)"),
+    errno.EISDIR: ("cannot open as a file", "give the path of a file, not of a folder"),
+}
+
+
+def _permission_error(path: str | None) -> tuple[str, str]:
+    """What failed and what to do for EACCES/EPERM: reading an existing file, or writing."""
+    if path is not None:
+        p = Path(path)
+        if p.is_file() and not os.access(p, os.R_OK):
+            return "cannot read", "give your user read access to it (chmod u+r) or copy it somewhere readable"
+        if p.is_dir() and not os.access(p, os.X_OK):
+            return "cannot enter", "give your user access to the folder (chmod u+rx) or copy it elsewhere"
+    return "cannot write", _ADVICE_WRITE
+
+
+def os_error_line(exc: OSError) -> str | None:
+    """``<what failed>: <path>: <reason>; <what to do>`` for an operating-system error the user's
+    environment caused; None for one without a path and of a kind not listed (a bug, not the user's)."""
+    code = exc.errno or 0
+    path = exc.filename if exc.filename is None else str(os.fsdecode(exc.filename))
+    if code in (errno.EACCES, errno.EPERM):
+        what, advice = _permission_error(path)
+    elif code in _OS_ERRORS:
+        what, advice = _OS_ERRORS[code]
+    elif path is not None:
+        what, advice = "cannot access", "check the path and the file system, then run the same command again"
+    else:
+        return None
+    reason = exc.strerror or (os.strerror(code) if code else type(exc).__name__)
+    where = ""
+    if path is not None:
+        where = f"{path} -> {os.fsdecode(exc.filename2)}: " if exc.filename2 else f"{path}: "
+    return f"{what}: {where}{reason}; {advice}"
+
+
+_SQLITE_ERRORS = {
+    "unable to open database file": ("cannot open", "check that you may read and write the run folder"),
+    "attempt to write a readonly database": ("cannot write", _ADVICE_WRITE),
+    "database or disk is full": ("cannot write", _OS_ERRORS[errno.ENOSPC][1]),
+    "disk i/o error": ("cannot write", "check the disk and the file system, then run the same command again"),
+}
+
+
+def sqlite_error_line(exc: Exception) -> str | None:
+    """One line for a results-store error the environment caused (unreadable, read-only, full disk)."""
+    if type(exc).__module__ != "sqlite3" or str(exc).lower() not in _SQLITE_ERRORS:
+        return None
+    what, advice = _SQLITE_ERRORS[str(exc).lower()]
+    folder = _run_folder.get()
+    store = f"{folder / 'results.sqlite'}: " if folder is not None else "the results store: "
+    return f"{what}: {store}{exc}; {advice}"
+
+
+def _write_crash_log(exc: BaseException) -> Path | None:
+    """The traceback of an unexpected error, written to the run folder (when known and writable) or a
+    temp file; None when neither can be written."""
+    import tempfile
+    import time
+    import traceback
+
+    from fairssl import __version__
+
+    text = (
+        f"fairssl {__version__}, Python {sys.version.split()[0]}, {time.strftime('%Y-%m-%d %H:%M:%S')}\n"
+        f"command: {' '.join(sys.argv)}\n\n"
+        + "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    )
+    folder = _run_folder.get()
+    if folder is not None and folder.is_dir():
+        try:
+            (folder / LOG_NAME).write_text(text, encoding="utf-8")
+            return folder / LOG_NAME
+        except OSError:
+            pass
+    try:
+        fd, name = tempfile.mkstemp(prefix="fairssl-error-", suffix=".log")
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        return Path(name)
+    except OSError:
+        return None
+
+
+def _fail(line: str, code: int) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {line}", highlight=False, soft_wrap=True, markup=True)
+    return typer.Exit(code)
+
+
+def _internal_error(exc: BaseException) -> typer.Exit:
+    summary = " ".join(f"{type(exc).__name__}: {exc}".split())
+    summary = summary if len(summary) <= 200 else summary[:197] + "..."
+    log = _write_crash_log(exc)
+    where = f"the traceback is in {log}" if log is not None else "no log could be written"
+    return _fail(f"internal error ({_escape(summary)}); {where}; please report it with that file", 1)
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
+
+
 def user_errors(fn: F) -> F:
-    """Turn FairsslError into a one-line message and its exit code; Ctrl-C into exit 130."""
+    """One line on stderr for every failure: a FairsslError's message and exit code; an OSError as
+    :func:`os_error_line` (exit 2); Ctrl-C exit 130; anything else an internal error (exit 1, traceback
+    in a log file)."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        token = _run_folder.set(None)
         try:
             return fn(*args, **kwargs)
         except FairsslError as exc:
-            err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-            raise typer.Exit(exc.exit_code) from None
+            raise _fail(_escape(str(exc)), exc.exit_code) from None
         except KeyboardInterrupt:
             err.print("interrupted: finished runs are kept; run the same command again to resume")
             raise typer.Exit(130) from None
+        except (typer.Exit, typer.Abort, typer.TyperException):
+            raise
+        except OSError as exc:
+            line = os_error_line(exc)
+            raise (_fail(_escape(line), 2) if line is not None else _internal_error(exc)) from None
+        except Exception as exc:
+            if os.environ.get("FAIRSSL_DEBUG"):  # developers: the traceback itself
+                raise
+            line = sqlite_error_line(exc)
+            raise (_fail(_escape(line), 2) if line is not None else _internal_error(exc)) from None
+        finally:
+            _run_folder.reset(token)
 
     return wrapper  # type: ignore[return-value]
+
+
+def _note_run_folder(path: Path) -> None:
+    """Remember the command's run folder (where an internal error's log will go)."""
+    _run_folder.set(Path(path))
+
+
+def _logger() -> Callable[[str], None]:
+    """Progress lines: to stderr on a terminal, else plain prints (logs and pipes)."""
+    if err.is_terminal:
+        return lambda m: err.print(m, highlight=False)
+    return print
 
 
 ConfigOpt = Annotated[
@@ -53,6 +225,47 @@ ConfigOpt = Annotated[
 ProfileOpt = Annotated[
     str | None, typer.Option("--profile", "-p", help="quick | paper (default: the file's, else quick)")
 ]
+SetOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--set",
+        metavar="KEY=VALUE",
+        help="override a config key, repeatable: --set pretrain.epochs=50 --set 'seeds=[0, 1]'",
+    ),
+]
+AnalysisSetOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--set",
+        metavar="KEY=VALUE",
+        help="change an analysis setting (evaluation.*, similarity.*, probes.*), repeatable: "
+        "--set evaluation.min_group_size=10",
+    ),
+]
+RunDirArg = Annotated[Path, typer.Argument(help="a run folder written by `fairssl run`")]
+
+
+def _analysis_settings(items: list[str] | None) -> dict[str, Any]:
+    """``--set`` items of ``analyse``/``report``: only keys of the analysis sections (no retraining)."""
+    from fairssl.config import parse_settings
+    from fairssl.experiments.workspace import ANALYSIS_SECTIONS
+
+    settings = parse_settings(items or [])
+    for key in settings:
+        if key.split(".")[0] not in ANALYSIS_SECTIONS or "." not in key:
+            sections = ", ".join(f"{s}.*" for s in ANALYSIS_SECTIONS)
+            raise ConfigError(
+                f"--set {key}: re-analysis takes only analysis settings ({sections}); to change "
+                f"'{key}' run `fairssl run --set {key}=...` (that trains new models)"
+            )
+    return settings
+
+
+def _reanalyse(run_dir: Path, settings: dict[str, Any]) -> Path:
+    """Stages 4-5 and the report of ``run_dir`` again, on its stored models, with ``settings``."""
+    from fairssl.experiments.study_analysis import reanalyse
+
+    return reanalyse(run_dir, settings, log=_logger())
 
 
 def _print_summary(run_dir: Path) -> None:
@@ -86,22 +299,23 @@ def run(
     workers: Annotated[
         int | None, typer.Option("--workers", help="local worker processes (default: runtime.workers)")
     ] = None,
-    settings: Annotated[
-        list[str] | None,
+    settings: SetOpt = None,
+    force: Annotated[
+        bool,
         typer.Option(
-            "--set",
-            metavar="KEY=VALUE",
-            help="override a config key, repeatable: --set pretrain.epochs=50 --set 'seeds=[0, 1]'",
+            "--force", help="write into --out even if it holds another study (its results are lost)"
         ),
-    ] = None,
+    ] = False,
 ) -> None:
     """Run the whole assessment (default: the built-in simulator, quick profile) and write a report.
 
     Re-running the same command resumes: finished runs are kept, interrupted and failed ones redone.
     """
-    from fairssl.config import load_config, parse_settings
+    from fairssl.config import check_loader_options, load_config, parse_settings
     from fairssl.experiments.progress import LogProgress, Progress, RichProgress
     from fairssl.experiments.runner import run_study
+    from fairssl.experiments.workspace import run_dir_for
+    from fairssl.runtime import check_device
 
     cfg = load_config(config, profile=profile)
     overrides = parse_settings(settings or [])
@@ -110,24 +324,49 @@ def run(
     )
     if overrides:
         cfg = cfg.with_settings(overrides, keep_grid=True)
+    check_device(cfg.runtime)
+    check_loader_options(cfg)
+    _note_run_folder(out_dir if out_dir is not None else run_dir_for(cfg))
     progress: Progress
-    if err.is_terminal:
-        log, progress = (lambda m: err.print(m, highlight=False)), RichProgress(err)
-    else:
-        log, progress = print, LogProgress(print)
-    run_dir = run_study(cfg, run_dir=out_dir, log=log, progress=progress)
+    log = _logger()
+    progress = RichProgress(err) if err.is_terminal else LogProgress(print)
+    extra: dict[str, Any] = {"force": True} if force else {}  # only when asked: older signatures work
+    run_dir = run_study(cfg, run_dir=out_dir, log=log, progress=progress, **extra)
     _print_summary(run_dir)
-    out.print(f"run folder: {run_dir}\nreport:     {run_dir / 'report.html'}", highlight=False)
+    out.print(
+        f"run folder: {run_dir}\nreport:     {run_dir / 'report.html'}",
+        highlight=False,
+        markup=False,
+        soft_wrap=True,
+    )
 
 
 @app.command()
 @user_errors
-def report(run_dir: Annotated[Path, typer.Argument(help="a run folder written by `fairssl run`")]) -> None:
-    """(Re)build report.html of a run folder from its stored results, without retraining."""
-    from fairssl.report.html import build_report
+def report(run_dir: RunDirArg, settings: AnalysisSetOpt = None) -> None:
+    """(Re)build report.html of a run folder from its stored results, without retraining.
 
-    path = build_report(run_dir)
-    out.print(f"report: {path}", highlight=False)
+    With --set, the analysis (stages 4-5) is redone first with the changed settings, on the stored models.
+    """
+    _note_run_folder(run_dir)
+    overrides = _analysis_settings(settings)
+    if overrides:
+        path = _reanalyse(run_dir, overrides)
+    else:
+        from fairssl.report.html import build_report
+
+        path = build_report(run_dir)
+    out.print(f"report: {path}", highlight=False, markup=False, soft_wrap=True)
+
+
+@app.command()
+@user_errors
+def analyse(run_dir: RunDirArg, settings: AnalysisSetOpt = None) -> None:
+    """Redo the analysis (stages 4-5) and the report of a run folder on its stored models, without
+    training: e.g. after changing evaluation.min_group_size or evaluation.attributes."""
+    _note_run_folder(run_dir)
+    path = _reanalyse(run_dir, _analysis_settings(settings))
+    out.print(f"report: {path}", highlight=False, markup=False, soft_wrap=True)
 
 
 @app.command()
@@ -146,15 +385,16 @@ def compare(
     from fairssl.report.studies import compare_studies
 
     path = compare_studies(run_dirs, out_dir, names=names or None)
-    out.print(f"comparison: {path}", highlight=False)
+    out.print(f"comparison: {path}", highlight=False, markup=False, soft_wrap=True)
 
 
 @app.command()
 @user_errors
-def status(run_dir: Annotated[Path, typer.Argument(help="a run folder written by `fairssl run`")]) -> None:
+def status(run_dir: RunDirArg) -> None:
     """What a study has done and what is left: runs done / running / interrupted / failed / pending."""
     from fairssl.experiments.status import study_status
 
+    _note_run_folder(run_dir)
     for line in study_status(run_dir).lines():
         out.print(line, highlight=False, markup=False, soft_wrap=True)
 
@@ -167,17 +407,40 @@ def audit(
         str | None, typer.Option(help="simulate | mimic3 | mesa | globem | arrays | long | pbcseq | folder")
     ] = None,
     config: ConfigOpt = None,
+    settings: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            metavar="KEY=VALUE",
+            help="override a config key, repeatable; loader options too: --set data.options.window=24",
+        ),
+    ] = None,
 ) -> None:
-    """Stage 1: dataset size, groups, label prevalence and label bias per group, warnings."""
-    from fairssl.config import build_config, load_config
+    """Stage 1: dataset size, groups, label prevalence and label bias per group, warnings.
+
+    DATA and --source override the config's data; a different source starts from no loader options.
+    """
+    from fairssl.config import build_config, check_loader_options, load_config, parse_settings
     from fairssl.data.audit import audit as run_audit
     from fairssl.experiments.workspace import load_study_data
 
     cfg = load_config(config)
     if data is not None or source is not None:
         raw = cfg.to_dict()
-        raw["data"] = {**raw["data"], "source": source or "folder", "path": data}
+        old = raw["data"]
+        new_source = source or (old["source"] if old["source"] != "simulate" else "folder")
+        same = new_source == old["source"]
+        raw["data"] = {
+            **old,
+            "source": new_source,
+            "path": data if data is not None else (old["path"] if same else None),
+            "options": old["options"] if same else {},
+        }
         cfg = build_config(raw)
+    overrides = parse_settings(settings or [])
+    if overrides:
+        cfg = cfg.with_settings(overrides, keep_grid=True)
+    check_loader_options(cfg)
     ds = load_study_data(cfg)
     result = run_audit(ds, reference=cfg.evaluation.reference)
     out.print(result.summary_text(), highlight=False, markup=False, soft_wrap=True)
@@ -193,13 +456,59 @@ def config_cmd(
     profile: ProfileOpt = None,
 ) -> None:
     """Print a commented example config, or the fully resolved config of a file."""
-    from fairssl.config import example_toml, load_config, to_toml
+    from fairssl.config import example_toml, load_config
 
     if example:
         out.print(example_toml(), highlight=False, markup=False, soft_wrap=True)
         return
     cfg = load_config(show, profile=profile)
-    out.print(to_toml(cfg.to_dict()), highlight=False, markup=False, soft_wrap=True)
+    out.print(_show_config(cfg), highlight=False, markup=False, soft_wrap=True)
+
+
+def _toml_value(value: Any) -> str | None:
+    """A loader default as a TOML value (tuples as lists, paths as strings); None if TOML has none."""
+    import json
+
+    if isinstance(value, Path):
+        value = str(value)
+    if isinstance(value, tuple):
+        value = list(value)
+    if value is None or not isinstance(value, (str, int, float, bool, list, dict)):
+        return None
+    try:
+        return json.dumps(value)
+    except TypeError:
+        return None
+
+
+def _show_config(cfg: Any) -> str:
+    """The resolved config as TOML; ``[data.options]`` lists every option of the source's loader
+    (given, else its default; options without a TOML value as comments); ``[data.simulate]`` only for
+    the simulator."""
+    from fairssl.config import loader_options, to_toml
+
+    data_dict = cfg.to_dict()
+    section = data_dict.pop("data")
+    simulate = section.pop("simulate")
+    section.pop("options")
+    loader, options = loader_options(cfg.data)
+    lines = ["[data]", to_toml(section).rstrip()]
+    if cfg.data.source == "simulate":
+        lines += ["", "[data.simulate]", to_toml(simulate, "data.simulate").rstrip()]
+    else:
+        lines += ["", f"[data.options]  # {loader}: every option, the given ones and the defaults"]
+        for opt in options:
+            text = _toml_value(opt.value)
+            if opt.required:
+                lines.append(f"# {opt.name} = ...  # required, no default: set data.options.{opt.name}")
+            elif text is None:
+                shown = "none (the loader decides)" if opt.value is None else repr(opt.value)
+                lines.append(f"# {opt.name}: default {shown}")
+            else:
+                lines.append(f"{opt.name} = {text}" + ("" if opt.given else "  # default"))
+    scalars = {k: v for k, v in data_dict.items() if not isinstance(v, dict)}
+    tables = {k: v for k, v in data_dict.items() if isinstance(v, dict)}
+    return "\n".join([to_toml(scalars).rstrip(), "", *lines, "", to_toml(tables).rstrip()]) + "\n"
 
 
 def main() -> None:

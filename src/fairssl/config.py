@@ -21,7 +21,7 @@ import json
 import tomllib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal, get_args, get_origin
+from typing import Any, Literal, NamedTuple, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -62,7 +62,85 @@ class SpuriousChannel(_Section):
 
 
 class SimulationConfig(_Section):
-    """Knobs of :func:`fairssl.data.simulate.simulate`; see its docstring for the generative model."""
+    """Knobs of :func:`fairssl.data.simulate.simulate`; see its docstring for the generative model.
+
+    Every bias mechanism is off at 0 (or None) and acts on one group (``attribute``/``group``), so an
+    unbiased control is: balanced shares, ``group_physiology = 0`` and every mechanism at 0
+    (``examples/simulated_bias_none.toml``). ``labelled_fraction`` < 1 (e.g. 0.02-0.1) is the regime where
+    self-supervised pre-training on the pool is expected to help; at 1.0 it need not.
+    """
+
+    class GroupShift(_Section):
+        """Moves one group's latent factors by ``shift`` standard deviations (0 = off, |shift| <= 3).
+
+        ``base_rate``: along the slow state, so the group is sicker (higher base rate) with the same
+        signal-outcome mapping. ``covariate_shift``: orthogonal to the outcome weights, so the group sits in
+        a sparse region of the signal space with the same base rate and mapping.
+        """
+
+        attribute: str = "race"
+        group: str = "black"
+        shift: float = Field(0.0, ge=-3.0, le=3.0)
+
+    class ConceptShift(_Section):
+        """The group's outcome uses other weights of the latent factors and/or a shifted threshold.
+
+        ``weights``: [state, events] for the group (None = everyone's ``outcome_weights``); ``threshold``:
+        added to the group's decision threshold in standard deviations of the outcome score (> 0: fewer
+        positives at the same signals). 0 and None = off.
+        """
+
+        attribute: str = "race"
+        group: str = "black"
+        threshold: float = Field(0.0, ge=-3.0, le=3.0)
+        weights: list[float] | None = None
+
+    class UnderDiagnosis(_Section):
+        """Signal-dependent label bias: a true positive of the group whose true risk (Bayes score) is
+        below ``threshold`` is recorded as negative (mild cases missed). 0 = off; < 1."""
+
+        attribute: str = "sex"
+        group: str = "female"
+        threshold: float = Field(0.0, ge=0.0, lt=1.0)
+
+    class PoolBias(_Section):
+        """Bias of the external pre-training pool only (the ``pool_fraction`` subjects, never labelled).
+
+        ``share``: the group's share among pool subjects (None = as drawn); a device/site shift on
+        ``channels`` of every pool window: ``x -> gain * x + offset + noise * N(0, 1)``.
+        """
+
+        attribute: str = "race"
+        group: str = "black"
+        share: float | None = Field(None, ge=0.0, le=1.0)
+        channels: list[str] = Field(default_factory=lambda: ["spo2"])
+        offset: float = Field(0.0, ge=-5.0, le=5.0)
+        gain: float = Field(1.0, gt=0.0, le=5.0)
+        noise: float = Field(0.0, ge=0.0, le=5.0)
+
+    class Missingness(_Section):
+        """Unobserved steps on ``channels``, forward-filled (0 before the first observation) as in the
+        MIMIC benchmark: each step is missing with probability ``rate`` (everyone) + ``group_rate``
+        (the group); sum < 0.95."""
+
+        attribute: str = "race"
+        group: str = "black"
+        rate: float = Field(0.0, ge=0.0, lt=0.95)
+        group_rate: float = Field(0.0, ge=0.0, lt=0.95)
+        channels: list[str] = Field(
+            default_factory=lambda: ["heart_rate", "spo2", "resp_rate", "temperature", "sbp"]
+        )
+
+    class Sampling(_Section):
+        """Group-dependent sampling rate: the group's ``channels`` are observed every ``every`` steps and
+        held in between (1 = off)."""
+
+        attribute: str = "age_group"
+        group: str = ">=65"
+        every: int = Field(1, ge=1)
+        channels: list[str] = Field(
+            default_factory=lambda: ["heart_rate", "spo2", "resp_rate", "temperature", "sbp"]
+        )
 
     seed: int = 0
     """Seed of the simulated dataset (the study's ``seeds`` seed the models, not the data)."""
@@ -71,6 +149,8 @@ class SimulationConfig(_Section):
     n_steps: int = Field(48, ge=8)
     pool_fraction: float = Field(0.5, ge=0.0, lt=1.0)
     labelled_fraction: float = Field(1.0, gt=0.0, le=1.0)
+    """Share of training subjects that keep their labels (the rest join the pool); 0.02-0.1 is the regime
+    where pre-training is expected to help, 1.0 the fully supervised one."""
     prevalence: float = Field(0.2, gt=0.0, lt=1.0)
     race_shares: dict[str, float] = Field(
         default_factory=lambda: {"white": 0.62, "black": 0.16, "hispanic": 0.11, "asian": 0.07, "other": 0.04}
@@ -78,9 +158,24 @@ class SimulationConfig(_Section):
     female_share: float = Field(0.45, gt=0.0, lt=1.0)
     old_share: float = Field(0.4, gt=0.0, lt=1.0)
     missing_share: float = Field(0.02, ge=0.0, lt=0.5)
+    group_physiology: float = Field(1.0, ge=0.0, le=3.0)
+    """Scale of group baselines (heart rate +0.4 in women, blood pressure +0.5 in the old; subject sd 0.2)."""
+    outcome_weights: list[float] = Field(default_factory=lambda: [0.6, 0.8])
+    """Weights of the latent factors [slow state, events] in the outcome score (normalised to norm 1)."""
+    base_rate: GroupShift = Field(
+        default_factory=lambda: SimulationConfig.GroupShift(attribute="age_group", group=">=65", shift=0.35)
+    )
+    covariate_shift: GroupShift = Field(default_factory=GroupShift)
+    concept_shift: ConceptShift = Field(default_factory=ConceptShift)
     measurement_bias: MeasurementBias = Field(default_factory=lambda: MeasurementBias(offset=0.6, noise=0.3))
     label_bias: LabelBias = Field(default_factory=lambda: LabelBias(rate=0.1))
+    under_diagnosis: UnderDiagnosis = Field(default_factory=UnderDiagnosis)
     spurious: SpuriousChannel = Field(default_factory=SpuriousChannel)
+    pool_bias: PoolBias = Field(default_factory=PoolBias)
+    missingness: Missingness = Field(default_factory=Missingness)
+    sampling: Sampling = Field(default_factory=Sampling)
+    mask_channels: bool = False
+    """Append one observed-mask channel (``mask_<channel>``, 1 observed) per ``missingness.channels``."""
 
     @field_validator("race_shares")
     @classmethod
@@ -88,6 +183,13 @@ class SimulationConfig(_Section):
         if not v or any(s <= 0 for s in v.values()):
             raise ValueError("race_shares needs at least one group, each with a positive share")
         return v
+
+    @model_validator(mode="after")
+    def _knobs(self) -> SimulationConfig:
+        from fairssl.data.simulation.knobs import check_knobs
+
+        check_knobs(self)  # groups, channels, weights: one-line ValueError naming the key
+        return self
 
 
 class DataConfig(_Section):
@@ -100,6 +202,11 @@ class DataConfig(_Section):
     def _path_needed(self) -> DataConfig:
         if self.source not in ("simulate", "pbcseq") and not self.path:
             raise ValueError(f"data.path is required for data.source = '{self.source}'")
+        if self.source == "simulate" and self.options:
+            raise ValueError(
+                f"data.options {sorted(self.options)} are loader options and the simulator takes none; "
+                "set the simulator's knobs under [data.simulate] (e.g. data.simulate.n_steps)"
+            )
         return self
 
 
@@ -220,6 +327,20 @@ class EvaluationConfig(_Section):
     deviation: Literal["abs", "log"] = "abs"
     """Parity deviation of a ratio r: ``abs`` = |1 - r| (the paper's), ``log`` = |log r| (symmetric)."""
 
+    @field_validator("attributes")
+    @classmethod
+    def _attribute_names(cls, v: list[str] | None) -> list[str] | None:
+        if v is None:
+            return v
+        if not v or any(not a.strip() for a in v):
+            raise ValueError(
+                "must list attribute names (none empty), or be left out to evaluate every attribute"
+            )
+        twice = sorted({a for a in v if v.count(a) > 1})
+        if twice:
+            raise ValueError(f"lists {twice} more than once; list each attribute once")
+        return v
+
     @field_validator("reference")
     @classmethod
     def _reference(cls, v: str | dict[str, str]) -> str | dict[str, str]:
@@ -227,6 +348,13 @@ class EvaluationConfig(_Section):
             raise ValueError(
                 'must be majority, rest, best or a table attribute -> group, e.g. { sex = "male" }'
             )
+        if isinstance(v, dict):
+            empty = sorted(k for k, g in v.items() if not str(g).strip())
+            if empty:
+                raise ValueError(
+                    f"the reference group of {empty} is empty; name a group of each attribute, "
+                    'e.g. { sex = "male" }, or use majority, rest or best'
+                )
         return v
 
     @field_validator("min_group_size")
@@ -264,6 +392,14 @@ class EvaluationConfig(_Section):
                 f"evaluation.privileged names {unknown}, which are not in evaluation.attributes "
                 f"{self.attributes}; fix the names or list them"
             )
+        unknown = (
+            sorted(set(self.reference) - set(self.attributes)) if isinstance(self.reference, dict) else []
+        )
+        if unknown:
+            raise ValueError(
+                f"evaluation.reference names {unknown}, which are not in evaluation.attributes "
+                f"{self.attributes}; fix the names or list them"
+            )
         if self.parity == "paper":
             missing = [a for a in self.attributes if a not in self.privileged]
             if missing:
@@ -287,11 +423,23 @@ class ProbesConfig(_Section):
 
     enabled: bool = True
     n_splits: int = Field(5, ge=2)
-    n_boot: int = Field(200, ge=0)
+    n_boot: int = 200
+    """Resamples of test subjects behind each probe's interval (at least 1; to skip probes set
+    ``probes.enabled = false``)."""
     n_permutations: int = Field(0, ge=0)
     """Permutation test of each demographic probe (the valid test; 0 = off, it refits R times)."""
     max_features: int | None = Field(64, ge=2)
     """PCA (fitted on training folds) reduces wider layers to this many features; None = no reduction."""
+
+    @field_validator("n_boot")
+    @classmethod
+    def _probe_resamples(cls, v: int) -> int:
+        if v < 1:
+            raise ValueError(
+                "must be at least 1: every probe reports an interval from subject resamples "
+                "(probes.enabled = false skips the probes)"
+            )
+        return v
 
 
 class RuntimeConfig(_Section):
@@ -503,12 +651,19 @@ def load_config(path: str | Path | None = None, *, profile: str | None = None) -
     if path is None:
         return build_config({}, profile=profile)
     p = Path(path)
+    if p.is_dir():
+        raise ConfigError(f"config file {p} is a folder; give the path of a TOML file inside it")
     if not p.is_file():
         raise ConfigError(
             f"config file {p} not found; give the path of a TOML file (see `fairssl config --example`)"
         )
     try:
-        raw = tomllib.loads(p.read_text())
+        raw = tomllib.loads(p.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError as err:
+        raise ConfigError(
+            f"config file {p} is not UTF-8 text (byte {err.object[err.start]:#04x} at offset {err.start}); "
+            "save it as UTF-8 (e.g. iconv -f latin1 -t utf-8)"
+        ) from None
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"{p} is not valid TOML ({err}); fix the syntax at that line") from None
     return build_config(raw, profile=profile)
@@ -536,6 +691,89 @@ def parse_settings(items: Sequence[str]) -> dict[str, Any]:
         except tomllib.TOMLDecodeError:
             out[key] = text.strip()
     return out
+
+
+WINDOW_KEYS = {
+    "simulate": "data.simulate.n_steps",
+    "long": "data.options.window",
+    "pbcseq": "data.options.window",
+    "globem": "data.options.window_days",
+    "mimic3": "data.options.hours",
+    "mesa": "data.options.window_half",
+}
+"""The setting that sets the window length T of each source (arrays and folder: fixed by the files)."""
+
+
+def window_key(data: DataConfig) -> str | None:
+    """The config key that sets the length of ``data``'s windows (None when the files fix it)."""
+    return WINDOW_KEYS.get(data.source)
+
+
+class LoaderOption(NamedTuple):
+    """One keyword option of a data source's loader, as the study resolves it."""
+
+    name: str
+    value: Any
+    """The given value, else the loader's default (None: the loader's own choice)."""
+    given: bool
+    required: bool
+    """No default and not given: loading will fail until it is set."""
+
+
+def loader_options(data: DataConfig) -> tuple[str, list[LoaderOption]]:
+    """The loader of ``data.source`` (``module.function``) and its keyword options: the given ones
+    (``data.options``) and every other with its default, read from the loader's signature.
+
+    The simulator has none (its knobs are ``[data.simulate]``). A ConfigError names options the loader
+    does not take.
+    """
+    import importlib
+    import inspect
+
+    if data.source == "simulate":
+        return "fairssl.data.simulate.simulate", []
+    from fairssl.data.loaders import SOURCES
+
+    module_name, attr, takes_path = SOURCES[data.source]
+    target: Any = importlib.import_module(module_name)
+    for part in attr.split("."):
+        target = getattr(target, part)
+    params = list(inspect.signature(target).parameters.values())
+    if takes_path and params:
+        params = params[1:]  # the data path itself
+    keywords = [p for p in params if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    names = [p.name for p in keywords]
+    extra = sorted(set(data.options) - set(names))
+    if extra and not any(p.kind is p.VAR_KEYWORD for p in params):
+        raise ConfigError(
+            f"data.options {extra} are not options of data source '{data.source}'; "
+            f"it takes: {', '.join(names) or 'no options'}"
+        )
+    options = [
+        LoaderOption(p.name, data.options[p.name], True, False)
+        if p.name in data.options
+        else LoaderOption(p.name, None if p.default is p.empty else p.default, False, p.default is p.empty)
+        for p in keywords
+    ]
+    options += [LoaderOption(k, data.options[k], True, False) for k in extra]
+    return f"{module_name}.{attr}", options
+
+
+def check_loader_options(config: StudyConfig) -> None:
+    """ConfigError (one line) for a loader option that ``data.options`` names but the source's loader
+    does not take, or one the loader requires and neither ``data.options`` nor the grid sets; cheap:
+    nothing is loaded. Skipped when the grid varies the source or the whole options table."""
+    if any(k in ("data", "data.source", "data.options") for k in config.grid):
+        return
+    data = config.data
+    varied = {k.split(".")[2] for k in config.grid if k.startswith("data.options.")}
+    _, options = loader_options(data)
+    missing = [o.name for o in options if o.required and o.name not in varied]
+    if missing:
+        raise ConfigError(
+            f"data source '{data.source}' needs data.options.{missing[0]} (it has no default); set it under "
+            f"[data.options] or with --set data.options.{missing[0]}=..."
+        )
 
 
 def save_config(config: StudyConfig, path: str | Path) -> None:
@@ -577,6 +815,8 @@ _EXAMPLE = """\
 
 name = "my-study"
 profile = "quick"            # quick (minutes on a laptop) | paper (the KDD 2024 settings, full length)
+                             # keys shown commented out with "profile: quick ..., paper ..." take the
+                             # profile's value; uncommenting one pins it for both profiles
 output_dir = "fairssl-runs"  # each run writes a folder <output_dir>/<name>-<hash>/
 seeds = [0, 1, 2]            # several seeds give confidence intervals across runs
 
@@ -611,14 +851,15 @@ head_dropout = 0.6
 projection = [256, 128, 50]
 
 [pretrain]
-epochs = 200
+# epochs = 15                # profile: quick 15, paper 200
 batch_size = 128
 optimizer = "sgd"            # sgd | adam
 lr = 0.1                     # cosine-decayed to 0 over the configured epochs
+# momentum = 0.9             # profile: quick 0.9, paper 0.0
 temperature = 0.1
 augmentation = "paper"       # paper (scale+negate) | paper_fixed | default | none | a list such as
                              # ["scaling", { time_warp = { sigma = 0.2 } }]
-patience = 10                # early stopping on validation NT-Xent; 0 = off
+# patience = 0               # profile: quick 0, paper 10 (early stopping on validation NT-Xent; 0 = off)
 # tri_axial = [[0, 1, 2]]    # channel triples of tri-axial sensors, for the rotation_3d augmentation
 pool = "full"                # pre-training data: full | balanced:race | group:sex=female | exclude:race=black
 # seed = 2                   # one encoder pre-trained with seed 2 serves every seed (the paper); default:
@@ -626,11 +867,12 @@ pool = "full"                # pre-training data: full | balanced:race | group:s
 
 [finetune]
 setups = ["supervised", "0", "1-first", "1-middle", "2-first-middle", "2-first-last", "3"]
-epochs = 200
+# epochs = 12                # profile: quick 12, paper 200
 batch_size = 128
-optimizer = "adadelta"       # adadelta | adam | sgd (the same for every setup: a controlled comparison)
-lr = 0.1
-patience = 10
+# optimizer = "adam"         # profile: quick "adam", paper "adadelta" (adadelta | adam | sgd; the same
+                             # for every setup: a controlled comparison)
+# lr = 0.001                 # profile: quick 0.001, paper 0.1
+# patience = 4               # profile: quick 4, paper 10 (early stopping on validation loss)
 selection = "loss"           # loss | auroc, on the validation split only
 class_weights = true         # w_c = N / (K N_c)
 l2_conv = 1e-4
@@ -648,7 +890,8 @@ parity = "pairwise"          # pairwise (each group vs reference) | paper (privi
 # privileged = { sex = "male", age_group = "<65", race = "white" }   # paper parity: one per attribute
 deviation = "abs"            # abs: |1 - r| (the paper's) | log: |log r| (symmetric)
 include_missing = false
-n_boot = 200                 # resamples of test subjects behind every interval and test
+# n_boot = 200               # profile: quick 200, paper 1000 (resamples of test subjects behind every
+                             # interval and test)
 cluster = "subject"          # subject | window (per-group metric table only; verdicts resample subjects)
 alpha = 0.05                 # family-wise error rate of the verdicts
 correction = "holm"          # holm | bonferroni | none, over the family (SSL setups x {PD, AUROC})
@@ -659,8 +902,9 @@ target_change = 0.15         # relative PD change for which the seeds needed are
 enabled = true
 debiased = true
 # n_per_group = 200          # default: the smallest eligible group's size
-n_draws = 5
-n_permutations = 19           # >= 19 for a 5% permutation test (labels permuted between subjects)
+# n_draws = 5                # profile: quick 5, paper 10
+# n_permutations = 19        # profile: quick 19, paper 20 (>= 19 for a 5% permutation test; labels
+                             # permuted between subjects)
 
 [grid]                       # optional: each key a dotted config key and a list of values; the study
                              # runs the cartesian product (each point a "variant") x seeds x setups,

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import os
 import random
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
 from fairssl.errors import ConfigError
+
+if TYPE_CHECKING:
+    from fairssl.config import RuntimeConfig
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -16,10 +20,19 @@ def resolve_device(name: str = "auto") -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("runtime.device = 'cuda' but no CUDA device is visible; use 'auto' or 'cpu'")
+        raise ConfigError(
+            "runtime.device = 'cuda' but torch sees no CUDA device on this machine; set runtime.device to "
+            "'auto' or 'cpu' (e.g. --set runtime.device=cpu)"
+        )
     if name not in ("cpu", "cuda"):
         raise ConfigError(f"runtime.device must be auto, cpu or cuda; got {name!r}")
     return torch.device(name)
+
+
+def check_device(runtime: RuntimeConfig) -> None:
+    """ConfigError (exit 2) now, before any data loading or training, if ``runtime.device`` cannot be
+    used on this machine (``cuda`` without a visible CUDA device)."""
+    resolve_device(runtime.device)
 
 
 def set_threads(threads: int | None) -> None:

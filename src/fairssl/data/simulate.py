@@ -1,189 +1,221 @@
-"""A simulator of human-centric multichannel time series with controlled sources of bias.
+"""A simulator of human-centric multichannel time series with controlled, separable sources of bias.
 
-Generative model (all draws from one seeded ``numpy.random.Generator``; S subjects, W windows each,
-T steps, 7 channels ``heart_rate, spo2, resp_rate, temperature, sbp, activity, device_flag``):
+Generative model (S subjects, W windows each, N = S W windows of T steps; channels
+:data:`CHANNELS`; each mechanism draws from its own child of one seeded ``numpy.random.Generator``, so
+switching one knob leaves every other draw unchanged). One small function per mechanism lives in
+:mod:`fairssl.data.simulation`:
 
-1. Subjects get ``sex`` (female/male), ``age_group`` (<65 / >=65) and ``race`` (imbalanced shares, a
-   ``missing`` share kept as its own group). A subject risk r_s ~ N(0, 1) + 0.5 [age >= 65].
-2. Each window has a latent severity z = 0.7 r_s + 0.7 e, e ~ N(0, 1). The outcome depends on it
-   with noise: y_clean = [z + 0.6 u > q], u ~ N(0, 1), q the (1 - prevalence) quantile.
-3. Channels = subject baseline (group-dependent physiology: heart rate higher in women, blood pressure
-   higher in the old) + an event response after a random onset t0 whose amplitude grows with z
-   (heart rate, respiration and temperature rise; SpO2 and blood pressure fall; amplitude
-   0.8 softplus(1.5 (z - q + 1)), so severity is the dominant structure of the data) + AR(1) noise.
-   ``activity`` is a subject-specific rhythm unrelated to the outcome; ``device_flag`` is noise.
-4. Bias sources (knobs of :class:`fairssl.config.SimulationConfig`):
-   - representation: ``race_shares``, ``female_share``, ``old_share``;
-   - measurement bias: in one group, one channel is read with an offset and extra noise, and the
-     event response in it is attenuated by the offset (pulse oximetry over-reads low SpO2 in darker
-     skin, hiding desaturation);
-   - label bias: true positives of one group are recorded as negative with probability ``rate``;
-   - spurious channel: in one group, ``device_flag`` carries the recorded label (a shortcut).
-5. Splits are subject-disjoint: ``pool_fraction`` of subjects form the unlabelled pre-training pool
-   (label -1); the rest is split 70/15/15 into train/val/test; with ``labelled_fraction`` < 1 the
-   unlabelled share of train subjects joins the pool.
+1. Subjects get ``sex``, ``age_group`` and ``race`` (``race_shares``, ``female_share``, ``old_share``;
+   a ``missing_share`` of races is the explicit ``missing`` group) -- representation.
+2. Two latent factors per window, a slow ``state`` and an ``events`` propensity (``latent``); the outcome
+   is ``y_clean = [w . (state, events) + 0.5 u > q]`` with ``w`` = ``outcome_weights`` and one threshold
+   ``q`` (the 1 - ``prevalence`` quantile) for everyone. Each window's true risk (Bayes score)
+   ``P(y_clean = 1 | factors, group)`` is in ``info['truth']`` (see :func:`true_risk`).
+3. Group mechanisms on the factors: ``base_rate`` (the group's state is higher: more positives, same
+   mapping), ``covariate_shift`` (the group moves orthogonally to ``w``: same base rate and mapping, a
+   sparse region of the signal space), ``concept_shift`` (the group's outcome uses other weights and/or a
+   shifted threshold: same signals, another outcome).
+4. Channels (``signals``): subject baselines (+ group physiology x ``group_physiology``), a slow
+   response to the state (temperature, blood pressure, heart rate), transient events (heart-rate bursts,
+   SpO2 dips, fast breathing; location-free shapes that an encoder can learn from unlabelled windows),
+   AR(1) noise, a subject activity rhythm (unrelated to the outcome) and a ``device_flag`` noise channel.
+   ``measurement_bias``: the group's channel is read with an offset and extra noise, and its response is
+   attenuated (pulse oximetry over-reading desaturation in darker skin).
+5. Recorded labels (``labels``): ``label_bias`` (random under-recording of the group's positives) and
+   ``under_diagnosis`` (the group's positives with true risk below a threshold are missed);
+   ``spurious``: in one group ``device_flag`` carries the recorded label (a shortcut).
+6. Splits and the pool (``cohort``): ``pool_fraction`` of subjects form the external unlabelled pool,
+   the rest train/val/test 70/15/15; ``labelled_fraction`` < 1 moves train subjects' windows to the pool
+   (0.02-0.1: the regime where pre-training should help). ``pool_bias``: a different group mix
+   (``share``) and a device/site shift (gain, offset, noise on ``channels``) in the external pool only.
+7. Observation (``observe``): ``missingness`` (steps missing at ``rate``, plus ``group_rate`` in the
+   group) and ``sampling`` (the group's channels sampled every k steps), forward-filled; the observed mask
+   is ``WindowDataset.mask`` and, with ``mask_channels``, extra ``mask_<channel>`` channels.
 
-The recorded labels are ``y``; the truth is ``y_clean``, so fairness can be measured against both.
+With every mechanism off, balanced shares and ``group_physiology = 0`` (examples/simulated_bias_none.toml)
+the groups are identically distributed: the Bayes scorer's parity deviation is 0 up to sampling error.
+The recorded labels are ``y`` (-1 in the pool); the truth is ``y_clean``.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
+from pydantic import ValidationError
 
 from fairssl.config import SimulationConfig
-from fairssl.data.dataset import MISSING, WindowDataset
-from fairssl.errors import ConfigError
+from fairssl.data.dataset import WindowDataset
+from fairssl.data.simulation import cohort, labels, latent, observe, signals
+from fairssl.data.simulation.knobs import CHANNELS
+from fairssl.errors import ConfigError, DataError
 
-CHANNELS = ("heart_rate", "spo2", "resp_rate", "temperature", "sbp", "activity", "device_flag")
-# Event response direction per channel (activity and device_flag do not respond).
-_EVENT_GAIN = np.array([1.0, -1.0, 0.8, 0.5, -0.6, 0.0, 0.0])
+__all__ = ["CHANNELS", "simulate", "true_risk"]
 
-
-def _draw_attributes(cfg: SimulationConfig, rng: np.random.Generator) -> pd.DataFrame:
-    s = cfg.n_subjects
-    races = list(cfg.race_shares)
-    shares = np.array([cfg.race_shares[r] for r in races], dtype=float)
-    race = rng.choice(races, size=s, p=shares / shares.sum()).astype(object)
-    race[rng.random(s) < cfg.missing_share] = MISSING
-    return pd.DataFrame(
-        {
-            "sex": np.where(rng.random(s) < cfg.female_share, "female", "male"),
-            "age_group": np.where(rng.random(s) < cfg.old_share, ">=65", "<65"),
-            "race": race,
-        }
-    )
+_STREAMS = (
+    "attributes", "split", "factors", "outcome", "baseline", "state", "events", "noise", "activity",
+    "measurement", "label", "pool", "missing", "sampling",
+)  # fmt: skip
 
 
-def _group_mask(attrs: pd.DataFrame, attribute: str, group: str) -> np.ndarray:
-    if attribute not in attrs.columns:
-        raise ConfigError(
-            f"simulate: bias attribute {attribute!r} does not exist; allowed: {', '.join(attrs.columns)}"
-        )
-    values = attrs[attribute].to_numpy()
-    if group not in set(values) and not (attribute == "race" and group == MISSING):
-        allowed = sorted(set(values))
-        raise ConfigError(f"simulate: group {group!r} of {attribute!r} does not exist; allowed: {allowed}")
-    return np.asarray(values == group)
+def _config(config: SimulationConfig | None, overrides: dict[str, object]) -> SimulationConfig:
+    cfg = config or SimulationConfig()
+    if not overrides:
+        return cfg
+    try:
+        return SimulationConfig.model_validate({**cfg.model_dump(), **overrides})
+    except ValidationError as exc:  # one line for the user: the key and the message
+        first = exc.errors()[0]
+        key = ".".join(str(p) for p in first["loc"])
+        msg = first["msg"].removeprefix("Value error, ")
+        raise ConfigError(f"simulate: invalid option {key + ': ' if key else ''}{msg}") from None
 
 
-def _split_subjects(cfg: SimulationConfig, rng: np.random.Generator) -> np.ndarray:
-    s = cfg.n_subjects
-    order = rng.permutation(s)
-    n_pool = round(cfg.pool_fraction * s)
-    labelled = order[n_pool:]
-    n_train = round(0.7 * len(labelled))
-    n_val = round(0.15 * len(labelled))
-    split = np.empty(s, dtype=object)
-    split[order[:n_pool]] = "pool"
-    split[labelled[:n_train]] = "train"
-    split[labelled[n_train : n_train + n_val]] = "val"
-    split[labelled[n_train + n_val :]] = "test"
-    if cfg.labelled_fraction < 1.0:
-        train_ids = labelled[:n_train]
-        n_unlab = round((1.0 - cfg.labelled_fraction) * len(train_ids))
-        split[train_ids[:n_unlab]] = "pool"
-    if min((split == k).sum() for k in ("train", "val", "test")) == 0:
-        raise ConfigError(
-            f"simulate: {s} subjects with pool_fraction {cfg.pool_fraction} leave an empty train/val/test "
-            "split; raise n_subjects or lower pool_fraction"
-        )
-    return split
+def _rows(attrs_w: pd.DataFrame, knob: Any) -> np.ndarray:
+    """bool (N,): the windows of the knob's ``attribute``/``group``."""
+    return np.asarray(attrs_w[knob.attribute].to_numpy() == knob.group)
 
 
 def simulate(config: SimulationConfig | None = None, *, seed: int = 0, **overrides: object) -> WindowDataset:
     """Simulate a dataset; ``overrides`` are :class:`SimulationConfig` fields (validated).
 
-    Returns a :class:`WindowDataset` with X (S*W, 7, T) float32, recorded ``y`` (-1 in the pool),
-    ``y_clean``, attributes sex/age_group/race, and ``info['simulation']`` holding the knobs.
+    Returns a :class:`WindowDataset` with X (S*W, C, T) float32 (C = 7, plus one mask channel per
+    ``missingness.channels`` with ``mask_channels``), recorded ``y`` (-1 in the pool), ``y_clean``,
+    attributes sex/age_group/race, ``mask`` when anything is unobserved or ``mask_channels``, and ``info``:
+    ``simulation`` (the knobs), ``seed`` and ``truth`` (per window id: ``bayes_score``, ``state``,
+    ``events``, ``external_pool``; read with :func:`true_risk`).
     """
-    cfg = config or SimulationConfig()
-    if overrides:
-        try:
-            cfg = SimulationConfig.model_validate({**cfg.model_dump(), **overrides})
-        except Exception as exc:  # pydantic ValidationError: one line for the user
-            raise ConfigError(f"simulate: invalid option ({str(exc).splitlines()[-1].strip()})") from None
-    rng = np.random.default_rng(seed)
+    cfg = _config(config, overrides)
+    rng = dict(zip(_STREAMS, np.random.default_rng(seed).spawn(len(_STREAMS)), strict=True))
     s, w, t, c = cfg.n_subjects, cfg.windows_per_subject, cfg.n_steps, len(CHANNELS)
-    n = s * w
-    subj_attrs = _draw_attributes(cfg, rng)
-    old = (subj_attrs["age_group"] == ">=65").to_numpy()
-    female = (subj_attrs["sex"] == "female").to_numpy()
-
-    # Latent severity and clean labels.
-    risk = rng.normal(size=s) + 0.5 * old  # (S,)
-    z = 0.7 * np.repeat(risk, w) + 0.7 * rng.normal(size=n)  # (N,) latent severity
-    outcome = z + 0.6 * rng.normal(size=n)  # the outcome depends on severity, not deterministically
-    q = np.quantile(outcome, 1.0 - cfg.prevalence)
-    y_clean = (outcome > q).astype(np.int64)
-
-    # Subject baselines (S, C) with group physiology; broadcast to windows.
-    base = rng.normal(scale=0.5, size=(s, c))
-    base[:, 0] += 0.4 * female  # heart rate
-    base[:, 4] += 0.5 * old  # blood pressure
-    base_w = np.repeat(base, w, axis=0)[:, :, None]  # (N, C, 1)
-
-    # Event response: amplitude grows smoothly with z, onset t0 uniform in the middle of the window.
-    amp = 0.8 * np.log1p(np.exp(1.5 * (z - q + 1.0)))  # (N,) softplus: grows smoothly with severity
-    t0 = rng.uniform(0.2 * t, 0.7 * t, size=n)  # (N,)
-    steps = np.arange(t)[None, :]  # (1, T)
-    profile = 1.0 / (1.0 + np.exp(-(steps - t0[:, None]) / 2.5))  # (N, T)
-    gain = np.broadcast_to(_EVENT_GAIN, (n, c)).copy()  # (N, C)
-
+    subj_attrs = cohort.draw_attributes(cfg, rng["attributes"])
+    split_s, external_s = cohort.split_subjects(cfg, _rows(subj_attrs, cfg.pool_bias), rng["split"])
     attrs_w = subj_attrs.loc[np.repeat(np.arange(s), w)].reset_index(drop=True)  # (N rows)
+
+    # Latent factors and the truth.
+    weights = latent.unit(cfg.outcome_weights)
+    state, events = latent.draw_factors(s, w, rng["factors"])
+    state = latent.shift_base_rate(state, _rows(attrs_w, cfg.base_rate), cfg.base_rate.shift)
+    state, events = latent.shift_covariates(
+        state, events, _rows(attrs_w, cfg.covariate_shift), cfg.covariate_shift.shift, weights
+    )
+    cs = cfg.concept_shift
+    truth = latent.outcome(
+        state,
+        events,
+        weights=weights,
+        prevalence=cfg.prevalence,
+        rng=rng["outcome"],
+        concept_rows=_rows(attrs_w, cs) & (cs.threshold != 0 or cs.weights is not None),
+        concept_weights=weights if cs.weights is None else latent.unit(cs.weights),
+        concept_threshold=cs.threshold,
+    )
+
+    # Signals.
     mb = cfg.measurement_bias
-    mb_rows = np.zeros(n, dtype=bool)
-    if mb.offset or mb.noise:
-        if mb.channel not in CHANNELS:
-            raise ConfigError(
-                f"simulate: measurement_bias.channel {mb.channel!r} unknown; allowed: {CHANNELS}"
-            )
-        mb_rows = _group_mask(attrs_w, mb.attribute, mb.group)
-        ch = CHANNELS.index(mb.channel)
-        gain[mb_rows, ch] *= 1.0 / (1.0 + abs(mb.offset))  # attenuated response in the biased group
-    event = amp[:, None, None] * gain[:, :, None] * profile[:, None, :]  # (N, C, T)
-
-    # AR(1) noise, phi = 0.7, stationary unit-ish variance.
-    noise = np.empty((n, c, t))
-    noise[:, :, 0] = rng.normal(scale=0.6, size=(n, c))
-    eps = rng.normal(scale=0.6 * np.sqrt(1 - 0.49), size=(n, c, t))
-    for k in range(1, t):
-        noise[:, :, k] = 0.7 * noise[:, :, k - 1] + eps[:, :, k]
-
-    X = base_w + event + noise  # (N, C, T)
-    # Activity: a subject-specific rhythm (phase per subject) unrelated to the outcome.
-    phase = np.repeat(rng.uniform(0, 2 * np.pi, size=s), w)[:, None]  # (N, 1)
-    X[:, 5, :] = np.sin(2 * np.pi * steps / 24.0 + phase) + 0.5 * noise[:, 5, :]
-
+    mb_rows = _rows(attrs_w, mb) & bool(mb.offset or mb.noise)
+    mb_ch = CHANNELS.index(mb.channel)
+    base = signals.baselines(subj_attrs, cfg.group_physiology, rng["baseline"], c)
+    X = signals.compose(
+        np.repeat(base, w, axis=0)[:, :, None],
+        signals.state_response(state, t, rng["state"]),
+        signals.event_response(events, t, rng["events"]),
+        signals.ar_noise((s * w, c, t), rng["noise"]),
+        state_gain=signals.attenuate(signals.STATE_GAIN, mb_rows, mb_ch, mb.offset),
+        event_gain=signals.attenuate(signals.EVENT_GAIN, mb_rows, mb_ch, mb.offset),
+    )
+    act = CHANNELS.index("activity")
+    X[:, act, :] = signals.activity(s, w, t, rng["activity"]) + 0.5 * X[:, act, :]
     if mb_rows.any():
-        ch = CHANNELS.index(mb.channel)
-        X[mb_rows, ch, :] += mb.offset + mb.noise * rng.normal(size=(int(mb_rows.sum()), t))
+        signals.offset_channel(X, mb_rows, mb_ch, mb.offset, mb.noise, rng["measurement"])
 
-    # Recorded labels: under-recording of positives in one group.
-    y = y_clean.copy()
-    lb = cfg.label_bias
-    if lb.rate > 0:
-        rows = _group_mask(attrs_w, lb.attribute, lb.group) & (y_clean == 1)
-        y[rows & (rng.random(n) < lb.rate)] = 0
+    # Recorded labels.
+    y = truth.y_clean
+    if cfg.label_bias.rate > 0:
+        y = labels.under_record(y, _rows(attrs_w, cfg.label_bias), cfg.label_bias.rate, rng["label"])
+    if cfg.under_diagnosis.threshold > 0:
+        rows = _rows(attrs_w, cfg.under_diagnosis)
+        y = labels.under_diagnose(y, rows, truth.bayes, cfg.under_diagnosis.threshold)
+    if cfg.spurious.strength > 0:
+        signals.spurious_channel(
+            X, _rows(attrs_w, cfg.spurious), y, CHANNELS.index("device_flag"), cfg.spurious.strength
+        )
 
-    sp = cfg.spurious
-    if sp.strength > 0:
-        rows = _group_mask(attrs_w, sp.attribute, sp.group)
-        X[rows, 6, :] += sp.strength * (2 * y[rows, None] - 1)
+    # The external pool's own site/device.
+    external = np.repeat(external_s, w)
+    pb = cfg.pool_bias
+    pool_channels = [CHANNELS.index(ch) for ch in pb.channels]
+    cohort.device_shift(
+        X, external, pool_channels, gain=pb.gain, offset=pb.offset, noise=pb.noise, rng=rng["pool"]
+    )
 
-    split = np.repeat(_split_subjects(cfg, rng), w)
-    y_recorded = np.where(split == "pool", -1, y)
+    X, mask, names = _observe(cfg, X, attrs_w, rng)
+    split = np.repeat(split_s, w)
     subject = np.repeat(np.array([f"s{i:05d}" for i in range(s)], dtype=object), w)
-    window_id = np.array([f"s{i // w:05d}-w{i % w:02d}" for i in range(n)], dtype=object)
+    window_id = np.char.add(
+        np.repeat(subject.astype(str)[::w], w), np.tile([f"-w{j:02d}" for j in range(w)], s)
+    )
     return WindowDataset.build(
         X.astype(np.float32),
-        y_recorded,
+        np.where(split == "pool", -1, y),
         subject=subject,
         split=split,
         attributes=attrs_w,
         window_id=window_id,
-        channel_names=CHANNELS,
+        channel_names=names,
         name="simulated",
-        y_clean=y_clean,
-        info={"simulation": cfg.model_dump(mode="json"), "seed": seed},
+        y_clean=truth.y_clean,
+        mask=mask,
+        info={
+            "simulation": cfg.model_dump(mode="json"),
+            "seed": seed,
+            "truth": {
+                "window_id": window_id.tolist(),
+                "bayes_score": truth.bayes.round(6).tolist(),
+                "state": state.round(6).tolist(),
+                "events": events.round(6).tolist(),
+                "external_pool": external.tolist(),
+            },
+        },
     )
+
+
+def _observe(
+    cfg: SimulationConfig, X: np.ndarray, attrs_w: pd.DataFrame, rng: dict[str, np.random.Generator]
+) -> tuple[np.ndarray, np.ndarray | None, tuple[str, ...]]:
+    """Missingness and sampling rate: forward-filled X, the observed mask (or None) and channel names."""
+    n, _c, t = X.shape
+    miss, smp = cfg.missingness, cfg.sampling
+    names: tuple[str, ...] = CHANNELS
+    observed = np.ones(X.shape, dtype=bool)
+    if miss.rate > 0 or miss.group_rate > 0:
+        idx = [CHANNELS.index(ch) for ch in miss.channels]
+        gone = observe.missing_steps(
+            _rows(attrs_w, miss), len(idx), t, rate=miss.rate, group_rate=miss.group_rate, rng=rng["missing"]
+        )
+        observed[:, idx, :] &= ~gone
+    if smp.every > 1:
+        idx = [CHANNELS.index(ch) for ch in smp.channels]
+        held = observe.sparse_sampling(_rows(attrs_w, smp), len(idx), t, every=smp.every, rng=rng["sampling"])
+        observed[:, idx, :] &= ~held
+    if not observed.all():
+        X = observe.forward_fill(X, observed)
+    elif not cfg.mask_channels:
+        return X, None, names
+    if cfg.mask_channels:
+        idx = [CHANNELS.index(ch) for ch in miss.channels]
+        X = np.concatenate([X, observed[:, idx, :].astype(X.dtype)], axis=1)
+        observed = np.concatenate([observed, np.ones((n, len(idx), t), dtype=bool)], axis=1)
+        names = (*CHANNELS, *(f"mask_{ch}" for ch in miss.channels))
+    return X, observed, names
+
+
+def true_risk(dataset: WindowDataset, key: str = "bayes_score") -> np.ndarray:
+    """float64 (N,): the simulator's per-window truth ``key`` (``bayes_score``: P(y_clean = 1 | latent
+    factors, group), the ideal scorer; ``state``; ``events``), aligned by ``window_id`` (works on subsets)."""
+    truth = dataset.info.get("truth")
+    if not isinstance(truth, dict) or key not in truth:
+        raise DataError(f"dataset {dataset.name!r} has no simulator truth {key!r}; simulate it with fairssl")
+    lookup = pd.Series(np.asarray(truth[key], dtype=np.float64), index=truth["window_id"])
+    return lookup.reindex(dataset.window_id).to_numpy()

@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from fairssl.config import StudyConfig, save_config
+from fairssl.config import StudyConfig, save_config, window_key
 from fairssl.data.dataset import WindowDataset
 from fairssl.errors import DataError, RunError
 from fairssl.experiments.executors import (
@@ -40,6 +40,7 @@ from fairssl.experiments.progress import LogProgress, Progress
 from fairssl.experiments.store import Store, lock_run_dir, open_store
 from fairssl.experiments.study_analysis import analyse_study
 from fairssl.experiments.workspace import Workspace, run_dir_for, study_digest, study_label
+from fairssl.ssl.encoder import check_input_length
 
 Log = Callable[[str], None]
 
@@ -274,6 +275,10 @@ def _run_locked(
         )
         if i == 0:
             write_audit(ds, v.config, ws.root / "dataset")
+    for v in groups:  # every variant's encoder must fit its windows: one line before any training
+        check_input_length(
+            v.config.model, dataset_for(v.config).n_steps, window_key=window_key(v.config.data)
+        )
     if len(groups) > 1:
         log(
             f"grid: {len(groups)} variants x {len(config.seeds)} seeds x {len(config.finetune.setups)} setups"

@@ -213,47 +213,58 @@ def test_minimum_detectable_hand_formula() -> None:
         minimum_detectable(se, df, np.array([0.95, 0.95]), power=1.2)
 
 
-def test_seeds_needed_hand_formula() -> None:
-    # (z_.975 + z_.8)^2 (V_test + s^2/n) <= effect^2  <=>  n >= s^2 / ((effect / z)^2 - V_test)
-    z = stats.norm.ppf(0.975) + stats.norm.ppf(0.8)  # 2.8016
+def _seeds_by_brute_force(
+    effect: float, v_test: float, v_seeds: float, level: float, power: float = 0.8
+) -> int:
+    """The smallest n >= 2 whose t interval (n - 1 df) detects ``effect`` at ``power``, by trying n."""
+    for n in range(2, 5000):
+        crit = stats.t.ppf(0.5 + level / 2, n - 1) + stats.t.ppf(power, n - 1)
+        if crit * np.sqrt(v_test + v_seeds / n) <= abs(effect):
+            return n
+    raise AssertionError("no n below 5000")
+
+
+def test_seeds_needed_is_the_smallest_n_whose_t_interval_detects_the_effect() -> None:
     effect, v_test, v_seeds = 0.03, 1e-4, 4e-4
-    room = (effect / z) ** 2 - v_test  # 1.4666e-5
-    expected = int(np.ceil(v_seeds / room))
-    assert expected == 28
     n, reason = seeds_needed(
         np.array([effect]), np.array([v_test]), np.array([v_seeds]), np.array([0.95]), power=0.8
     )
+    expected = _seeds_by_brute_force(effect, v_test, v_seeds, 0.95)
     assert n[0] == expected and reason[0] == ""
-    assert z * np.sqrt(v_test + v_seeds / 28) <= effect < z * np.sqrt(v_test + v_seeds / 27)
-    # the power formula and the MDE agree (normal quantiles): at n seeds, MDE <= effect
-    mde = minimum_detectable(np.array([np.sqrt(v_test + v_seeds / 28)]), np.array([np.inf]), np.array([0.95]))
-    assert mde[0] <= effect
+    # t quantiles on n - 1 df ask for more seeds than the normal formula's ceil(s^2 / room) = 28
+    z = stats.norm.ppf(0.975) + stats.norm.ppf(0.8)
+    assert expected > np.ceil(v_seeds / ((effect / z) ** 2 - v_test)) == 28
+    # the power formula and the MDE agree: at n seeds with n - 1 df, MDE <= effect; at n - 1 it is not
+    se = np.sqrt(v_test + v_seeds / np.array([expected, expected - 1]))
+    mde = minimum_detectable(se, np.array([expected - 1.0, expected - 2.0]), np.array([0.95, 0.95]))
+    assert mde[0] <= effect < mde[1]
     # the sign of the effect does not matter; a stricter level needs more seeds
     assert (
         seeds_needed(np.array([-effect]), np.array([v_test]), np.array([v_seeds]), np.array([0.95]))[0][0]
-        == 28
+        == expected
     )
-    z99 = stats.norm.ppf(0.995) + stats.norm.ppf(0.8)
     loose, strict = seeds_needed(
         np.array([effect, effect]),
         np.array([5e-5, 5e-5]),
         np.array([v_seeds, v_seeds]),
         np.array([0.95, 0.99]),
     )[0]
-    assert loose == np.ceil(v_seeds / ((effect / z) ** 2 - 5e-5)) == 7
-    assert strict == np.ceil(v_seeds / ((effect / z99) ** 2 - 5e-5)) == 15
+    assert loose == _seeds_by_brute_force(effect, 5e-5, v_seeds, 0.95)
+    assert strict == _seeds_by_brute_force(effect, 5e-5, v_seeds, 0.99) > loose
 
 
 def test_seeds_needed_reasons() -> None:
     z = stats.norm.ppf(0.975) + stats.norm.ppf(0.8)
     effect = np.full(6, 0.03)
-    v_test = np.array([1e-4, 1e-4, 2e-4, (0.03 / z) ** 2 - 1e-7, 1e-4, 0.0])
+    v_test = np.array([1e-4, 1e-4, 2e-4, (0.03 / z) ** 2 - 1e-7, 1e-5, 0.0])
     v_seeds = np.array([np.nan, 0.0, 1e-4, 1e-4, 1e-12, 4e-4])
     n, reason = seeds_needed(effect, v_test, v_seeds, np.full(6, 0.95), max_seeds=500)
     assert list(reason) == ["one_seed", "", "test_set_limits", "more_than_500", "", ""]
     assert np.isnan(n[0]) and np.isnan(n[2]) and np.isnan(n[3])
-    assert n[1] == 2 and n[4] == 2  # at least two seeds, the fewest that give a verdict
-    assert n[5] == np.ceil(4e-4 / (0.03 / z) ** 2)  # no test-sampling noise: s^2 / n alone
+    # seeds that never disagree still need enough of them for the t critical value to shrink
+    assert n[1] == _seeds_by_brute_force(0.03, 1e-4, 0.0, 0.95) > 2
+    assert n[4] == _seeds_by_brute_force(0.03, 1e-5, 1e-12, 0.95)
+    assert n[5] == _seeds_by_brute_force(0.03, 0.0, 4e-4, 0.95)  # no test-sampling noise: s^2 / n alone
 
 
 def test_seeds_needed_with_unknown_inputs_does_not_blame_the_test_set() -> None:

@@ -229,3 +229,32 @@ def test_a_killed_analysis_leaves_a_record_of_where_it_stopped(thin_study, tmp_p
         "probes": "pending",
     }
     assert "similarity running" in study_status(run_dir).lines()[-1]
+
+
+def test_a_results_table_cut_mid_row_is_refused_by_the_report(thin_study, tmp_path) -> None:
+    """A truncated summary.csv once made `fairssl report` exit 0 with a different conclusion."""
+    import shutil
+
+    run_dir = tmp_path / "copy"
+    shutil.copytree(thin_study[0], run_dir)
+    summary = run_dir / "results" / "summary.csv"
+    text = summary.read_text()
+    summary.write_text(text[: len(text) * 2 // 3])  # cut mid-row
+    res = CliRunner().invoke(app, ["report", str(run_dir)])
+    assert res.exit_code == 2
+    (line,) = [x for x in res.output.splitlines() if x.startswith("error:")]
+    assert "summary.csv is" in line and "truncated or replaced" in line and "fairssl analyse" in line
+    assert CliRunner().invoke(app, ["analyse", str(run_dir)]).exit_code == 0  # recomputed, trusted again
+    assert CliRunner().invoke(app, ["report", str(run_dir)]).exit_code == 0
+
+
+def test_the_thin_cohort_was_scaled_and_its_gaps_counted(thin_study) -> None:
+    run_dir, _ = thin_study
+    warnings = (run_dir / "dataset" / "warnings.txt").read_text()
+    assert "span" in warnings and "max_gap" in warnings  # windows across the 5-10 step gaps are said
+    from fairssl.experiments.workspace import load_study_data
+
+    ds = load_study_data(load_config(run_dir / "config.toml"))
+    assert ds.info["scaling"] == "standard"  # the unscaled channel (mean 25, SD 9.5) was standardised
+    hr = np.asarray(ds.X[ds.split == "train"])[:, list(ds.channel_names).index("hr")]
+    assert abs(hr.mean()) < 0.05 and abs(hr.std() - 1) < 0.05

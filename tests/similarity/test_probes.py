@@ -135,9 +135,10 @@ def test_random_attribute_stays_at_chance(unbiased: Any) -> None:
         for metric, chance in (("balanced_accuracy", 1.0 / k), ("auroc", 0.5)):
             row = _row(out, attribute=attribute, metric=metric)
             assert row["chance"] == pytest.approx(chance)
-            # not above chance by the interval, nor by the permutation test; the two-sided interval is not
-            # asserted to cover chance: it ignores refitting variability and under-covers (module docstring)
-            assert row["ci_low"] <= chance and not row["above_chance"]
+            # not above chance: with permutations the flag needs the permutation test too; the interval is
+            # not asserted to cover chance: it ignores refitting variability and under-covers (module
+            # docstring), so on some data a coin-flip attribute's lower bound lands just above chance
+            assert not row["above_chance"]
             assert abs(row["estimate"] - chance) < 0.05
             assert row["p_value"] > 0.05  # not significant at the 5% level
         acc = _row(out, attribute=attribute, metric="accuracy")

@@ -139,27 +139,41 @@ def seeds_needed(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Seeds n that would detect a true difference ``effect`` with probability ``power``.
 
-    Smallest n with (z_{(1+level)/2} + z_power) sqrt(V_test + s^2 / n) <= |effect| (normal quantiles;
-    V_test held at its value for this test set). Returns (n float (m,), reason (m,) object): NaN with
-    ``one_seed`` (s^2 unknown), ``unknown`` (the target effect or V_test is undefined),
-    ``test_set_limits`` (test-set sampling alone is too noisy: no number of seeds suffices; more test
-    subjects or data replicates are needed) or ``more_than_<max_seeds>``.
+    Smallest n with (t_{(1+level)/2, n-1} + t_{power, n-1}) sqrt(V_test + s^2 / n) <= |effect|: the
+    interval the study would then compute (t on n - 1 df, :func:`minimum_detectable`), V_test held at
+    its value for this test set. With few seeds the t quantiles are large, so even seeds that never
+    disagree (s^2 = 0) need enough of them for the critical value to shrink. Returns (n float (m,),
+    reason (m,) object): NaN with ``one_seed`` (s^2 unknown), ``unknown`` (the target effect or V_test
+    is undefined), ``test_set_limits`` (test-set sampling alone is too noisy: no number of seeds
+    suffices; more test subjects or data replicates are needed) or ``more_than_<max_seeds>``.
     """
     eff = np.abs(np.asarray(effect, dtype=np.float64))
     vt = np.asarray(var_test, dtype=np.float64)
     vs = np.asarray(var_seeds, dtype=np.float64)
-    z = stats.norm.ppf(0.5 + np.asarray(level, dtype=np.float64) / 2) + stats.norm.ppf(power)
-    room = (eff / z) ** 2 - vt  # (m,) the across-seed variance the mean may still carry
+    lev = np.broadcast_to(np.asarray(level, dtype=np.float64), eff.shape)
+    z = stats.norm.ppf(0.5 + lev / 2) + stats.norm.ppf(power)
+    room = (eff / z) ** 2 - vt  # (m,) the across-seed variance the mean may still carry (n -> inf)
     n = np.full(eff.shape, np.nan)
     reason = np.full(eff.shape, "", dtype=object)
     with np.errstate(divide="ignore", invalid="ignore"):
-        need = np.ceil(np.where(vs > 0, vs / room, 1.0))
+        need = np.ceil(np.where(vs > 0, vs / room, 1.0))  # the normal-quantile answer: a lower bound
     unknown = ~np.isfinite(vs)
     no_effect = ~unknown & ~np.isfinite(room)  # the target or V_test is unknown: nothing to say
     blocked = ~unknown & np.isfinite(room) & ~(room > 0)
-    big = ~unknown & ~no_effect & ~blocked & (need > max_seeds)
-    ok = ~unknown & ~no_effect & ~blocked & ~big & np.isfinite(need)
-    n[ok] = np.maximum(need[ok], 2.0)
+    feasible = ~unknown & ~no_effect & ~blocked & np.isfinite(need)
+    trial = np.where(feasible, np.clip(need, 2.0, max_seeds + 1.0), np.nan)
+    for _ in range(max_seeds):  # t quantiles shrink as n grows: step up until the test would detect it
+        df = np.where(feasible, trial - 1.0, 1.0)
+        crit = stats.t.ppf(0.5 + lev / 2, df) + stats.t.ppf(power, df)
+        short = (
+            feasible & (trial <= max_seeds) & (crit * np.sqrt(vt + vs / np.where(feasible, trial, 1.0)) > eff)
+        )
+        if not short.any():
+            break
+        trial = np.where(short, trial + 1.0, trial)
+    big = feasible & (trial > max_seeds)
+    ok = feasible & ~big
+    n[ok] = trial[ok]
     reason[unknown] = "one_seed"
     reason[no_effect] = "unknown"
     reason[blocked] = "test_set_limits"

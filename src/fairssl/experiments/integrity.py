@@ -16,11 +16,13 @@ A pre-training run's checkpoint (``runs/.partial/<id>/checkpoint.pt``) is checke
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
+
+from fairssl.checksums import compare, file_digest
+from fairssl.checksums import fingerprint as checksum_fingerprint
 
 if TYPE_CHECKING:
     from fairssl.experiments.grid import RunSpec
@@ -61,25 +63,10 @@ class RunCheck:
         return self.state in ("ok", "legacy")
 
 
-def file_digest(path: Path, *, chunk: int = 1 << 20) -> dict[str, Any]:
-    """``{"bytes": size, "sha256": hex digest}`` of one file."""
-    h = hashlib.sha256()
-    size = 0
-    with path.open("rb") as fh:
-        while block := fh.read(chunk):
-            h.update(block)
-            size += len(block)
-    return {"bytes": size, "sha256": h.hexdigest()}
-
-
 def fingerprint(folder: Path) -> dict[str, dict[str, Any]]:
-    """``name -> file_digest`` of every regular file directly in ``folder`` except :data:`UNRECORDED`
-    and temporary files (names starting with a dot), sorted by name."""
-    return {
-        p.name: file_digest(p)
-        for p in sorted(folder.iterdir())
-        if p.is_file() and p.name not in UNRECORDED and not p.name.startswith(".")
-    }
+    """``name -> file_digest`` of every file of a run folder except :data:`UNRECORDED` (and temporary
+    files), sorted by name."""
+    return checksum_fingerprint(folder, exclude=UNRECORDED)
 
 
 def _read_record(done_json: Path) -> dict[str, Any] | str:
@@ -88,19 +75,6 @@ def _read_record(done_json: Path) -> dict[str, Any] | str:
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         return f"done.json is unreadable ({type(exc).__name__})"
     return record if isinstance(record, dict) else "done.json is not a JSON object"
-
-
-def _compare(folder: Path, recorded: dict[str, Any]) -> str | None:
-    for name, want in recorded.items():
-        path = folder / name
-        if not path.is_file():
-            return f"{name} is missing"
-        size = path.stat().st_size
-        if size != want.get("bytes"):
-            return f"{name} is {size} bytes, {want.get('bytes')} were published (truncated or replaced)"
-        if file_digest(path)["sha256"] != want.get("sha256"):
-            return f"{name} changed since it was published (SHA-256 differs)"
-    return None
 
 
 def _decodes(path: Path) -> str | None:
@@ -146,7 +120,7 @@ def check_run(ws: Workspace, spec: RunSpec) -> RunCheck:
             if problem:
                 return RunCheck("damaged", problem, record)
         return RunCheck("legacy", None, record)
-    problem = _compare(folder, recorded)
+    problem = compare(folder, recorded, verb="published")
     if problem:
         return RunCheck("damaged", problem, record)
     threads = record.get("threads")

@@ -27,7 +27,7 @@ from fairssl.atomic import write_table_atomic
 from fairssl.config import StudyConfig
 from fairssl.experiments.artifacts import load_activations
 from fairssl.experiments.grid import RunSpec
-from fairssl.experiments.unavailable import attribute_gap, skipped_group_gaps
+from fairssl.experiments.unavailable import attribute_gap, skipped_group_gaps, study_gap
 from fairssl.experiments.workspace import Workspace
 from fairssl.similarity.probes import demographic_probe, group_task_probe, relate_to_cka
 
@@ -58,6 +58,20 @@ def run_probes(
     skipped: list[dict[str, Any]] = []
     skipped_attributes: list[dict[str, Any]] = []
     started = time.perf_counter()
+    n_subjects = min((preds[s.run_id]["subject"].nunique() for s in runs), default=0)
+    if n_subjects < pc.n_splits:  # subject-disjoint folds need a subject per fold
+        if gaps is not None:
+            gaps.append(
+                study_gap(
+                    "probes",
+                    "probes",
+                    "too_few_subjects",
+                    f"the test set has {n_subjects} subjects, fewer than the probes' subject-disjoint folds "
+                    f"(probes.n_splits = {pc.n_splits}); lower probes.n_splits or use more test subjects",
+                )
+            )
+        log(f"probes: skipped ({n_subjects} test subjects < probes.n_splits = {pc.n_splits})")
+        runs = []
     log(f"probes: {len(runs)} models x {len(attributes)} attributes, linear probes per layer")
     for spec in runs:
         pred = preds[spec.run_id]

@@ -10,10 +10,11 @@ from typing import Any
 import pandas as pd
 
 from fairssl.atomic import write_json_atomic, write_table_atomic
+from fairssl.checksums import MANIFEST_NAME, write_manifest
 from fairssl.config import StudyConfig, load_config, save_config
 from fairssl.errors import ConfigError, DataError, RunError
 from fairssl.experiments.analyse import analyse, write_audit
-from fairssl.experiments.executors import dataset_for
+from fairssl.experiments.executors import dataset_for, pinned_torch, threads_per_run
 from fairssl.experiments.grid import RunSpec, Variant, expand, specs_by_variant, unique_runs, variants
 from fairssl.experiments.record import RECORD_NAME, AnalysisRecord
 from fairssl.experiments.store import Store, lock_run_dir
@@ -40,6 +41,7 @@ def analyse_study(
 
     by_variant = specs_by_variant(specs)
     records: list[AnalysisRecord] = []
+    (ws.results / MANIFEST_NAME).unlink(missing_ok=True)  # the tables are about to change
     if len(groups) == 1:
         (v,) = groups
         _, record = analyse(dataset_for(v.config), v.config, ws, by_variant[v.name], log=log)
@@ -59,6 +61,7 @@ def analyse_study(
             parts.append((v.name, sub.results))
         stack_tables(ws.results, parts)
         _merge_records(ws.results, records)
+    write_manifest(ws.results)  # every table as written: the report refuses tables changed since
     _report(build_report, ws.root, log)
     _raise_failures(records)
     return ws.root / "report.html"
@@ -129,7 +132,7 @@ def reanalyse(run_dir: str | Path, settings: Mapping[str, Any], *, log: Log = pr
         config = config.with_settings(dict(settings), keep_grid=True)
     ws = Workspace(root)
     specs = expand(config)
-    with lock_run_dir(root):
+    with lock_run_dir(root), pinned_torch(threads_per_run(config.runtime)):  # as after training
         missing = _unfinished(ws, specs)
         if missing:
             raise DataError(

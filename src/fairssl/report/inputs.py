@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from fairssl.checksums import check_manifest
 from fairssl.errors import DataError
 from fairssl.report.analysis_record import read_analysis_record, reanalyse_hint, status_sentence
 
@@ -89,9 +90,17 @@ def read_stored_results(root: Path) -> StoredResults:
     """Read ``<root>/results/``; raises DataError only when ``comparison.csv`` (the core table) is missing.
 
     Every other table is optional: an analysis that partly failed still gives a report whose sections
-    say what is missing and why (:mod:`~fairssl.report.analysis_record`).
+    say what is missing and why (:mod:`~fairssl.report.analysis_record`). Tables that differ from the
+    analysis's ``manifest.json`` (truncated, damaged or edited afterwards) are a DataError: a report is
+    never built from them.
     """
     res = root / "results"
+    damaged = check_manifest(res) if res.is_dir() else None
+    if damaged:
+        raise DataError(
+            f"{res} cannot be trusted: {damaged} (the analysis recorded every table it wrote); "
+            f"recompute it with {reanalyse_hint(root)}"
+        )
     summary = text_columns(read_csv_table(res / "summary.csv"))
     if "setup" not in summary:
         summary = pd.DataFrame()

@@ -564,8 +564,9 @@ def demographic_probe(
       guessing the largest group), for reference; balanced weights trade it for balanced accuracy.
 
     Higher than chance means the layer linearly encodes group membership; ``above_chance`` =
-    ``ci_low > chance``, a liberal screen (the intervals ignore refitting variability, see the module
-    docstring); ``p_value`` from ``n_permutations`` is the valid test.
+    ``ci_low > chance`` and, when ``n_permutations`` > 0, the permutation ``p_value`` <= 1 - confidence
+    (the valid test). Without permutations it is a liberal screen: the intervals ignore refitting
+    variability and run narrow (see the module docstring).
 
     Returns:
         DataFrame with columns :data:`PROBE_COLUMNS`, one row per (layer, attribute, metric); ``n`` windows
@@ -637,7 +638,8 @@ def demographic_probe(
                         "ci_low": lo,
                         "ci_high": hi,
                         "chance": chances[j],
-                        "above_chance": bool(lo > chances[j]),
+                        "above_chance": bool(lo > chances[j])
+                        and (not n_permutations or p_value <= 1.0 - confidence),
                         "p_value": p_value,
                     }
                 )

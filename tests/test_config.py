@@ -4,7 +4,8 @@ import tomllib
 
 import pytest
 
-from fairssl.config import SETUP_NAMES, build_config, example_toml, load_config, save_config
+from fairssl.config import SETUP_NAMES, build_config, load_config, save_config
+from fairssl.config_text import example_toml
 from fairssl.errors import ConfigError
 
 
@@ -238,7 +239,8 @@ def test_example_matches_its_profile_and_pins_nothing_the_profiles_differ_in() -
 
 
 def test_window_keys_name_real_options_of_each_loader() -> None:
-    from fairssl.config import WINDOW_KEYS, SimulationConfig, loader_options, window_key
+    from fairssl.config import SimulationConfig
+    from fairssl.loader_options import WINDOW_KEYS, loader_options, window_key
 
     for source, key in WINDOW_KEYS.items():
         section, sub, name = key.split(".")
@@ -253,7 +255,7 @@ def test_window_keys_name_real_options_of_each_loader() -> None:
 
 
 def test_loader_options_resolve_given_defaults_and_required() -> None:
-    from fairssl.config import loader_options
+    from fairssl.loader_options import loader_options
 
     data = build_config({"data": {"source": "long", "path": "/t.csv", "options": {"stride": 6}}}).data
     loader, options = loader_options(data)
@@ -291,7 +293,7 @@ def test_probe_resamples_the_config_rejects_are_the_ones_the_probe_stage_rejects
 
 
 def test_required_loader_options_are_checked_before_loading() -> None:
-    from fairssl.config import check_loader_options
+    from fairssl.loader_options import check_loader_options
 
     long = {"source": "long", "path": "/t.csv"}
     with pytest.raises(

@@ -311,10 +311,11 @@ def run(
 
     Re-running the same command resumes: finished runs are kept, interrupted and failed ones redone.
     """
-    from fairssl.config import check_loader_options, load_config, parse_settings
+    from fairssl.config import load_config, parse_settings
     from fairssl.experiments.progress import LogProgress, Progress, RichProgress
     from fairssl.experiments.runner import run_study
     from fairssl.experiments.workspace import run_dir_for
+    from fairssl.loader_options import check_loader_options
     from fairssl.runtime import check_device
 
     cfg = load_config(config, profile=profile)
@@ -420,9 +421,10 @@ def audit(
 
     DATA and --source override the config's data; a different source starts from no loader options.
     """
-    from fairssl.config import build_config, check_loader_options, load_config, parse_settings
+    from fairssl.config import build_config, load_config, parse_settings
     from fairssl.data.audit import audit as run_audit
     from fairssl.experiments.workspace import load_study_data
+    from fairssl.loader_options import check_loader_options
 
     cfg = load_config(config)
     if data is not None or source is not None:
@@ -456,7 +458,8 @@ def config_cmd(
     profile: ProfileOpt = None,
 ) -> None:
     """Print a commented example config, or the fully resolved config of a file."""
-    from fairssl.config import example_toml, load_config
+    from fairssl.config import load_config
+    from fairssl.config_text import example_toml
 
     if example:
         out.print(example_toml(), highlight=False, markup=False, soft_wrap=True)
@@ -485,7 +488,8 @@ def _show_config(cfg: Any) -> str:
     """The resolved config as TOML; ``[data.options]`` lists every option of the source's loader
     (given, else its default; options without a TOML value as comments); ``[data.simulate]`` only for
     the simulator."""
-    from fairssl.config import loader_options, to_toml
+    from fairssl.config_text import to_toml
+    from fairssl.loader_options import loader_options
 
     data_dict = cfg.to_dict()
     section = data_dict.pop("data")

@@ -48,3 +48,18 @@ def seed_everything(seed: int) -> torch.Generator:
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
     return torch.Generator().manual_seed(seed)
+
+
+DEFAULT_THREADS_PER_RUN = 1
+"""Torch intra-op threads per run when ``runtime.threads`` is unset. Results are bit-identical only
+between runs with the same count, and one thread is also the count that stays fast on a busy machine.
+Measured on a 2-core machine, the default study's training (1 pre-training + 7 fine-tunings): idle
+(load ~1.8) 1 worker x 2 threads 33-36 s, 1 x 1 40 s, 2 workers x 1 thread 40 s; busy (load ~5)
+1 x 2 555 s (threads spin-waiting for a core), 1 x 1 62 s, 2 x 1 71 s."""
+
+
+def threads_per_run(runtime: RuntimeConfig) -> int:
+    """The torch intra-op threads every run uses: ``runtime.threads``, else :data:`DEFAULT_THREADS_PER_RUN`.
+
+    Fixed by the config, never by the worker count, so results do not depend on ``--workers``."""
+    return int(runtime.threads or DEFAULT_THREADS_PER_RUN)

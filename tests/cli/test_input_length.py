@@ -60,7 +60,7 @@ def test_fairssl_run_stops_before_training_when_windows_are_too_short(tmp_path) 
     from typer.testing import CliRunner
 
     from fairssl.cli import app
-    from fairssl.config import to_toml
+    from fairssl.config_text import to_toml
 
     rng = np.random.default_rng(0)
     rows = [

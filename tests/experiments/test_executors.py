@@ -18,10 +18,10 @@ from fairssl.experiments.executors import (
     execute,
     make_backend,
     resolve_workers,
-    threads_per_run,
 )
 from fairssl.experiments.grid import RunSpec
 from fairssl.experiments.store import Store
+from fairssl.runtime import threads_per_run
 
 CONFIG = build_config({})
 PRE0 = RunSpec("pre-0", "pretrain", 0)

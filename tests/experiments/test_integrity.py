@@ -16,7 +16,7 @@ from fairssl.atomic import save_npz_atomic, torch_save_atomic, write_json_atomic
 from fairssl.experiments.grid import RunSpec
 from fairssl.experiments.integrity import check_run, checkpoint_problem, fingerprint, verify_run
 from fairssl.experiments.store import Store, StoreError, open_store
-from fairssl.experiments.workspace import Workspace, artifacts_complete
+from fairssl.experiments.workspace import Workspace
 
 FT = RunSpec("ft-1", "finetune", 0, setup="0", threads=1)
 PRE = RunSpec("pre-1", "pretrain", 0, threads=1)
@@ -63,7 +63,7 @@ def test_an_intact_run_verifies(tmp_path) -> None:
     _publish(ws, FT)
     _publish(ws, PRE)
     assert verify_run(ws, FT) is None and verify_run(ws, PRE) is None
-    assert artifacts_complete(ws, FT) and check_run(ws, FT).state == "ok"
+    assert verify_run(ws, FT) is None and check_run(ws, FT).state == "ok"
 
 
 @pytest.mark.parametrize("name", ["activations.npz", "predictions.parquet", "model.pt", "spec.json"])
@@ -75,7 +75,7 @@ def test_a_truncated_artifact_is_named_with_its_sizes(tmp_path, name) -> None:
     assert verify_run(ws, FT) == (
         f"{name} is {size // 2} bytes, {size} were published (truncated or replaced)"
     )
-    assert not artifacts_complete(ws, FT)
+    assert verify_run(ws, FT) is not None
 
 
 def test_a_truncated_encoder_and_a_changed_byte_are_damage(tmp_path) -> None:

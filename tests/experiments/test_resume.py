@@ -16,7 +16,8 @@ import pytest
 from typer.testing import CliRunner
 
 from fairssl.cli import app
-from fairssl.config import build_config, to_toml
+from fairssl.config import build_config
+from fairssl.config_text import to_toml
 from fairssl.experiments.runner import run_study
 from fairssl.experiments.store import Store
 from fairssl.experiments.workspace import run_dir_for

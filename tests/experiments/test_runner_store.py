@@ -143,7 +143,7 @@ def test_a_failing_run_does_not_stop_the_grid_and_is_retried_next_time(
 
 
 def test_the_cli_exits_non_zero_listing_failures(finished_study, tmp_path, monkeypatch) -> None:
-    from fairssl.config import to_toml
+    from fairssl.config_text import to_toml
 
     cfg = dict(finished_study[1], output_dir=str(tmp_path / "runs"))
     study = tmp_path / "study.toml"

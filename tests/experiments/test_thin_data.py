@@ -90,7 +90,7 @@ def thin_study(tmp_path_factory) -> tuple[Path, dict[str, Any]]:
     folder = tmp_path_factory.mktemp("thin")
     raw = thin_config(folder)
     path = folder / "study.toml"
-    from fairssl.config import to_toml
+    from fairssl.config_text import to_toml
 
     path.write_text(to_toml(raw))
     res = CliRunner().invoke(app, ["run", "--config", str(path), "--out", str(folder / "run")])

@@ -14,10 +14,11 @@ return an :class:`Outcome`. Nothing big is pickled per task.
 - ``ray``: remote tasks with ``num_cpus = threads`` on the cluster at ``runtime.ray_address`` or
   ``$RAY_ADDRESS`` (a local instance when neither is set); the run folder must be on a shared path.
 
-Determinism: every run uses exactly ``spec.threads`` torch intra-op threads (``runtime.threads``, default
-:data:`DEFAULT_THREADS_PER_RUN` = 1) and torch's deterministic algorithms, whichever backend and however
-many workers run it, so ``--workers 1`` and ``--workers 2`` give bit-identical weights, predictions and
-tables. The worker count only decides how many runs go in parallel (default: cores // threads).
+Determinism: every run uses exactly ``spec.threads`` torch intra-op threads (``runtime.threads``,
+default :data:`fairssl.runtime.DEFAULT_THREADS_PER_RUN` = 1) and torch's deterministic algorithms,
+whichever backend and however many workers run it, so ``--workers 1`` and ``--workers 2`` give
+bit-identical weights, predictions and tables. The worker count only decides how many runs go in
+parallel (default: cores // threads).
 """
 
 from __future__ import annotations
@@ -39,25 +40,12 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from fairssl.config import RuntimeConfig, StudyConfig
 from fairssl.errors import ConfigError, MissingDependencyError
+from fairssl.runtime import threads_per_run
 
 if TYPE_CHECKING:
     from fairssl.data.dataset import WindowDataset
     from fairssl.experiments.grid import RunSpec
     from fairssl.experiments.store import Store
-
-DEFAULT_THREADS_PER_RUN = 1
-"""Torch intra-op threads per run when ``runtime.threads`` is unset. Results are bit-identical only
-between runs with the same count, and one thread is also the count that stays fast on a busy machine.
-Measured on a 2-core machine, the default study's training (1 pre-training + 7 fine-tunings): idle
-(load ~1.8) 1 worker x 2 threads 33-36 s, 1 x 1 40 s, 2 workers x 1 thread 40 s; busy (load ~5)
-1 x 2 555 s (threads spin-waiting for a core), 1 x 1 62 s, 2 x 1 71 s."""
-
-
-def threads_per_run(runtime: RuntimeConfig) -> int:
-    """The torch intra-op threads every run uses: ``runtime.threads``, else :data:`DEFAULT_THREADS_PER_RUN`.
-
-    Fixed by the config, never by the worker count, so results do not depend on ``--workers``."""
-    return int(runtime.threads or DEFAULT_THREADS_PER_RUN)
 
 
 def pin_torch(threads: int) -> None:

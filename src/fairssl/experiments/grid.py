@@ -16,7 +16,7 @@ hold no pre-training id (``"pretrain": None``), they have no ``depends_on``, and
 has no pre-training run.
 
 A spec also carries the torch intra-op thread count its run uses (``threads``, from ``runtime.threads``,
-default :data:`~fairssl.experiments.executors.DEFAULT_THREADS_PER_RUN`): CPU kernels split their sums by
+default :data:`~fairssl.runtime.DEFAULT_THREADS_PER_RUN`): CPU kernels split their sums by
 thread, so the thread count is part of what determines a run's bits. It is not part of the run id (a
 folder keeps its runs when the count changes) but it is recorded with every run, and a run trained with
 another count is re-run rather than mixed in.
@@ -31,8 +31,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fairssl.config import StudyConfig
-from fairssl.experiments.executors import threads_per_run
 from fairssl.finetune.setups import get_setup
+from fairssl.runtime import threads_per_run
 
 BASE_VARIANT = "base"
 """The variant name of a study without a grid."""

@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from fairssl.config import StudyConfig, save_config, window_key
+from fairssl.config import StudyConfig, save_config
 from fairssl.data.dataset import WindowDataset
 from fairssl.errors import DataError, RunError
 from fairssl.experiments.executors import (
@@ -32,7 +32,6 @@ from fairssl.experiments.executors import (
     execute,
     make_backend,
     pinned_torch,
-    threads_per_run,
 )
 from fairssl.experiments.grid import RunSpec, Variant, expand, unique_runs, variants
 from fairssl.experiments.integrity import check_run, checkpoint_problem
@@ -40,6 +39,8 @@ from fairssl.experiments.progress import LogProgress, Progress
 from fairssl.experiments.store import Store, lock_run_dir, open_store
 from fairssl.experiments.study_analysis import analyse_study
 from fairssl.experiments.workspace import Workspace, run_dir_for, study_digest, study_label
+from fairssl.loader_options import window_key
+from fairssl.runtime import threads_per_run
 from fairssl.ssl.encoder import check_input_length
 
 Log = Callable[[str], None]

@@ -14,11 +14,12 @@ from fairssl.checksums import MANIFEST_NAME, write_manifest
 from fairssl.config import StudyConfig, load_config, save_config
 from fairssl.errors import ConfigError, DataError, RunError
 from fairssl.experiments.analyse import analyse, write_audit
-from fairssl.experiments.executors import dataset_for, pinned_torch, threads_per_run
+from fairssl.experiments.executors import dataset_for, pinned_torch
 from fairssl.experiments.grid import RunSpec, Variant, expand, specs_by_variant, unique_runs, variants
 from fairssl.experiments.record import RECORD_NAME, AnalysisRecord
 from fairssl.experiments.store import Store, lock_run_dir
 from fairssl.experiments.workspace import ANALYSIS_SECTIONS, Workspace
+from fairssl.runtime import threads_per_run
 
 Log = Callable[[str], None]
 

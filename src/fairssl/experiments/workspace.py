@@ -28,8 +28,6 @@ from pathlib import Path
 from fairssl.atomic import write_json_atomic
 from fairssl.config import StudyConfig
 from fairssl.data.dataset import WindowDataset
-from fairssl.experiments.grid import RunSpec
-from fairssl.experiments.integrity import verify_run
 from fairssl.experiments.store import STORE_NAME
 
 
@@ -66,13 +64,6 @@ class Workspace:
     def is_done(self, run_id: str) -> bool:
         """Whether the run's artifacts were published (``done.json`` is the last file written)."""
         return (self.run(run_id) / "done.json").is_file()
-
-
-def artifacts_complete(ws: Workspace, spec: RunSpec) -> bool:
-    """The run's folder holds its ``done.json`` (for this run id) and every artifact of its kind, each
-    with the size and SHA-256 recorded when it was published, trained with ``spec.threads`` threads
-    (:func:`fairssl.experiments.integrity.verify_run` says why not)."""
-    return verify_run(ws, spec) is None
 
 
 ANALYSIS_SECTIONS = ("evaluation", "similarity", "probes")
@@ -138,7 +129,6 @@ __all__ = [
     "ANALYSIS_SECTIONS",
     "PROGRESS_FILE",
     "Workspace",
-    "artifacts_complete",
     "epoch_reporter",
     "load_study_data",
     "read_progress",

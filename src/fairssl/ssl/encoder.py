@@ -127,7 +127,7 @@ def check_input_length(model: ModelConfig, n_steps: int, *, window_key: str | No
     """ConfigError (one line) unless windows of ``n_steps`` steps fit the encoder of ``model``.
 
     Call it once the data are loaded and before any training. ``window_key`` names the setting that
-    sets the window length for the study's source (:func:`fairssl.config.window_key`, e.g.
+    sets the window length for the study's source (:func:`fairssl.loader_options.window_key`, e.g.
     ``data.options.window``); without it the message names the usual ones.
     """
     need = min_input_length(model)

@@ -69,7 +69,7 @@ def test_reference_mapping_and_errors() -> None:
         ConfigError, match=r"reference group 'X' for attribute 'sex' is not in the data; groups: F, M"
     ):
         audit(_tiny(), reference={"sex": "X"})
-    with pytest.raises(ConfigError, match=r"reference must be 'majority' or a mapping"):
+    with pytest.raises(ConfigError, match=r"reference must be one of majority, rest, best or a mapping"):
         audit(_tiny(), reference="minority")
     with pytest.raises(ConfigError, match=r"min_positives and min_negatives must be >= 0"):
         audit(_tiny(), min_positives=-1)
@@ -285,3 +285,13 @@ def test_the_loaders_own_warnings_reach_the_audit() -> None:
     result = audit(ds)
     assert "3 holdout-year participants return from earlier years: dropped" in result.warnings
     assert "return from earlier years" in result.summary_text()
+
+
+@pytest.mark.parametrize("strategy", ["rest", "best"])
+def test_every_reference_strategy_the_config_accepts_is_audited_against_the_majority(strategy: str) -> None:
+    # evaluation.reference = "rest" | "best" once passed the config and failed in stage 1
+    ds = _tiny()
+    by_strategy, by_majority = audit(ds, reference=strategy), audit(ds, reference="majority")
+    pd.testing.assert_frame_equal(by_strategy.to_frames()["groups"], by_majority.to_frames()["groups"])
+    with pytest.raises(ConfigError, match="reference must be one of majority, rest, best"):
+        audit(ds, reference="largest")

@@ -160,6 +160,12 @@ def _scan(ds: WindowDataset) -> tuple[pd.DataFrame, np.ndarray]:
     return channels, window_missing
 
 
+AUDIT_STRATEGIES = ("majority", "rest", "best")
+"""Reference strategies of ``evaluation.reference``. Label bias is a property of the data, before any
+model: ``rest`` (each group against all others pooled, a per-group reference) and ``best`` (the most
+accurate group, which needs a model) are audited against the majority group, as ``majority`` is."""
+
+
 def _reference(attribute: str, values: pd.Series, reference: str | Mapping[str, str]) -> str:
     groups = sorted(pd.unique(values.astype(str)))
     if isinstance(reference, Mapping) and attribute in reference:
@@ -170,8 +176,11 @@ def _reference(attribute: str, values: pd.Series, reference: str | Mapping[str, 
                 f"groups: {', '.join(groups)}"
             )
         return ref
-    if isinstance(reference, str) and reference != "majority":
-        raise ConfigError(f"reference must be 'majority' or a mapping attribute -> group; got {reference!r}")
+    if isinstance(reference, str) and reference not in AUDIT_STRATEGIES:
+        raise ConfigError(
+            f"reference must be one of {', '.join(AUDIT_STRATEGIES)} or a mapping attribute -> group; "
+            f"got {reference!r}"
+        )
     counts = values.astype(str).value_counts()
     counts = counts.reindex(sorted(counts.index))
     non_missing = counts.drop(MISSING, errors="ignore")
@@ -235,7 +244,8 @@ def audit(
     """Stage-1 audit of ``ds`` (see the module docstring for every table and warning).
 
     ``reference``: ``"majority"`` (the group with most windows, never the missing group unless it is the
-    only one) or a mapping attribute -> reference group (attributes left out use the majority).
+    only one), ``"rest"`` or ``"best"`` (audited against the majority: see :data:`AUDIT_STRATEGIES`), or a
+    mapping attribute -> reference group (attributes left out use the majority).
     """
     if min_positives < 0 or min_negatives < 0:
         raise ConfigError(

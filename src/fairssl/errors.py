@@ -8,8 +8,11 @@ Messages follow one shape: what was wrong, what was got, what to do.
 from __future__ import annotations
 
 
-class FairsslError(Exception):
-    """Base class of the errors a user can cause and fix; the CLI shows the message, not a traceback."""
+class FairsslError(ValueError):
+    """Base class of the errors a user can cause and fix; the CLI shows the message, not a traceback.
+
+    A ``ValueError`` (as scikit-learn's errors are), so ``except ValueError`` around a fairssl call
+    catches bad input too."""
 
     exit_code = 2
 

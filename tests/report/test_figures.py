@@ -114,3 +114,26 @@ def test_one_seed_and_no_supervised_still_draw(make_run, tmp_path: Path) -> None
     comp = tables.setup_comparison(pd.read_csv(root / "results" / "comparison.csv", dtype={"setup": str}))
     fig = figures.auroc_vs_frozen(tables.supervision_table(comp, pd.DataFrame()))
     assert fig.axes[0].get_xlabel().startswith("level of supervision")
+
+
+def test_building_a_report_leaves_the_callers_matplotlib_alone(handmade_report: Path) -> None:
+    """A notebook keeps its backend and rcParams: the report draws without choosing a backend, its style
+    in a context (it once called matplotlib.use("Agg") and rcParams.update on import)."""
+    import subprocess
+    import sys
+
+    script = f"""
+import sys
+import matplotlib
+matplotlib.use("pdf")  # the caller's own choice (a notebook's inline backend is chosen like this)
+matplotlib.rcParams["axes.titlesize"] = 17
+before = {{k: matplotlib.rcParams._get(k) for k in matplotlib.rcParams}}
+from fairssl.report.html import build_report
+build_report({str(handmade_report)!r})
+after = {{k: matplotlib.rcParams._get(k) for k in matplotlib.rcParams}}
+assert after == before, sorted(k for k in before if before[k] != after[k])
+assert matplotlib.get_backend() == "pdf"
+print("ok")
+"""
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0 and out.stdout.strip().endswith("ok"), out.stderr[-2000:]

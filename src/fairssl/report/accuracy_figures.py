@@ -8,14 +8,21 @@ noise without regard to groups (``results/accuracy_curve.csv``; :mod:`fairssl.ev
 
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
 from fairssl.report.comparison import setup_comparison
 from fairssl.report.conventions import FOUR_FIFTHS, SUPERVISED, numeric_column
-from fairssl.report.plotting import BAND_COLOR, DPI, SUPERVISED_COLOR, empty_figure, error_bars, setup_colors
+from fairssl.report.plotting import (
+    BAND_COLOR,
+    DPI,
+    SUPERVISED_COLOR,
+    empty_figure,
+    error_bars,
+    setup_colors,
+    subplots,
+)
 
 
 def fairness_accuracy(comparison: pd.DataFrame, curve: pd.DataFrame | None) -> Figure:
@@ -25,7 +32,7 @@ def fairness_accuracy(comparison: pd.DataFrame, curve: pd.DataFrame | None) -> F
     comp = setup_comparison(comparison)
     if comp.empty or not np.isfinite(numeric_column(comp, "auroc")).any():
         return empty_figure("no setup has an AUROC and a parity deviation yet")
-    fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=DPI)
+    fig, ax = subplots(figsize=(6.4, 4.2), dpi=DPI)
     if (
         curve is not None
         and not curve.empty

@@ -5,7 +5,6 @@ Rows are the supervised model's conv layers, columns the SSL model's; each cell 
 
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
@@ -13,7 +12,7 @@ from matplotlib.figure import Figure
 from matplotlib.image import AxesImage
 
 from fairssl.report.conventions import numeric_column, setup_order
-from fairssl.report.plotting import DPI, empty_figure, panel_grid
+from fairssl.report.plotting import DPI, empty_figure, panel_grid, subplots
 
 
 def _heat(
@@ -78,7 +77,7 @@ def cka_best_worst(table: pd.DataFrame) -> Figure:
         else 1.0
     )
     lim = max(lim, 1e-6)
-    fig, axes = plt.subplots(
+    fig, axes = subplots(
         len(attrs),
         len(setups),
         figsize=(2.1 * len(setups) + 1.2, 2.1 * len(attrs) + 0.4),

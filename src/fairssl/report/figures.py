@@ -14,11 +14,11 @@ shared style and saving (:mod:`~fairssl.report.plotting`).
 
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from fairssl.report.accuracy_figures import fairness_accuracy
@@ -42,6 +42,7 @@ from fairssl.report.plotting import (
     panel_grid,
     save,
     setup_colors,
+    subplots,
 )
 from fairssl.report.supervision_figures import auroc_vs_frozen, fairness_vs_frozen
 
@@ -104,7 +105,7 @@ def metric_by_setup(
         "auroc": ("auroc", "auroc_low", "auroc_high"),
         "parity_deviation": ("parity_deviation", "pd_low", "pd_high"),
     }
-    fig, ax = plt.subplots(figsize=(7.2, 3.6), dpi=DPI)
+    fig, ax = subplots(figsize=(7.2, 3.6), dpi=DPI)
     for i, setup in enumerate(order):
         own = summary[summary["setup"].astype(str) == setup].sort_values("seed")
         vals = numeric_column(own, column)
@@ -155,7 +156,7 @@ def improvement_by_setup(summary: pd.DataFrame, comparison: pd.DataFrame) -> Fig
             "no improvement to show: needs the supervised baseline and an SSL setup of the same seed"
         )
     colors = setup_colors(comp["setup"])
-    fig, ax = plt.subplots(figsize=(7.2, 3.4), dpi=DPI)
+    fig, ax = subplots(figsize=(7.2, 3.4), dpi=DPI)
     for i, setup in enumerate(ssl["setup"]):
         own = (
             summary[summary["setup"].astype(str) == setup].sort_values("seed")
@@ -262,7 +263,7 @@ def parity_boxplots(cells: pd.DataFrame, summary: pd.DataFrame | None = None) ->
     setups = setup_order(cells["setup"].unique())
     colors = setup_colors(setups)
     data = [cells.loc[cells["setup"] == s, "deviation"].to_numpy(dtype=float) for s in setups]
-    fig, ax = plt.subplots(figsize=(7.2, 3.8), dpi=DPI)
+    fig, ax = subplots(figsize=(7.2, 3.8), dpi=DPI)
     ax.axhspan(0, FOUR_FIFTHS, color=BAND_COLOR, alpha=0.12, lw=0)
     ax.axhline(FOUR_FIFTHS, color=BAND_COLOR, lw=1.2, ls=":")
     bp = ax.boxplot(data, positions=range(len(setups)), widths=0.55, patch_artist=True, showfliers=False)
@@ -297,10 +298,10 @@ def parity_boxplots(cells: pd.DataFrame, summary: pd.DataFrame | None = None) ->
     ax.legend(
         handles=[
             Patch(color=BAND_COLOR, alpha=0.25, label="four-fifths band (|1 - ratio| <= 0.2)"),
-            plt.Line2D(
+            Line2D(
                 [], [], marker="D", color="w", markeredgecolor="k", ls="", label="parity deviation (mean)"
             ),
-            plt.Line2D([], [], marker="o", color="0.35", ls="", ms=3, label="one attribute x group x ratio"),
+            Line2D([], [], marker="o", color="0.35", ls="", ms=3, label="one attribute x group x ratio"),
         ],
         loc="upper left",
         frameon=False,

@@ -37,7 +37,7 @@ from fairssl.report.html_table import Cell, html_table, verdict_cell
 from fairssl.report.inputs import layer_names, read_audit, read_stored_results, variant_links
 from fairssl.report.markdown import markdown_report
 from fairssl.report.page import FigureBlock, ReportWriter, Section
-from fairssl.report.plotting import FORMATS
+from fairssl.report.plotting import FORMATS, style
 from fairssl.report.sections import (
     MAX_METRIC_ROWS,
     audit_section,
@@ -123,6 +123,13 @@ def _grid_placeholders(n_variants: int) -> list[Section]:
 
 
 def build_report(run_dir: str | Path, *, formats: Sequence[str] = FORMATS) -> Path:
+    """(Re)build ``report.html`` (see :func:`_build`) with the report's matplotlib style applied to its
+    figures only (:func:`fairssl.report.plotting.style`): the caller's rcParams and backend are untouched."""
+    with style():
+        return _build(run_dir, formats=formats)
+
+
+def _build(run_dir: str | Path, *, formats: Sequence[str] = FORMATS) -> Path:
     """(Re)build ``report.html`` of a run folder from its stored results; returns its path.
 
     Reads only ``results/``, ``dataset/`` and ``config.toml``; writes ``figures/<name>.{png,svg,pdf}``

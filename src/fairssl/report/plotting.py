@@ -2,18 +2,19 @@
 
 Every figure uses the same style (no top/right spines, small fonts, SVG text kept as text), gives each
 setup one colour (:func:`setup_colors`: grey for supervised) and is saved as PNG, SVG and PDF
-(:func:`save`). Figures are drawn off-screen (Agg backend).
+(:func:`save`). Figures are built without pyplot (:func:`subplots`), so drawing a report neither picks
+a matplotlib backend nor touches the caller's figures; the style applies inside :func:`style` only
+(a notebook keeps its inline backend and its rcParams).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
@@ -28,18 +29,32 @@ PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e
 BAND_COLOR = "#2ca02c"
 """Colour of the four-fifths band and its edge line."""
 
-plt.rcParams.update(
-    {
-        "axes.spines.top": False,
-        "axes.spines.right": False,
-        "axes.titlesize": 10,
-        "axes.labelsize": 9,
-        "xtick.labelsize": 8,
-        "ytick.labelsize": 8,
-        "legend.fontsize": 8,
-        "svg.fonttype": "none",
-    }
-)
+STYLE: dict[str, Any] = {
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.titlesize": 10,
+    "axes.labelsize": 9,
+    "xtick.labelsize": 8,
+    "ytick.labelsize": 8,
+    "legend.fontsize": 8,
+    "svg.fonttype": "none",
+}
+"""The report's matplotlib style, applied within :func:`style` (never to the global rcParams)."""
+
+
+@contextmanager
+def style() -> Iterator[None]:
+    """Draw and save the report's figures inside this block: the style applies here and is undone after."""
+    with matplotlib.rc_context(STYLE):  # type: ignore[arg-type]
+        yield
+
+
+def subplots(
+    nrows: int = 1, ncols: int = 1, *, figsize: tuple[float, float], **kwargs: Any
+) -> tuple[Figure, Any]:
+    """``(figure, axes)`` like ``pyplot.subplots`` but without pyplot: no backend, no global registry."""
+    fig = Figure(figsize=figsize, dpi=kwargs.pop("dpi", DPI))
+    return fig, fig.subplots(nrows, ncols, **kwargs)
 
 
 def setup_colors(setups: Iterable[str]) -> dict[str, str]:
@@ -57,7 +72,7 @@ def setup_colors(setups: Iterable[str]) -> dict[str, str]:
 
 def empty_figure(message: str, *, size: tuple[float, float] = (6.0, 1.6)) -> Figure:
     """A figure holding only ``message`` (what is missing), drawn where there is nothing to plot."""
-    fig, ax = plt.subplots(figsize=size, dpi=DPI)
+    fig, ax = subplots(figsize=size)
     ax.axis("off")
     ax.text(0.5, 0.5, message, ha="center", va="center", fontsize=10, color="0.3", wrap=True)
     return fig
@@ -74,7 +89,7 @@ def panel_grid(n_panels: int, *, ncols: int, width: float, height: float) -> tup
     """A figure of ``n_panels`` axes, ``ncols`` a row, each ``width`` x ``height`` inches; spare axes off."""
     ncols = max(1, min(ncols, n_panels))
     nrows = int(np.ceil(n_panels / ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(width * ncols, height * nrows), dpi=DPI, squeeze=False)
+    fig, axes = subplots(nrows, ncols, figsize=(width * ncols, height * nrows), squeeze=False)
     flat = list(axes.ravel())
     for ax in flat[n_panels:]:
         ax.axis("off")
@@ -82,10 +97,9 @@ def panel_grid(n_panels: int, *, ncols: int, width: float, height: float) -> tup
 
 
 def save(fig: Figure, directory: Path, name: str, *, formats: Sequence[str] = FORMATS) -> Path:
-    """Write ``name.<format>`` for each of ``formats`` (PNG first) and close the figure; returns the PNG."""
+    """Write ``name.<format>`` for each of ``formats`` (PNG first); returns the PNG."""
     directory.mkdir(parents=True, exist_ok=True)
     png = directory / f"{name}.png"
     for fmt in dict.fromkeys(["png", *formats]):
         fig.savefig(directory / f"{name}.{fmt}", bbox_inches="tight", dpi=DPI if fmt == "png" else None)
-    plt.close(fig)
     return png

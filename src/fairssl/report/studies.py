@@ -19,7 +19,7 @@ from fairssl.report.comparison import setup_comparison
 from fairssl.report.conventions import VARIANT, split_variants
 from fairssl.report.inputs import read_stored_results
 from fairssl.report.markdown import md_table
-from fairssl.report.plotting import FORMATS, save
+from fairssl.report.plotting import FORMATS, save, style
 from fairssl.report.variant_figures import fairness_across_variants, variant_comparison_table
 
 
@@ -61,12 +61,13 @@ def compare_studies(
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
     comp.to_csv(out_dir / "comparison.csv", index=False)
-    save(
-        fairness_across_variants(comp, legend_title="study"),
-        out_dir / "figures",
-        "fairness_across_studies",
-        formats=formats,
-    )
+    with style():
+        save(
+            fairness_across_variants(comp, legend_title="study"),
+            out_dir / "figures",
+            "fairness_across_studies",
+            formats=formats,
+        )
     table = variant_comparison_table(comp).rename(columns={VARIANT: "study"})
     text = "\n".join(
         [

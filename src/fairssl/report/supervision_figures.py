@@ -8,14 +8,13 @@ x is the level of supervision: the supervised model at 0, then SSL with k frozen
 
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from fairssl.report.conventions import FOUR_FIFTHS, SUPERVISED, numeric_column
-from fairssl.report.plotting import BAND_COLOR, DPI, PALETTE, empty_figure, error_bars, setup_colors
+from fairssl.report.plotting import BAND_COLOR, DPI, PALETTE, empty_figure, error_bars, setup_colors, subplots
 
 
 def _level_positions(table: pd.DataFrame) -> tuple[np.ndarray, list[str], list[str]]:
@@ -77,7 +76,7 @@ def auroc_vs_frozen(levels: pd.DataFrame) -> Figure:
         return empty_figure("no setups with a known level of supervision")
     colors = setup_colors(levels["setup"])
     xs, _, _ = _level_positions(levels)
-    fig, ax = plt.subplots(figsize=(6.4, 3.6), dpi=DPI)
+    fig, ax = subplots(figsize=(6.4, 3.6), dpi=DPI)
     est = numeric_column(levels, "auroc")
     _level_line(ax, levels, est, color="0.4", label="mean of the setups at a level")
     _level_points(ax, levels, xs, colors, ("auroc", "auroc_low", "auroc_high"))
@@ -100,7 +99,7 @@ def fairness_vs_frozen(levels: pd.DataFrame) -> Figure:
     colors = setup_colors(levels["setup"])
     xs, _, _ = _level_positions(levels)
     gap_cols = [c for c in levels.columns if c.startswith("gap_")]
-    fig, (ax_gap, ax_pd) = plt.subplots(1, 2, figsize=(10.5, 3.6), dpi=DPI)
+    fig, (ax_gap, ax_pd) = subplots(1, 2, figsize=(10.5, 3.6), dpi=DPI)
     markers = ["o", "s", "^", "v", "P", "X", "D", "*"]
     for k, col in enumerate(gap_cols):
         color = PALETTE[(k + 3) % len(PALETTE)]

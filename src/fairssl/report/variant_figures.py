@@ -10,7 +10,6 @@ improvement over the same variant's supervised baseline, per setup, one colour p
 
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
@@ -24,7 +23,7 @@ from fairssl.report.conventions import (
     variant_names,
 )
 from fairssl.report.markdown import setup_table
-from fairssl.report.plotting import DPI, empty_figure, error_bars
+from fairssl.report.plotting import DPI, empty_figure, error_bars, subplots
 
 VARIANT_PALETTE = ["#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#666666"]
 """One colour per variant (distinct from the per-setup palette: here colour means variant)."""
@@ -99,7 +98,7 @@ def fairness_across_variants(comparison: pd.DataFrame, *, legend_title: str = "v
         return empty_figure("one variant only: nothing to compare across variants")
     setups = setup_order(comparison["setup"].astype(str).unique())
     width = 0.8 / len(variants)
-    fig, axes = plt.subplots(3, 1, figsize=(max(7.2, 1.1 * len(setups) + 2), 7.4), dpi=DPI, sharex=True)
+    fig, axes = subplots(3, 1, figsize=(max(7.2, 1.1 * len(setups) + 2), 7.4), dpi=DPI, sharex=True)
     for k, variant in enumerate(variants):
         own = comparison[comparison[VARIANT].astype(str) == variant].copy()
         own["setup"] = own["setup"].astype(str)

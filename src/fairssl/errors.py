@@ -33,3 +33,10 @@ class RunError(FairsslError):
     """A computation failed for a reason the user can act on (e.g. a run folder in use)."""
 
     exit_code = 1
+
+
+class MachineError(RunError):
+    """Runs failed because of the machine, not the code or the data (a full disk, a read-only or
+    unwritable folder): exit 2, since the user fixes it; finished runs are kept."""
+
+    exit_code = 2

@@ -158,6 +158,7 @@ def test_a_full_disk_during_a_run_fails_it_cleanly_and_a_rerun_resumes(
     with pytest.raises(RunError, match=r"1 of 4 runs failed.*No space left on device") as info:
         run_study(build_config(copy.deepcopy(TINY)), run_dir=out, log=lambda _m: None)
     assert "\n" not in str(info.value)
+    assert info.value.exit_code == 2  # the machine's problem, the user's to fix: exit 2
     status = sorted(r.status for r in _records(out).values())
     assert status == ["done", "done", "done", "failed"]  # never "running"
     assert not list((out / "runs" / ".partial").glob("*/.*.tmp*"))  # no half-written file left

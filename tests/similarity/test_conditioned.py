@@ -350,3 +350,14 @@ def test_no_group_large_enough_gives_an_empty_summary_not_an_error() -> None:
     assert long_df.empty and {r["group"] for r in long_df.attrs["skipped"]} == {"f", "m"}
     summary = summarise_conditioned(long_df)
     assert summary.empty and {"cka_mean", "perm_diff_bound"} <= set(summary.columns)
+
+
+def test_groups_are_normalised_as_the_fairness_metrics_normalise_them() -> None:
+    """'male ' and 'male' were two groups in conditioned CKA and one in the fairness metrics."""
+    from fairssl.evaluation.counts import encode_groups
+
+    sens = pd.DataFrame({"sex": ["male", "male "] * 6 + ["female", " female"] * 6 + ["", None] * 2})
+    table = group_table(sens, min_group_size=4, include_missing=True)
+    assert dict(zip(table["group"], table["size"], strict=True)) == {"female": 12, "male": 12, "missing": 4}
+    (codes,) = encode_groups(sens, include_missing=True)  # the fairness metrics' groups
+    assert sorted(codes.groups) == sorted(table["group"])

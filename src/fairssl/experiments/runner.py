@@ -24,7 +24,7 @@ from pathlib import Path
 
 from fairssl.config import StudyConfig, save_config
 from fairssl.data.dataset import WindowDataset
-from fairssl.errors import DataError, RunError
+from fairssl.errors import DataError, MachineError, RunError
 from fairssl.experiments.executors import (
     Outcome,
     Task,
@@ -234,6 +234,19 @@ def check_same_study(config: StudyConfig, run_dir: Path) -> None:
         )
 
 
+ENVIRONMENT_ERRORS = (
+    "[Errno 28]",  # No space left on device
+    "[Errno 122]",  # Disk quota exceeded
+    "[Errno 30]",  # Read-only file system
+    "[Errno 13]",  # Permission denied
+)
+"""Markers of a run that failed because of the machine (a worker's one-line error keeps the errno)."""
+
+
+def _environment(error: str) -> bool:
+    return any(marker in error for marker in ENVIRONMENT_ERRORS)
+
+
 def run_study(
     config: StudyConfig,
     *,
@@ -291,7 +304,8 @@ def _run_locked(
             log(f"failed: {records[run_id].label}: {error}")
         first = next(iter(failed))
         more = f" (and {len(failed) - 1} more, listed above)" if len(failed) > 1 else ""
-        raise RunError(
+        kind: type[RunError] = MachineError if all(map(_environment, failed.values())) else RunError
+        raise kind(
             f"{len(failed)} of {len(unique_runs(specs))} runs failed, e.g. {records[first].label}: "
             f"{failed[first]}{more}; fix the cause and run the same command again to retry them "
             "(finished runs are kept)"

@@ -24,7 +24,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 
-from fairssl.data.dataset import MISSING
+from fairssl.data.dataset import MISSING, normalise_attributes
 from fairssl.errors import ConfigError, DataError
 from fairssl.similarity.cka import cka_matrix, kernel_cka_matrix, linear_kernels
 
@@ -60,10 +60,11 @@ def _check_int(value: Any, name: str, minimum: int, hint: str) -> int:
 
 
 def _attribute_values(column: pd.Series) -> np.ndarray:
-    """The column as strings with NaN/None/'' mapped to :data:`MISSING` (as the data contract does)."""
-    values = column.astype(object)
-    values = values.where(values.notna(), MISSING)
-    return np.array([MISSING if str(v).strip() == "" else str(v) for v in values], dtype=object)
+    """The column as the data contract normalises it (:func:`~fairssl.data.dataset.normalise_attributes`:
+    text stripped of surrounding spaces, NaN/None/'' as :data:`MISSING`), so 'male ' and 'male' are one
+    group here as in the fairness metrics."""
+    frame = normalise_attributes(column.to_frame(name="a"))
+    return frame["a"].astype(str).to_numpy(dtype=object)
 
 
 def group_table(

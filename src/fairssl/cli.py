@@ -405,7 +405,11 @@ def status(run_dir: RunDirArg) -> None:
 def audit(
     data: Annotated[str | None, typer.Argument(help="dataset path (omit for the simulator)")] = None,
     source: Annotated[
-        str | None, typer.Option(help="simulate | mimic3 | mesa | globem | arrays | long | pbcseq | folder")
+        str | None,
+        typer.Option(
+            help="simulate | mimic3 | mesa | globem | physionet2012 | nhanes | arrays | long | pbcseq "
+            "| folder"
+        ),
     ] = None,
     config: ConfigOpt = None,
     settings: Annotated[

@@ -37,7 +37,18 @@ PROFILES = ("quick", "paper")
 
 
 class DataConfig(_Section):
-    source: Literal["simulate", "mimic3", "mesa", "globem", "arrays", "long", "pbcseq", "folder"] = "simulate"
+    source: Literal[
+        "simulate",
+        "mimic3",
+        "mesa",
+        "globem",
+        "physionet2012",
+        "nhanes",
+        "arrays",
+        "long",
+        "pbcseq",
+        "folder",
+    ] = "simulate"
     path: str | None = None
     options: dict[str, Any] = Field(default_factory=dict)
     simulate: SimulationConfig = Field(default_factory=SimulationConfig)

@@ -48,7 +48,8 @@ output_dir = "fairssl-runs"  # each run writes a folder <output_dir>/<name>-<has
 seeds = [0, 1, 2]            # several seeds give confidence intervals across runs
 
 [data]
-source = "simulate"          # simulate | mimic3 | mesa | globem | arrays | long | pbcseq | folder
+source = "simulate"   # simulate | mimic3 | mesa | globem | physionet2012 | nhanes | arrays | long
+                      # | pbcseq | folder
 # path = "/data/mimic3-benchmarks"   # required for every source but simulate and pbcseq
 # [data.options]             # passed to the loader, e.g. window = 24, stride = 12 for source = "long"
 

@@ -19,6 +19,8 @@ WINDOW_KEYS = {
     "globem": "data.options.window_days",
     "mimic3": "data.options.hours",
     "mesa": "data.options.window_half",
+    "physionet2012": "data.options.hours",
+    "nhanes": "data.options.resolution",
 }
 """The setting that sets the window length T of each source (arrays and folder: fixed by the files)."""
 

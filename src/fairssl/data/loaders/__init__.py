@@ -38,6 +38,8 @@ SOURCES: dict[str, tuple[str, str, bool]] = {
     "long": ("fairssl.data.loaders.generic", "load_long_table", True),
     "pbcseq": ("fairssl.data.loaders.public", "load_pbcseq", False),
     "folder": ("fairssl.data.dataset", "WindowDataset.load", True),
+    "physionet2012": ("fairssl.data.loaders.physionet2012", "load_physionet2012", True),
+    "nhanes": ("fairssl.data.loaders.nhanes", "load_nhanes", True),
 }
 
 

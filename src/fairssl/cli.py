@@ -5,7 +5,7 @@ Every failure is one line on stderr, never a traceback:
 - user errors (:class:`fairssl.errors.FairsslError`): ``error: <message>``, exit with the error's code
   (2 for bad input, 1 for a computation the user can act on);
 - operating-system errors (permission denied, read-only or full disk, a file where a folder belongs, a
-  missing path): ``error: <what failed>: <path>: <reason>; <what to do>``, exit 2 (:func:`os_error_line`);
+  missing path): ``error: <what failed>: <path>: <reason>; <what to do>``, exit 2 (:mod:`fairssl.os_errors`);
 - anything else is a bug: ``error: internal error (...)``, exit 1, with the traceback written to a log
   file whose path the line gives (``fairssl-error.log`` in the run folder when known, else a temp file);
   with the environment variable ``FAIRSSL_DEBUG=1`` it is raised as it is instead.
@@ -17,7 +17,6 @@ starts in a fraction of a second.
 from __future__ import annotations
 
 import contextvars
-import errno
 import functools
 import os
 import sys
@@ -31,6 +30,7 @@ from rich.console import Console
 from rich.table import Table
 
 from fairssl.errors import ConfigError, FairsslError
+from fairssl.os_errors import os_error_line, sqlite_error_line
 
 app = typer.Typer(
     add_completion=False,
@@ -48,83 +48,6 @@ _run_folder: contextvars.ContextVar[Path | None] = contextvars.ContextVar("fairs
 """The run folder of the current command, once known: where an internal error's log goes."""
 
 LOG_NAME = "fairssl-error.log"
-
-_ADVICE_WRITE = "give your user write access to it (or to its folder), or write somewhere else"
-_OS_ERRORS: dict[int, tuple[str, str]] = {
-    errno.EROFS: (
-        "cannot write",
-        "the file system is read-only: write somewhere else (fairssl run --out DIR), or copy the run "
-        "folder to a writable place and run the command on the copy",
-    ),
-    errno.ENOSPC: (
-        "cannot write",
-        "the disk is full: free space or write somewhere else, then run the same command again "
-        "(finished runs are kept)",
-    ),
-    errno.EDQUOT: (
-        "cannot write",
-        "your disk quota is used up: free space or write somewhere else, then run the same command again",
-    ),
-    errno.ENOTDIR: (
-        "cannot use the path",
-        "a part of it is a file, not a folder: choose another path or move that file",
-    ),
-    errno.EEXIST: (
-        "cannot create",
-        "a file is in the way where a folder is needed: choose another path or move that file",
-    ),
-    errno.ENOENT: ("not found", "check the path (a relative path starts from the current folder)"),
-    errno.EISDIR: ("cannot open as a file", "give the path of a file, not of a folder"),
-}
-
-
-def _permission_error(path: str | None) -> tuple[str, str]:
-    """What failed and what to do for EACCES/EPERM: reading an existing file, or writing."""
-    if path is not None:
-        p = Path(path)
-        if p.is_file() and not os.access(p, os.R_OK):
-            return "cannot read", "give your user read access to it (chmod u+r) or copy it somewhere readable"
-        if p.is_dir() and not os.access(p, os.X_OK):
-            return "cannot enter", "give your user access to the folder (chmod u+rx) or copy it elsewhere"
-    return "cannot write", _ADVICE_WRITE
-
-
-def os_error_line(exc: OSError) -> str | None:
-    """``<what failed>: <path>: <reason>; <what to do>`` for an operating-system error the user's
-    environment caused; None for one without a path and of a kind not listed (a bug, not the user's)."""
-    code = exc.errno or 0
-    path = exc.filename if exc.filename is None else str(os.fsdecode(exc.filename))
-    if code in (errno.EACCES, errno.EPERM):
-        what, advice = _permission_error(path)
-    elif code in _OS_ERRORS:
-        what, advice = _OS_ERRORS[code]
-    elif path is not None:
-        what, advice = "cannot access", "check the path and the file system, then run the same command again"
-    else:
-        return None
-    reason = exc.strerror or (os.strerror(code) if code else type(exc).__name__)
-    where = ""
-    if path is not None:
-        where = f"{path} -> {os.fsdecode(exc.filename2)}: " if exc.filename2 else f"{path}: "
-    return f"{what}: {where}{reason}; {advice}"
-
-
-_SQLITE_ERRORS = {
-    "unable to open database file": ("cannot open", "check that you may read and write the run folder"),
-    "attempt to write a readonly database": ("cannot write", _ADVICE_WRITE),
-    "database or disk is full": ("cannot write", _OS_ERRORS[errno.ENOSPC][1]),
-    "disk i/o error": ("cannot write", "check the disk and the file system, then run the same command again"),
-}
-
-
-def sqlite_error_line(exc: Exception) -> str | None:
-    """One line for a results-store error the environment caused (unreadable, read-only, full disk)."""
-    if type(exc).__module__ != "sqlite3" or str(exc).lower() not in _SQLITE_ERRORS:
-        return None
-    what, advice = _SQLITE_ERRORS[str(exc).lower()]
-    folder = _run_folder.get()
-    store = f"{folder / 'results.sqlite'}: " if folder is not None else "the results store: "
-    return f"{what}: {store}{exc}; {advice}"
 
 
 def _write_crash_log(exc: BaseException) -> Path | None:
@@ -199,7 +122,7 @@ def user_errors(fn: F) -> F:
         except Exception as exc:
             if os.environ.get("FAIRSSL_DEBUG"):  # developers: the traceback itself
                 raise
-            line = sqlite_error_line(exc)
+            line = sqlite_error_line(exc, _run_folder.get())
             raise (_fail(_escape(line), 2) if line is not None else _internal_error(exc)) from None
         finally:
             _run_folder.reset(token)

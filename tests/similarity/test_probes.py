@@ -19,7 +19,7 @@ from sklearn.preprocessing import StandardScaler
 
 from fairssl.data.simulate import simulate
 from fairssl.errors import ConfigError, DataError
-from fairssl.similarity import probes
+from fairssl.similarity import probe_fit
 from fairssl.similarity.conditioned import best_worst_difference, conditioned_cka, summarise_conditioned
 from fairssl.similarity.probes import (
     MAX_ITER,
@@ -201,13 +201,14 @@ def test_probes_never_train_and_test_on_the_same_subject(monkeypatch: pytest.Mon
     codes = np.unique(subjects, return_inverse=True)[1].astype(float)
     acts = {"ids": np.column_stack([codes, X])}  # column 0 carries the subject id into every fit
     overlaps: list[int] = []
-    original = probes._fit_proba
+    original = probe_fit._logistic_proba  # every fit ends here; column 0 is standardised (no PCA), so
+    # equal prepared values still mean the same subject
 
     def spy(X_train: np.ndarray, y_train: np.ndarray, X_test: np.ndarray, *args: Any, **kw: Any) -> Any:
         overlaps.append(len(set(X_train[:, 0]) & set(X_test[:, 0])))
         return original(X_train, y_train, X_test, *args, **kw)
 
-    monkeypatch.setattr(probes, "_fit_proba", spy)
+    monkeypatch.setattr(probe_fit, "_logistic_proba", spy)
     sf = pd.DataFrame({"g": np.array(["a", "b", "c"])[labels]})
     demographic_probe(acts, sf, subjects=subjects, min_group_size=5, n_boot=5)
     n_demo = len(overlaps)
@@ -326,6 +327,81 @@ def test_group_task_probe_matches_an_independent_implementation() -> None:
         gap = _row(out, group=g, metric="gap")
         assert gap["estimate"] == pytest.approx(auc_own - auc_pool, abs=1e-6)
         assert gap["n"] == m.sum() and gap["n_pos"] == y[m].sum() and gap["reference"] == 0.0
+
+
+@pytest.mark.parametrize("group_pca", ["own", "pooled"])
+def test_group_task_probe_with_pca_matches_an_independent_implementation(group_pca: str) -> None:
+    rng = np.random.default_rng(8)
+    X, _, subjects = _small(seed=8, n_subjects=80, windows=3)
+    X = np.column_stack([X, rng.normal(size=(len(X), 4))])  # 8 features, reduced to 3 components
+    group = _random_attribute(subjects, ["a", "b"], seed=4)
+    y = np.where(group == "a", X[:, 1] + X[:, 4] > 0, X[:, 2] - X[:, 1] > 0).astype(int)
+    out = group_task_probe(
+        {"l": X},
+        y,
+        pd.DataFrame({"g": group}),
+        subjects=subjects,
+        n_splits=4,
+        n_boot=10,
+        seed=0,
+        max_features=3,
+        group_pca=group_pca,
+    )
+    assert out.attrs["reduced_layers"] == {"l": 8}
+    strata = (group == "b").astype(int) * 2 + y
+    pooled, own = np.zeros(len(y)), np.zeros(len(y))
+    for train, test in _cv(_folds_oracle(subjects, strata, 4, 0)):
+        pooled[test] = _reference_probe(n_components=3).fit(X[train], y[train]).predict_proba(X[test])[:, 1]
+        prep = make_pipeline(StandardScaler(), PCA(n_components=3, random_state=0))
+        Z_train, Z_test = prep.fit_transform(X[train]), prep.transform(X[test])  # the pooled fold's PCA
+        for g in ("a", "b"):
+            tr, te = group[train] == g, group[test] == g
+            if group_pca == "own":  # the group's own standardisation and PCA on its raw training windows
+                probe = _reference_probe(n_components=3).fit(X[train][tr], y[train][tr])
+                own[test[te]] = probe.predict_proba(X[test][te])[:, 1]
+            else:  # the pooled fold's components, standardised on the group's training windows
+                probe = _reference_probe().fit(Z_train[tr], y[train][tr])
+                own[test[te]] = probe.predict_proba(Z_test[te])[:, 1]
+    for g in ("a", "b"):
+        m = group == g
+        assert _row(out, group=g, metric="auroc_pooled_probe")["estimate"] == pytest.approx(
+            roc_auc_score(y[m], pooled[m]), abs=1e-6
+        )
+        assert _row(out, group=g, metric="auroc_group_probe")["estimate"] == pytest.approx(
+            roc_auc_score(y[m], own[m]), abs=1e-6
+        )
+
+
+def test_group_pca_makes_no_difference_without_pca() -> None:
+    X, labels, subjects = _small(seed=4, k=2, n_subjects=50)
+    sf = pd.DataFrame({"g": np.array(["x", "y"])[labels]})
+    y = (X[:, 1] + 0.5 * X[:, 2] > 0).astype(int)
+    kw: dict[str, Any] = {"subjects": subjects, "min_group_size": 5, "n_boot": 10}
+    own = group_task_probe({"l": X}, y, sf, group_pca="own", **kw)
+    shared = group_task_probe({"l": X}, y, sf, group_pca="pooled", **kw)
+    cols = ["estimate", "ci_low", "ci_high"]
+    np.testing.assert_allclose(shared[cols].to_numpy(), own[cols].to_numpy(), atol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_standardisation_is_standard_scaler_bit_for_bit(dtype: type) -> None:
+    rng = np.random.default_rng(0)
+    X: np.ndarray = (rng.normal(size=(60, 5)) * [1, 10, 1e-3, 1, 1] + [0, 5, 1e4, 0, 0]).astype(dtype)
+    X[:, 3] = 7.0  # a constant feature keeps scale 1
+    Z_train, Z_test = probe_fit._standardise(X[:40], X[40:])
+    scaler = StandardScaler().fit(X[:40])
+    assert Z_train.dtype == dtype and Z_test.dtype == dtype
+    np.testing.assert_array_equal(Z_train, scaler.transform(X[:40]))
+    np.testing.assert_array_equal(Z_test, scaler.transform(X[40:]))
+
+
+def test_split_modules_keep_the_public_names() -> None:
+    from fairssl.similarity import probes as facade
+
+    for name in facade.__all__:
+        assert getattr(facade, name) is not None
+    assert facade.demographic_probe.__module__ == "fairssl.similarity.probe_demographic"
+    assert facade.group_task_probe.__module__ == "fairssl.similarity.probe_task"
 
 
 # ---------------------------------------------------------------------------------------------- properties
@@ -605,6 +681,8 @@ def test_bad_inputs_and_options_raise(tiny: Any) -> None:
         demographic_probe(acts, sf, subjects=subjects, confidence=1.0)
     with pytest.raises(ConfigError, match=r"n_permutations must be an integer >= 0, got -1"):
         demographic_probe(acts, sf, subjects=subjects, n_permutations=-1)
+    with pytest.raises(ConfigError, match=r"group_pca must be one of \('own', 'pooled'\), got 'shared'"):
+        group_task_probe(acts, labels, sf, subjects=subjects, group_pca="shared")
     with pytest.raises(DataError, match=r"labels \(40,\) integer class codes"):
         out_of_fold_proba(acts["l"], np.where(labels == 0, "x", "y"), subjects=subjects)
 

@@ -24,7 +24,7 @@ from fairssl.similarity.probe_common import (
     _select_attributes,
     _units,
 )
-from fairssl.similarity.probe_fit import _FitLog, _oof, subject_folds
+from fairssl.similarity.probe_fit import _FitLog, _oof, _probe_table, subject_folds
 
 PROBE_COLUMNS = [
     "layer",
@@ -204,17 +204,4 @@ def demographic_probe(
                         "p_value": p_value,
                     }
                 )
-    out = pd.DataFrame(records, columns=PROBE_COLUMNS)
-    out.attrs.update(
-        skipped=selection.skipped,
-        skipped_attributes=selection.skipped_attributes,
-        groups=selection.groups,
-        reduced_layers={
-            layer: int(a.shape[1])
-            for layer, a in arrays.items()
-            if max_features is not None and a.shape[1] > max_features
-        },
-        not_converged=log.not_converged,
-        degenerate_fits=log.degenerate,
-    )
-    return out
+    return _probe_table(records, PROBE_COLUMNS, selection, arrays, max_features, log)

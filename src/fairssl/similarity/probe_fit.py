@@ -17,11 +17,13 @@ features for every group's own probe (:func:`fairssl.similarity.probe_task.group
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from sklearn.decomposition import PCA
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
@@ -256,3 +258,30 @@ def out_of_fold_proba(
     folds = subject_folds(subj, y, n_splits=n_splits, seed=seed)
     proba = _oof(X, y, folds, int(y.max()) + 1, C=C, max_features=max_features, seed=seed, log=_FitLog())
     return proba, folds
+
+
+def _probe_table(
+    records: list[dict[str, Any]],
+    columns: Sequence[str],
+    selection: Any,
+    arrays: Mapping[str, np.ndarray],
+    max_features: int | None,
+    log: _FitLog,
+) -> pd.DataFrame:
+    """A probe's result table (``columns``) with what it skipped, reduced and failed to fit in ``attrs``:
+    ``skipped``, ``skipped_attributes``, ``groups`` (from the group ``selection``), ``reduced_layers``
+    ({layer: features} reduced by PCA), ``not_converged`` and ``degenerate_fits`` (counts)."""
+    out = pd.DataFrame(records, columns=list(columns))
+    out.attrs.update(
+        skipped=selection.skipped,
+        skipped_attributes=selection.skipped_attributes,
+        groups=selection.groups,
+        reduced_layers={
+            layer: int(a.shape[1])
+            for layer, a in arrays.items()
+            if max_features is not None and a.shape[1] > max_features
+        },
+        not_converged=log.not_converged,
+        degenerate_fits=log.degenerate,
+    )
+    return out

@@ -26,7 +26,7 @@ from fairssl.similarity.probe_common import (
     _select_attributes,
     _units,
 )
-from fairssl.similarity.probe_fit import _FitLog, subject_folds
+from fairssl.similarity.probe_fit import _FitLog, _probe_table, subject_folds
 
 TASK_PROBE_COLUMNS = [
     "layer",
@@ -220,17 +220,4 @@ def group_task_probe(
                             "above_reference": bool(lo > ref),
                         }
                     )
-    out = pd.DataFrame(records, columns=TASK_PROBE_COLUMNS)
-    out.attrs.update(
-        skipped=selection.skipped,
-        skipped_attributes=selection.skipped_attributes,
-        groups=selection.groups,
-        reduced_layers={
-            layer: int(a.shape[1])
-            for layer, a in arrays.items()
-            if max_features is not None and a.shape[1] > max_features
-        },
-        not_converged=log.not_converged,
-        degenerate_fits=log.degenerate,
-    )
-    return out
+    return _probe_table(records, TASK_PROBE_COLUMNS, selection, arrays, max_features, log)

@@ -345,7 +345,14 @@ def test_long_table_errors(tmp_path: Path) -> None:
 
 # ------------------------------------------------------------------------------------------ registry
 def test_registry_sources_and_dispatch(tmp_path: Path) -> None:
-    assert set(SOURCES) == {"simulate", "mimic3", "mesa", "globem", "arrays", "long", "pbcseq", "folder"}
+    from typing import get_args
+
+    from fairssl.config import DataConfig
+
+    expected = {"simulate", "mimic3", "mesa", "globem", "physionet2012", "nhanes", "arrays", "long", "pbcseq"}
+    assert set(SOURCES) == expected | {"folder"}
+    # the config accepts exactly the registry's sources
+    assert set(get_args(DataConfig.model_fields["source"].annotation)) == set(SOURCES)
     np.savez(tmp_path / "w.npz", **_arrays())
     ds = load_dataset("arrays", tmp_path / "w.npz", seed=1)
     assert isinstance(ds, WindowDataset)

@@ -448,3 +448,20 @@ def test_example_config_loads_the_fixture(tmp_path: Path) -> None:
     assert ds.X.shape == (sum(len(u.gt) for u in users), 5, 101)
     assert ds.attribute_names == ["sex", "age", "age89", "race"]
     assert (tmp_path / "windows" / "X.npy").is_file()
+
+
+def test_reloading_into_out_dir_never_rewrites_a_file_another_reader_has_mapped(tmp_path: Path) -> None:
+    """A study's workers load the dataset while others read it: X.npy is replaced by a rename, so a reader
+    keeps its (old, intact) file instead of dying on a truncated memory map (SIGBUS)."""
+    import os
+
+    users = mesa_users()
+    root = write_mesa(tmp_path / "mesa", users)
+    first = load_mesa(root, out_dir=tmp_path / "windows")
+    before = np.array(first.X[:5])
+    inode = os.stat(tmp_path / "windows" / "X.npy").st_ino
+    second = load_mesa(root, out_dir=tmp_path / "windows")
+    assert os.stat(tmp_path / "windows" / "X.npy").st_ino != inode  # a new file, renamed into place
+    np.testing.assert_array_equal(np.asarray(first.X[:5]), before)  # the old mapping still reads
+    np.testing.assert_array_equal(np.asarray(second.X[:5]), before)
+    assert not list((tmp_path / "windows").glob(".X.*.tmp"))

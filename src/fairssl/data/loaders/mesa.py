@@ -45,7 +45,7 @@ returned dataset maps it read-only, with ``windows.parquet`` and ``dataset.json`
 
 from __future__ import annotations
 
-import json
+import os
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -55,6 +55,7 @@ import numpy as np
 import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
 
+from fairssl.atomic import write_json_atomic, write_parquet_atomic
 from fairssl.data.dataset import WindowDataset
 from fairssl.data.loaders.mesa_demographics import mesa_attributes, read_demographics
 from fairssl.data.loaders.mesa_files import CHANNELS, LIGHT_CHANNELS, RAW_COLUMNS, TASK_COLUMNS, gather
@@ -267,7 +268,11 @@ def load_mesa(
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         x_path = out / "X.npy"
-        X: np.ndarray = np.lib.format.open_memmap(x_path, mode="w+", dtype=np.float32, shape=shape)
+        # written under a private name and renamed into place: another process (a study's workers load
+        # the dataset too) may be reading the previous X.npy through a memory map, and truncating a mapped
+        # file kills its reader (SIGBUS); after the rename it keeps reading the old file
+        x_tmp = out / f".X.{os.getpid()}.npy.tmp"
+        X: np.ndarray = np.lib.format.open_memmap(x_tmp, mode="w+", dtype=np.float32, shape=shape)
     else:
         X = np.empty(shape, dtype=np.float32)
     starts = np.flatnonzero(np.r_[True, mesaid[1:] != mesaid[:-1]])
@@ -281,6 +286,7 @@ def load_mesa(
         if isinstance(X, np.memmap):
             X.flush()
         del X
+        os.replace(x_tmp, x_path)
         X = np.load(x_path, mmap_mode="r")
 
     subject = pd.Series(mesaid).astype(str)
@@ -325,11 +331,11 @@ def load_mesa(
 
 def _write_metadata(ds: WindowDataset, directory: Path) -> None:
     """Write the metadata files of ``WindowDataset.save`` beside an ``X.npy`` already in place."""
-    ds.metadata().to_parquet(directory / "windows.parquet", index=False)
+    write_parquet_atomic(ds.metadata(), directory / "windows.parquet")
     meta = {
         "name": ds.name,
         "channel_names": list(ds.channel_names),
         "attributes": ds.attribute_names,
         "info": ds.info,
     }
-    (directory / "dataset.json").write_text(json.dumps(meta, indent=2))
+    write_json_atomic(directory / "dataset.json", meta)

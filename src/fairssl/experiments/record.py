@@ -28,18 +28,13 @@ import pandas as pd
 
 from fairssl.atomic import write_json_atomic, write_table_atomic
 from fairssl.errors import FairsslError
-
-STAGES = ("evaluation", "inference", "similarity", "probes")
-"""The analysis stages, in order (stage 5's per-run evaluation and study inference, stage 4, probes)."""
-
-GAP_COLUMNS = ["stage", "setup", "attribute", "group", "quantity", "reason", "detail"]
-"""``unavailable.csv``: stage, setup ("" = every setup), attribute, group ("" = not group-specific),
-quantity (e.g. parity_deviation, fairness_metrics, verdict, cka_conditioned), reason (a code), detail
-(one sentence: why, and which setting or data would change it)."""
-
-RECORD_NAME = "analysis.json"
-GAPS_NAME = "unavailable.csv"
-LOG_NAME = "analysis.log"
+from fairssl.report.analysis_record import (  # the files' schema: one definition, read by the report
+    GAPS_NAME,
+    LOG_NAME,
+    RECORD_NAME,
+    STAGES,
+)
+from fairssl.report.analysis_record import UNAVAILABLE_COLUMNS as GAP_COLUMNS
 
 T = TypeVar("T")
 
@@ -114,7 +109,7 @@ class AnalysisRecord:
         return {k: v for k, v in self.stages.items() if v["status"] == "failed"}
 
     def gaps_frame(self) -> pd.DataFrame:
-        frame = pd.DataFrame(self.gaps, columns=GAP_COLUMNS)
+        frame = pd.DataFrame(self.gaps, columns=list(GAP_COLUMNS))
         return frame.drop_duplicates(ignore_index=True)
 
     def to_dict(self) -> dict[str, Any]:

@@ -138,7 +138,7 @@ def inference_gaps(comparison: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 _SKIP_TEXT = {
-    "too_small": "fewer test windows than evaluation.min_group_size = {min_group_size}",
+    "too_small": _SIZE_TEXT["below_min_size"],
     "missing_excluded": "missing values are excluded (evaluation.include_missing = false)",
     "too_few_subjects": "fewer test subjects than the probes' folds (probes.n_splits = {n_splits})",
     "single_class": "only one class among its test windows",

@@ -34,6 +34,11 @@ UNAVAILABLE_COLUMNS = ("stage", "setup", "attribute", "group", "quantity", "reas
 """Columns of ``results/unavailable.csv`` (all text); a grid study's stacked table leads with ``variant``,
 which is kept."""
 
+RECORD_NAME = "analysis.json"
+GAPS_NAME = "unavailable.csv"
+LOG_NAME = "analysis.log"
+"""The analysis record's files in ``results/`` (written by :mod:`fairssl.experiments.record`)."""
+
 NOT_RECORDED = "not_recorded"
 """Status of a stage the record does not list (the analysis stopped before it, or no record at all)."""
 
@@ -134,10 +139,10 @@ def read_unavailable(path: Path) -> tuple[pd.DataFrame, str]:
 def read_analysis_record(root: Path) -> StoredAnalysis:
     """Read ``<root>/results/analysis.json`` and ``unavailable.csv`` (either may be absent or damaged)."""
     res = root / "results"
-    unavailable, unavailable_problem = read_unavailable(res / "unavailable.csv")
+    unavailable, unavailable_problem = read_unavailable(res / GAPS_NAME)
     config = _read_config(root)
-    log = "results/analysis.log" if (res / "analysis.log").is_file() else ""
-    path = res / "analysis.json"
+    log = f"results/{LOG_NAME}" if (res / LOG_NAME).is_file() else ""
+    path = res / RECORD_NAME
     if not path.is_file():
         return StoredAnalysis(
             False, unavailable=unavailable, unavailable_problem=unavailable_problem, config=config

@@ -18,7 +18,6 @@ from fairssl.evaluation.bootstrap import (
     resample_multiplicities,
     single_blas_thread,
 )
-from fairssl.evaluation.counts import encode_subjects
 from fairssl.evaluation.parity import improvement
 from fairssl.evaluation.replicator import ModelReplicator, prepare_inputs
 
@@ -86,7 +85,6 @@ def paired_bootstrap_difference(
         min_subjects,
         min_positives,
     )
-    subject_codes = None if subjects is None else encode_subjects(subjects, len(labels))
     thr_a, thr_b = (threshold, threshold) if isinstance(threshold, (int, float)) else threshold
     model_a, model_b = (
         ModelReplicator(
@@ -104,7 +102,7 @@ def paired_bootstrap_difference(
             deviation=deviation,
             min_subjects=min_subjects,
             min_positives=min_positives,
-            subjects=subject_codes,
+            subjects=subjects,  # encoded by the replicator
         )
         for s, t in ((sa, thr_a), (sb, thr_b))
     )

@@ -1,4 +1,7 @@
-"""Device and thread settings shared by pre-training, fine-tuning and the grid workers."""
+"""Device and thread settings shared by pre-training, fine-tuning and the grid workers.
+
+torch and NumPy are imported inside the functions that use them: the grid and ``fairssl status`` read
+:func:`threads_per_run` without loading torch."""
 
 from __future__ import annotations
 
@@ -6,17 +9,18 @@ import os
 import random
 from typing import TYPE_CHECKING
 
-import numpy as np
-import torch
-
 from fairssl.errors import ConfigError
 
 if TYPE_CHECKING:
+    import torch
+
     from fairssl.config import RuntimeConfig
 
 
 def resolve_device(name: str = "auto") -> torch.device:
     """``auto`` -> CUDA when available, else CPU; ``cuda`` without a GPU is a ConfigError."""
+    import torch
+
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
@@ -38,12 +42,17 @@ def check_device(runtime: RuntimeConfig) -> None:
 def set_threads(threads: int | None) -> None:
     """Pin torch's intra-op threads (a grid worker gets its share of the cores)."""
     if threads is not None:
+        import torch
+
         torch.set_num_threads(int(threads))
         os.environ["OMP_NUM_THREADS"] = str(threads)
 
 
 def seed_everything(seed: int) -> torch.Generator:
     """Seed Python, NumPy and torch; return a CPU generator for data order and augmentations."""
+    import numpy as np
+    import torch
+
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)

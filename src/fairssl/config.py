@@ -320,6 +320,10 @@ class StudyConfig(_Section):
     similarity: SimilarityConfig = Field(default_factory=SimilarityConfig)
     probes: ProbesConfig = Field(default_factory=ProbesConfig)
     runtime: RuntimeConfig = Field(default_factory=RuntimeConfig)
+    replicates: int = Field(1, ge=1, le=100)
+    """Data replicates: each redraws the data (the simulator's dataset, or a loader's subject split) and
+    trains every setup x seed on it; analysis pools them (t on replicates - 1 df), so intervals cover the
+    data split too. 1: one split, as before. Use 3 or more: with 2 the t quantile (df 1) is 12.7."""
     grid: dict[str, list[Any]] = Field(default_factory=dict)
     """Settings to vary: dotted config keys, each with a list of values; the study runs their cartesian
     product (each point a *variant*) x seeds x setups. TOML: ``[grid]`` then

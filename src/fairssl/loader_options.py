@@ -97,4 +97,37 @@ def check_loader_options(config: StudyConfig) -> None:
         )
 
 
-__all__ = ["WINDOW_KEYS", "LoaderOption", "check_loader_options", "loader_options", "window_key"]
+REPLICATE_STRIDE = 1000
+"""Replicate r of a study draws its data with seed ``base + REPLICATE_STRIDE * r`` (far from the small
+seeds a grid usually varies, so a replicate does not reproduce another grid point's data)."""
+
+
+def replicate_key(data: DataConfig) -> tuple[str, int]:
+    """The setting a replicate redraws and its base value: the simulator's ``data.simulate.seed`` (a new
+    simulated dataset), else the loader's split seed ``data.options.seed`` (a new subject split).
+
+    A ConfigError when the source's loader takes no seed (its split is fixed by the files, e.g. the
+    MIMIC-III benchmark's test set): replicates could not redraw anything.
+    """
+    if data.source == "simulate":
+        return "data.simulate.seed", int(data.simulate.seed)
+    _, options = loader_options(data)
+    seed = [o for o in options if o.name == "seed"]
+    if not seed:
+        raise ConfigError(
+            f"replicates redraw the subject split, but data source '{data.source}' has a fixed split (its "
+            "loader takes no seed); set replicates = 1, or use a source whose split is drawn (simulate, "
+            "long, pbcseq, physionet2012, ...)"
+        )
+    return "data.options.seed", int(seed[0].value or 0)
+
+
+__all__ = [
+    "REPLICATE_STRIDE",
+    "WINDOW_KEYS",
+    "LoaderOption",
+    "check_loader_options",
+    "loader_options",
+    "replicate_key",
+    "window_key",
+]

@@ -171,7 +171,7 @@ def _clip(quantity: str, lo: float, hi: float, *, change: bool) -> tuple[float, 
     return float(np.clip(lo, *bounds)), float(np.clip(hi, *bounds))
 
 
-def _component_row(comp: Components, level: float, quantity: str, *, change: bool) -> dict[str, object]:
+def component_row(comp: Components, level: float, quantity: str, *, change: bool) -> dict[str, object]:
     """``estimate`` is the plug-in mean over seeds (what the models scored); the interval is centred on
     the bias-corrected ``estimate_bc`` (a basic-bootstrap-style correction), so it may sit off-centre."""
     lo, hi = comp.interval(level) if np.isfinite(comp.se) else (np.nan, np.nan)
@@ -191,7 +191,7 @@ def _component_row(comp: Components, level: float, quantity: str, *, change: boo
     }
 
 
-def _ordered(setups: Sequence[str], baseline: str) -> list[str]:
+def ordered(setups: Sequence[str], baseline: str) -> list[str]:
     unique = list(dict.fromkeys(setups))
     return ([baseline] if baseline in unique else []) + [s for s in unique if s != baseline]
 
@@ -209,8 +209,8 @@ def study_inference(study: StudyDraws, settings: InferenceSettings | None = None
     cfg = settings or InferenceSettings()
     draws = study.draws
     confidence = 1.0 - cfg.alpha
-    setups = _ordered(study.setups, cfg.baseline)
-    comparisons = _comparisons(setups, cfg)
+    setups = ordered(study.setups, cfg.baseline)
+    plan = comparisons(setups, cfg)
     est_rows, run_rows = [], []
     comps: dict[tuple[str, str], Components] = {}
     for setup in setups:
@@ -224,7 +224,7 @@ def study_inference(study: StudyDraws, settings: InferenceSettings | None = None
                 {
                     "setup": setup,
                     "quantity": quantity,
-                    **_component_row(comp, confidence, quantity, change=False),
+                    **component_row(comp, confidence, quantity, change=False),
                     "sources": _sources(comp.n, ssl=ssl, settings=cfg),
                     "not_covered": _not_covered(comp.n, ssl=ssl, settings=cfg),
                 }
@@ -236,12 +236,12 @@ def study_inference(study: StudyDraws, settings: InferenceSettings | None = None
                         "setup": setup,
                         "seed": seed,
                         "quantity": quantity,
-                        **_component_row(one, confidence, quantity, change=False),
+                        **component_row(one, confidence, quantity, change=False),
                     }
                 )
     estimates = pd.DataFrame(est_rows)
     runs = pd.DataFrame(run_rows)
-    changes = _changes(study, cfg, comparisons, comps)
+    changes = _changes(study, cfg, plan, comps)
     family = {
         "baseline": cfg.baseline,
         "metrics": list(cfg.family_metrics),
@@ -268,7 +268,7 @@ CONTROL_PREFIX = "random:"
 """Setups named ``random:<setup>`` are random-init controls of ``<setup>``."""
 
 
-def _comparisons(setups: list[str], cfg: InferenceSettings) -> list[tuple[str, str, tuple[str, ...]]]:
+def comparisons(setups: list[str], cfg: InferenceSettings) -> list[tuple[str, str, tuple[str, ...]]]:
     """(setup, baseline, family metrics) triples: every SSL setup against the baseline (PD and AUROC in
     the family), against its accuracy-matched supervised reference (PD in the family: AUROC is equal by
     construction) and against its random-init control (both in the family); every control against the
@@ -293,12 +293,12 @@ def _comparisons(setups: list[str], cfg: InferenceSettings) -> list[tuple[str, s
 def _changes(
     study: StudyDraws,
     cfg: InferenceSettings,
-    comparisons: list[tuple[str, str, tuple[str, ...]]],
+    plan: list[tuple[str, str, tuple[str, ...]]],
     comps: dict[tuple[str, str], Components],
 ) -> pd.DataFrame:
     draws = study.draws
     rows = []
-    for setup, baseline, family_metrics in comparisons:
+    for setup, baseline, family_metrics in plan:
         base = study.index(baseline)
         own = study.index(setup)
         seeds = sorted(set(own) & set(base))
@@ -321,6 +321,19 @@ def _changes(
                     "not_covered": _not_covered(comp.n, ssl=True, settings=cfg),
                 }
             )
+    return finish_changes(rows, comps, cfg)
+
+
+def finish_changes(
+    rows: list[dict[str, Any]], comps: dict[tuple[str, str], Components], cfg: InferenceSettings
+) -> pd.DataFrame:
+    """Corrected tests, intervals, relative changes, verdicts and power of change rows.
+
+    Each row holds setup, baseline, quantity, ``_comp`` (the change's :class:`Components`),
+    baseline_estimate, p_value, in_family, sources and not_covered; ``comps`` holds each setup's own
+    components per quantity (for the chance guard). Shared by one study's inference and the pooling of
+    replicates (:mod:`~fairssl.evaluation.pooling`), so both apply the same policy.
+    """
     frame = pd.DataFrame(rows)
     if frame.empty:
         return frame
@@ -335,7 +348,7 @@ def _changes(
         level = float(rec["level"])
         row: dict[str, Any] = {
             **{str(k): v for k, v in rec.items()},
-            **_component_row(change, level, quantity, change=True),
+            **component_row(change, level, quantity, change=True),
         }
         row["n_pairs"] = row.pop("n_seeds")
         lower = _lower_is_better(quantity)

@@ -17,7 +17,8 @@ this setup's AUROC): ``matched_auroc``, ``matched_pd_change[_low/_high]``,
 ``matched_improvement[_low/_high]``, ``matched_verdict`` ("fairer at equal accuracy"); against the
 control ``random:<setup>`` when present: ``control``, ``control_pd_change[_low/_high]``,
 ``control_improvement[_low/_high]``, ``control_verdict``; the family's ``family_size``, ``correction``
-and ``alpha``.
+and ``alpha``; ``replicates``: 1 for one study, R when the row pools R data replicates (then ``n_seeds``,
+``n_pairs`` and ``seeds_needed`` count replicates, :mod:`~fairssl.evaluation.pooling`).
 """
 
 from __future__ import annotations
@@ -89,6 +90,7 @@ SETUP_COLUMNS = [
     "correction",
     "alpha",
     "power",
+    "replicates",
 ]
 
 
@@ -135,6 +137,7 @@ def setup_table(inference: StudyInference, *, baseline: str = "supervised") -> p
             correction=inference.family.get("correction", ""),
             alpha=inference.family.get("alpha", np.nan),
             power=inference.family.get("power", np.nan),
+            replicates=inference.family.get("replicates", 1),
         )
         rows.append(row)
     return pd.DataFrame(rows).reindex(columns=SETUP_COLUMNS)

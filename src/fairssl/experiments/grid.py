@@ -32,10 +32,31 @@ from typing import Any
 
 from fairssl.config import StudyConfig
 from fairssl.finetune.setups import get_setup
+from fairssl.loader_options import REPLICATE_STRIDE, replicate_key
 from fairssl.runtime import threads_per_run
 
 BASE_VARIANT = "base"
 """The variant name of a study without a grid."""
+
+REPLICATE_KEY = "replicate"
+"""The name of the replicate axis in variant names (``replicate=2``, ``key=value, replicate=2``)."""
+
+ID_NEUTRAL_DEFAULTS: dict[str, dict[str, Any]] = {
+    "pretrain": {"method": "simclr", "objective": {}},
+    "finetune": {"mitigation": "none", "mitigation_attributes": [], "mitigation_options": {}},
+}
+"""Settings added after run ids were first issued: at these values they are left out of a run's id, so
+a folder trained before the setting existed keeps its runs (the result is the same: the default is the
+behaviour those runs had). Any other value is part of the id."""
+
+
+def _id_section(section: str, values: dict[str, Any], *, drop: tuple[str, ...] = ()) -> dict[str, Any]:
+    """``values`` of config ``section`` as they enter run ids: ``drop`` keys removed, and keys of
+    :data:`ID_NEUTRAL_DEFAULTS` removed when at their neutral value."""
+    neutral = ID_NEUTRAL_DEFAULTS.get(section, {})
+    return {
+        k: v for k, v in values.items() if k not in drop and not (k in neutral and v == neutral[k])
+    }
 
 
 def content_id(prefix: str, payload: dict[str, Any]) -> str:
@@ -51,6 +72,10 @@ class Variant:
     name: str
     settings: dict[str, Any] = field(compare=False, hash=False)
     config: StudyConfig = field(compare=False, hash=False)
+    point: str = BASE_VARIANT
+    """The grid point's name (``name`` without the replicate); replicates of one point are pooled."""
+    replicate: int = 0
+    """Which replicate of the point (0 to ``replicates - 1``); replicate 0 is the config as given."""
 
     @property
     def slug(self) -> str:
@@ -113,15 +138,37 @@ def variant_name(settings: dict[str, Any]) -> str:
 
 
 def variants(config: StudyConfig) -> list[Variant]:
-    """The grid's points in a deterministic order (the last key varies fastest); one without a grid."""
-    if not config.grid:
-        return [Variant(BASE_VARIANT, {}, config)]
+    """The grid's points in a deterministic order (the last key varies fastest); one without a grid.
+
+    With ``replicates = R > 1`` each point becomes R variants, one per replicate (replicates vary
+    fastest): replicate r redraws the data with seed ``base + REPLICATE_STRIDE * r`` of
+    :func:`~fairssl.loader_options.replicate_key` (the simulator's seed, or a loader's split seed), and
+    is named ``<point>, replicate=r`` (``replicate=r`` without a grid).
+    """
     keys = list(config.grid)
+    points = [dict(zip(keys, combo, strict=True)) for combo in itertools.product(*config.grid.values())]
     out = []
-    for combo in itertools.product(*(config.grid[k] for k in keys)):
-        settings = dict(zip(keys, combo, strict=True))
-        out.append(Variant(variant_name(settings), settings, config.with_settings(settings)))
+    for settings in points:
+        point_config = config.with_settings(settings) if settings else config
+        point = variant_name(settings)
+        if config.replicates == 1:
+            out.append(Variant(point, settings, point_config, point))
+            continue
+        for r in range(config.replicates):
+            extra = replicate_settings(point_config, r)
+            name = f"{point + ', ' if settings else ''}{REPLICATE_KEY}={r}"
+            full = {**settings, **extra}
+            out.append(Variant(name, full, config.with_settings(full), point, r))
     return out
+
+
+def replicate_settings(config: StudyConfig, replicate: int) -> dict[str, Any]:
+    """The settings that make ``replicate`` of ``config``'s data: ``{}`` for replicate 0 (the data as
+    configured), else the data seed shifted by ``REPLICATE_STRIDE * replicate``."""
+    if replicate == 0:
+        return {}
+    key, base = replicate_key(config.data)
+    return {key: int(base) + REPLICATE_STRIDE * replicate}
 
 
 def _expand_variant(variant: Variant) -> tuple[list[RunSpec], list[RunSpec]]:
@@ -132,7 +179,7 @@ def _expand_variant(variant: Variant) -> tuple[list[RunSpec], list[RunSpec]]:
     finetunes: list[RunSpec] = []
     layers = [f"conv{i + 1}" for i in range(len(config.model.widths))]
     threads = threads_per_run(config.runtime)
-    pre_cfg = {k: v for k, v in cfg["pretrain"].items() if k != "seed"}  # ids as before the option
+    pre_cfg = _id_section("pretrain", cfg["pretrain"], drop=("seed",))  # ids as before the option
     for seed in config.seeds:
         pre_seed = seed if config.pretrain.seed is None else config.pretrain.seed
         pre_payload = {"data": data, "model": cfg["model"], "pretrain": pre_cfg, "seed": pre_seed}
@@ -144,7 +191,7 @@ def _expand_variant(variant: Variant) -> tuple[list[RunSpec], list[RunSpec]]:
             payload = {
                 "data": data,
                 "model": cfg["model"],
-                "finetune": {k: v for k, v in cfg["finetune"].items() if k != "setups"},
+                "finetune": _id_section("finetune", cfg["finetune"], drop=("setups",)),
                 "setup": name,
                 "seed": seed,
                 "pretrain": pre_id if setup.pretrained else None,

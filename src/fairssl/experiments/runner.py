@@ -22,6 +22,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from fairssl.config import StudyConfig, save_config
 from fairssl.data.dataset import WindowDataset
 from fairssl.errors import DataError, MachineError, RunError
@@ -164,6 +166,27 @@ def _distinct_data(groups: Sequence[Variant]) -> list[Variant]:
     return list(seen.values())
 
 
+def check_replicates_differ(groups: Sequence[Variant]) -> None:
+    """DataError when a replicate's test set is its point's replicate 0's (same test subjects, same
+    windows): the source ignored the redrawn seed (e.g. the files give their own split), so the
+    replicates would repeat one experiment and their pooled interval would be meaningless."""
+    first = {v.point: v for v in groups if v.replicate == 0}
+    for v in groups:
+        if v.replicate == 0 or v.point not in first:
+            continue
+        a, b = dataset_for(first[v.point].config), dataset_for(v.config)
+        ia, ib = a.indices("test"), b.indices("test")
+        same = set(a.subject[ia].tolist()) == set(b.subject[ib].tolist()) and (
+            len(ia) == len(ib) and np.array_equal(a.X[ia[:64]], b.X[ib[:64]])
+        )
+        if same:
+            raise DataError(
+                f"replicate {v.replicate} of {v.point} has the same test set as replicate 0: data source "
+                f"'{v.config.data.source}' did not redraw its split (the data gives its own split?); "
+                "set replicates = 1 or let the loader draw the split"
+            )
+
+
 def execute_grid(
     config: StudyConfig,
     ws: Workspace,
@@ -289,13 +312,17 @@ def _run_locked(
         )
         if i == 0:
             write_audit(ds, v.config, ws.root / "dataset")
+    if config.replicates > 1:
+        check_replicates_differ(groups)
     for v in groups:  # every variant's encoder must fit its windows: one line before any training
         check_input_length(
             v.config.model, dataset_for(v.config).n_steps, window_key=window_key(v.config.data)
         )
     if len(groups) > 1:
+        reps = f" ({config.replicates} data replicates each)" if config.replicates > 1 else ""
         log(
-            f"grid: {len(groups)} variants x {len(config.seeds)} seeds x {len(config.finetune.setups)} setups"
+            f"grid: {len(groups)} variants{reps} x {len(config.seeds)} seeds x "
+            f"{len(config.finetune.setups)} setups"
         )
     _plan, failed = execute_grid(config, ws, store, specs, log=log, progress=progress)
     if failed:
@@ -313,4 +340,11 @@ def _run_locked(
     analyse_study(config, ws, groups, specs, log=log)
 
 
-__all__ = ["ResumePlan", "check_same_study", "execute_grid", "plan_resume", "run_study"]
+__all__ = [
+    "ResumePlan",
+    "check_replicates_differ",
+    "check_same_study",
+    "execute_grid",
+    "plan_resume",
+    "run_study",
+]

@@ -82,15 +82,20 @@ def study_inference_of(
             setups.append(MATCHED_PREFIX + name)
             seeds.append(spec.seed)
     draws = _resample(first, scores, attributes, config, n_boot=ev.n_boot)
-    settings = InferenceSettings(
+    study = StudyDraws(tuple(setups), tuple(seeds), draws)
+    return study_inference(study, inference_settings(config))
+
+
+def inference_settings(config: StudyConfig) -> InferenceSettings:
+    """The study's testing policy from its ``evaluation`` section."""
+    ev = config.evaluation
+    return InferenceSettings(
         alpha=ev.alpha,
         correction=ev.correction,
         power=ev.power,
         target_pd_change=ev.target_change,
         pretraining_shared=config.pretrain.seed is not None,
     )
-    study = StudyDraws(tuple(setups), tuple(seeds), draws)
-    return study_inference(study, settings)
 
 
 def label_amplification(
@@ -210,4 +215,11 @@ def infer_study(
     return out
 
 
-__all__ = ["accuracy_curve", "infer_study", "label_amplification", "run_summary", "study_inference_of"]
+__all__ = [
+    "accuracy_curve",
+    "infer_study",
+    "inference_settings",
+    "label_amplification",
+    "run_summary",
+    "study_inference_of",
+]

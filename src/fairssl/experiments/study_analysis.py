@@ -50,6 +50,7 @@ def analyse_study(
         stack_tables(ws.results, [(v.name, ws.results)])
     else:
         parts = []
+        analysed: list[tuple[Variant, Path]] = []
         for v in groups:
             sub = Workspace(ws.root / "variants" / v.slug, runs_root=ws.runs)
             ds = dataset_for(v.config)
@@ -60,8 +61,14 @@ def analyse_study(
             records.append(record)
             _report(build_report, sub.root, log)
             parts.append((v.name, sub.results))
+            analysed.append((v, sub.results))
         stack_tables(ws.results, parts)
         _merge_records(ws.results, records)
+        if config.replicates > 1:
+            from fairssl.experiments.stage_pooling import pool_study
+
+            log(f"pooling {config.replicates} replicates")
+            pool_study(config, ws.results, analysed)
     write_manifest(ws.results)  # every table as written: the report refuses tables changed since
     _report(build_report, ws.root, log)
     _raise_failures(records)

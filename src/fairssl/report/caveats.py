@@ -31,6 +31,14 @@ def seed_caveat(comp: pd.DataFrame) -> str:
     if not np.isfinite(n_seeds).any():
         return ""
     n = int(np.nanmax(n_seeds))
+    reps = numeric_column(comp, "replicates")
+    if np.isfinite(reps).any() and np.nanmax(reps) > 1:  # pooled over data replicates: n counts them
+        if n < 5:
+            return (
+                f"Caveat: {n} data replicates; intervals are t intervals on {n - 1} degrees of freedom "
+                "and wide with so few replicates."
+            )
+        return ""
     if n == 1:
         return (
             "Caveat: one seed per setup; intervals reflect test-set resampling only. Use several seeds "

@@ -109,15 +109,23 @@ def _evaluation_note(record: StoredAnalysis, root: Path, results: pd.DataFrame) 
     return stage_note(record, "evaluation", root=root) or "No results/results.parquet in the run folder."
 
 
-def _grid_placeholders(n_variants: int) -> list[Section]:
+def _grid_placeholders(n_variants: int, *, replicates: bool = False) -> list[Section]:
     """The result sections of a grid study's page: each points to the variants' own reports."""
     out = []
     for sid, title in SECTIONS[2:-3]:
         sec = Section(sid, title)
-        sec.notes.append(
-            f"This study is a grid of {n_variants} variants: the {title.lower()} section of each "
-            "variant is in its own report (links in the summary above)."
-        )
+        if replicates:
+            note = (
+                f"This study has {n_variants} data replicates (grid points x replicates): the "
+                f"{title.lower()} section of each replicate is in its own report (links in the summary "
+                "above); the summary's comparison pools the replicates."
+            )
+        else:
+            note = (
+                f"This study is a grid of {n_variants} variants: the {title.lower()} section of each "
+                "variant is in its own report (links in the summary above)."
+            )
+        sec.notes.append(note)
         out.append(sec)
     return out
 
@@ -172,7 +180,9 @@ def _build(run_dir: str | Path, *, formats: Sequence[str] = FORMATS) -> Path:
     variants = variants_section(w, comp, stored.pool)
     eval_note = _evaluation_note(record, root, results)
     if len(links) > 1:  # a grid: each variant has its own full report; never pool them here
-        sections = [audit, variants, *_grid_placeholders(len(links)), metrics_section(w, results, eval_note)]
+        pooled = (root / "results" / "replicates.json").is_file()
+        placeholders = _grid_placeholders(len(links), replicates=pooled)
+        sections = [audit, variants, *placeholders, metrics_section(w, results, eval_note)]
     else:
         sections = [
             audit,

@@ -1,16 +1,23 @@
-"""Throughput of the full SimCLR pre-training step against the model-only step, measured in one run.
+"""Throughput of one pre-training step of every objective against a model-only step, measured in one run.
 
-    python benchmarks/pretrain.py            # MIMIC shape: C=76, T=48, batch 128, "default" preset
+    python benchmarks/pretrain.py            # MIMIC shape: C=76, T=48, batch 128, paper encoder
     python benchmarks/pretrain.py --quick    # smoke size
+    python benchmarks/pretrain.py --methods simclr byol --device cuda
 
-Full step: draw two views of a batch with the "default" augmentation preset, encoder + projection head
-on both views (one forward pass of the 2B stacked views), NT-Xent (temperature 0.1), backward, SGD
-step. Model-only step: the same forward/backward/optimiser on two pre-made views. The fraction
-full / model-only says how much augmenting costs; target >= 0.7 (augmentation takes at most ~30% of
-a step). Batches cycle through a pool of windows so the augmentation sees fresh inputs. Steps of the
-two kinds alternate in rounds (the machine may be shared); each rate is the best over the rounds and
-the fraction is best full / best model-only (the median of the per-round fractions is printed too).
-Torch runs with its default thread count (printed).
+Per method (:data:`fairssl.ssl.objectives.OBJECTIVES`) three steps are timed on batches of 128 windows:
+
+- *model only*: encoder forward + backward on one batch (one view) with a dummy loss (the mean of the
+  representation), SGD step. The floor every objective pays at least once per batch.
+- *objective, no augmentation*: the objective's full step (``objective.loss``, backward, SGD step,
+  ``after_step``) with the augmentation replaced by the identity: what the objective's heads, extra
+  passes (two views, BYOL's target) and loss cost. Same as the full step for ``masked`` (no views).
+- *full*: the objective's step as pre-training runs it (``pretrain.augmentation = "default"``).
+
+Printed per method: windows/s of each, and the ratios full / model-only (1/ratio = how many
+model-only steps one pre-training step costs; two views alone make it about 0.5) and
+full / no-augmentation (the share of the step left after augmenting; 1 for ``masked``). Steps of
+every kind alternate in rounds (the machine may be shared); each rate is the best over the rounds.
+Batches cycle through a pool of windows. Torch runs with its default thread count (printed).
 """
 
 from __future__ import annotations
@@ -19,16 +26,16 @@ import argparse
 import time
 from collections.abc import Callable
 
-import numpy as np
 import torch
 from torch import Tensor
 
-from fairssl.ssl.augment import build_augmentation, make_views
-from fairssl.ssl.encoder import Encoder
-from fairssl.ssl.heads import ProjectionHead
-from fairssl.ssl.ntxent import nt_xent
+from fairssl.config import ModelConfig, PretrainConfig
+from fairssl.ssl.augment import build_augmentation
+from fairssl.ssl.objectives import OBJECTIVES, build_objective
+from fairssl.ssl.pretrain import build_encoder
 
 C, T, BATCH = 76, 48, 128
+MODEL = ModelConfig()  # the paper's encoder (32/64/96, kernels 24/16/8) and projection 256-128-50
 
 
 def sync(device: torch.device) -> None:
@@ -36,17 +43,14 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def make_model_step(device: torch.device, seed: int) -> Callable[[Tensor, Tensor], float]:
-    """SGD step on two views (B, C, T): encoder + projection on both, NT-Xent, backward, update."""
-    torch.manual_seed(seed)
-    encoder = Encoder(C, n_steps=T).to(device)
-    head = ProjectionHead(encoder.out_dim).to(device)
-    optimiser = torch.optim.SGD([*encoder.parameters(), *head.parameters()], lr=0.1)
+def model_only_step(device: torch.device) -> Callable[[Tensor], float]:
+    """Encoder forward + backward on one view with a dummy loss (mean representation), SGD step."""
+    torch.manual_seed(1)
+    encoder = build_encoder(MODEL, C, T).to(device)
+    optimiser = torch.optim.SGD(encoder.parameters(), lr=0.01)
 
-    def step(v1: Tensor, v2: Tensor) -> float:
-        b = v1.shape[0]
-        z = head(encoder(torch.cat([v1, v2])))  # (2B, 50)
-        loss = nt_xent(z[:b], z[b:], temperature=0.1)
+    def step(x: Tensor) -> float:
+        loss = encoder(x).mean()  # (B, D) -> scalar
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         optimiser.step()
@@ -55,12 +59,37 @@ def make_model_step(device: torch.device, seed: int) -> Callable[[Tensor, Tensor
     return step
 
 
-def rate(fn: Callable[[int], object], n_steps: int, device: torch.device) -> float:
-    """Windows per second of ``n_steps`` calls ``fn(i)``, each on one batch of BATCH windows."""
+def objective_step(
+    method: str, device: torch.device, *, augment: bool, generator: torch.Generator
+) -> Callable[[Tensor], float]:
+    """One pre-training step of ``method`` as :func:`fairssl.ssl.pretrain.pretrain` runs it."""
+    torch.manual_seed(1)
+    encoder = build_encoder(MODEL, C, T).to(device)
+    config = PretrainConfig(method=method, augmentation="default")
+    objective = build_objective(method, encoder, model=MODEL, config=config, window_shape=(C, T))
+    if not augment and hasattr(objective, "augmentation"):
+        objective.augmentation = build_augmentation("none")  # the identity: views are the batch itself
+    optimiser = torch.optim.SGD([*encoder.parameters(), *objective.parameters()], lr=0.01)
+    encoder.train()
+    objective.train()
+
+    def step(x: Tensor) -> float:
+        loss = objective.loss(encoder, x, generator)
+        optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        optimiser.step()
+        objective.after_step(encoder)
+        return float(loss.detach())
+
+    return step
+
+
+def rate(fn: Callable[[Tensor], float], pool: Tensor, n_steps: int, device: torch.device) -> float:
+    """Windows per second of ``n_steps`` calls of ``fn`` on batches cycling through ``pool``."""
     sync(device)
     start = time.perf_counter()
     for i in range(n_steps):
-        fn(i)
+        fn(pool[i % pool.shape[0]])
     sync(device)
     return n_steps * BATCH / (time.perf_counter() - start)
 
@@ -69,51 +98,40 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--quick", action="store_true", help="smoke size (few steps, one round)")
+    parser.add_argument("--quick", action="store_true", help="smoke size (few steps, two rounds)")
     parser.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    parser.add_argument("--methods", nargs="+", default=list(OBJECTIVES), choices=list(OBJECTIVES))
     args = parser.parse_args()
     if args.threads > 0:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
-    n_batches, n_steps, rounds = (4, 3, 2) if args.quick else (16, 10, 10)
+    n_batches, n_steps, rounds = (3, 3, 2) if args.quick else (8, 10, 5)
 
     source = "torch default" if args.threads == 0 else "--threads"
     print(f"torch {torch.__version__}, device {device}, threads {torch.get_num_threads()} ({source})")
-    print(f"batch {BATCH} windows of C={C} x T={T}; preset 'default'; {rounds} rounds of {n_steps} steps")
+    print(f"batch {BATCH} windows of C={C} x T={T}; paper encoder; {rounds} rounds of {n_steps} steps")
 
     generator = torch.Generator(device=device).manual_seed(0)
     pool = torch.randn(n_batches, BATCH, C, T, generator=generator, device=device)  # (batches, B, C, T)
-    augmentation = build_augmentation("default")
-    views = [make_views(pool[i], augmentation, generator=generator) for i in range(n_batches)]
-
-    full_step = make_model_step(device, seed=1)
-    model_step = make_model_step(device, seed=1)
-
-    def full(i: int) -> object:
-        v1, v2 = make_views(pool[i % n_batches], augmentation, generator=generator)
-        return full_step(v1, v2)
-
-    def model_only(i: int) -> object:
-        v1, v2 = views[i % n_batches]
-        return model_step(v1, v2)
-
-    full(0)  # warm-up
-    model_only(0)
-    full_rates, model_rates = [], []
+    steps: dict[str, Callable[[Tensor], float]] = {"model only": model_only_step(device)}
+    for method in args.methods:
+        steps[f"{method} no-aug"] = objective_step(method, device, augment=False, generator=generator)
+        steps[method] = objective_step(method, device, augment=True, generator=generator)
+    for fn in steps.values():
+        fn(pool[0])  # warm-up
+    best = dict.fromkeys(steps, 0.0)
     for _ in range(rounds):
-        model_rates.append(rate(model_only, n_steps, device))
-        full_rates.append(rate(full, n_steps, device))
-    fractions = [f / m for f, m in zip(full_rates, model_rates, strict=True)]
-    fraction = max(full_rates) / max(model_rates)
-    print(f"\n{'step':<34} {'windows/s':>10}")
-    print(f"{'model only (pre-made views)':<34} {max(model_rates):>10,.0f}")
-    print(f"{'full (augment + model)':<34} {max(full_rates):>10,.0f}")
-    print(
-        f"fraction full / model-only: {fraction:.2f} (best rates; per-round median "
-        f"{float(np.median(fractions)):.2f}, range {min(fractions):.2f}-{max(fractions):.2f}); "
-        "target >= 0.7: " + ("met" if fraction >= 0.7 else "NOT met")
-    )
+        for name, fn in steps.items():
+            best[name] = max(best[name], rate(fn, pool, n_steps, device))
+
+    model = best["model only"]
+    print(f"\nmodel only (encoder, one view, dummy loss): {model:,.0f} windows/s\n")
+    header = f"{'method':<8} {'full w/s':>10} {'no-aug w/s':>11} {'full/model':>11} {'full/no-aug':>12}"
+    print(header)
+    for method in args.methods:
+        full, bare = best[method], best[f"{method} no-aug"]
+        print(f"{method:<8} {full:>10,.0f} {bare:>11,.0f} {full / model:>11.2f} {full / bare:>12.2f}")
 
 
 if __name__ == "__main__":

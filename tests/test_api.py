@@ -96,8 +96,10 @@ def simulator_study(tiny_config_dict, tmp_path_factory) -> SimpleNamespace:
 # ---------------------------------------------------------------------------------------------- import
 def test_import_fairssl_loads_neither_torch_nor_pandas() -> None:
     code = (
-        "import sys, fairssl; heavy = [m for m in ('torch', 'pandas', 'fairssl.api') if m in sys.modules]; "
-        "print(','.join(heavy)); print(callable(fairssl.assess), 'assess' in dir(fairssl))"
+        "import sys, fairssl; "
+        "heavy = [m for m in ('torch', 'pandas', 'fairssl.api', 'fairssl.metrics') if m in sys.modules]; "
+        "print(','.join(heavy)); "
+        "print(callable(fairssl.assess) and callable(fairssl.group_metrics), 'assess' in dir(fairssl))"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     heavy, lazy = done.stdout.splitlines()

@@ -20,25 +20,47 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
+    from fairssl import metrics
     from fairssl.api import assess, load_study
+    from fairssl.metrics import GroupMetrics, GroupMetricsAccumulator, group_metrics
     from fairssl.study import Study
 
-_LAZY = {"assess": "fairssl.api", "load_study": "fairssl.api", "Study": "fairssl.study"}
+_LAZY = {
+    "assess": "fairssl.api",
+    "load_study": "fairssl.api",
+    "Study": "fairssl.study",
+    "group_metrics": "fairssl.metrics",
+    "GroupMetrics": "fairssl.metrics",
+    "GroupMetricsAccumulator": "fairssl.metrics",
+}
 """Public name -> the module defining it, imported on first access (PEP 562)."""
+_SUBMODULES = ("metrics",)
+"""Public subpackages, imported on first access (``fairssl.metrics`` without ``import fairssl.metrics``)."""
 
-__all__ = ["Study", "__version__", "assess", "load_study"]
+__all__ = [
+    "GroupMetrics",
+    "GroupMetricsAccumulator",
+    "Study",
+    "__version__",
+    "assess",
+    "group_metrics",
+    "load_study",
+    "metrics",
+]
 
 
 def __getattr__(name: str) -> Any:
+    import importlib
+
+    if name in _SUBMODULES:
+        return importlib.import_module(f"fairssl.{name}")  # the import binds it as an attribute too
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'fairssl' has no attribute {name!r}")
-    import importlib
-
     value = getattr(importlib.import_module(module), name)
     globals()[name] = value
     return value
 
 
 def __dir__() -> list[str]:
-    return sorted({*globals(), *_LAZY})
+    return sorted({*globals(), *_LAZY, *_SUBMODULES})

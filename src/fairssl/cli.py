@@ -12,25 +12,26 @@ Every failure is one line on stderr, never a traceback:
 
 Only typer and rich are imported at start-up; each command imports what it needs, so ``fairssl --help``
 starts in a fraction of a second.
+
+This module holds the commands and their options. The failure handling is :mod:`fairssl.cli_errors`,
+the consoles and the summary table :mod:`fairssl.cli_output`, ``config --show``'s rendering
+:mod:`fairssl.cli_config`.
 """
 
 from __future__ import annotations
 
-import contextvars
-import functools
-import os
-import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
-from rich import box
-from rich.console import Console
-from rich.table import Table
 
-from fairssl.errors import ConfigError, FairsslError
-from fairssl.os_errors import os_error_line, sqlite_error_line
+from fairssl.cli_config import show_config as _show_config
+from fairssl.cli_errors import LOG_NAME, user_errors
+from fairssl.cli_errors import note_run_folder as _note_run_folder
+from fairssl.cli_output import err, out
+from fairssl.cli_output import logger as _logger
+from fairssl.cli_output import print_summary as _print_summary
+from fairssl.errors import ConfigError
 
 app = typer.Typer(
     add_completion=False,
@@ -38,108 +39,6 @@ app = typer.Typer(
     help="Does self-supervised pre-training make my model fairer, at what cost, and where? "
     "(the five-stage assessment of Yfantidou et al., KDD 2024)",
 )
-out = Console()
-err = Console(stderr=True)
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-_run_folder: contextvars.ContextVar[Path | None] = contextvars.ContextVar("fairssl_run_folder", default=None)
-"""The run folder of the current command, once known: where an internal error's log goes."""
-
-LOG_NAME = "fairssl-error.log"
-
-
-def _write_crash_log(exc: BaseException) -> Path | None:
-    """The traceback of an unexpected error, written to the run folder (when known and writable) or a
-    temp file; None when neither can be written."""
-    import tempfile
-    import time
-    import traceback
-
-    from fairssl import __version__
-
-    text = (
-        f"fairssl {__version__}, Python {sys.version.split()[0]}, {time.strftime('%Y-%m-%d %H:%M:%S')}\n"
-        f"command: {' '.join(sys.argv)}\n\n"
-        + "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-    )
-    folder = _run_folder.get()
-    if folder is not None and folder.is_dir():
-        try:
-            (folder / LOG_NAME).write_text(text, encoding="utf-8")
-            return folder / LOG_NAME
-        except OSError:
-            pass
-    try:
-        fd, name = tempfile.mkstemp(prefix="fairssl-error-", suffix=".log")
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        return Path(name)
-    except OSError:
-        return None
-
-
-def _fail(line: str, code: int) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {line}", highlight=False, soft_wrap=True, markup=True)
-    return typer.Exit(code)
-
-
-def _internal_error(exc: BaseException) -> typer.Exit:
-    summary = " ".join(f"{type(exc).__name__}: {exc}".split())
-    summary = summary if len(summary) <= 200 else summary[:197] + "..."
-    log = _write_crash_log(exc)
-    where = f"the traceback is in {log}" if log is not None else "no log could be written"
-    return _fail(f"internal error ({_escape(summary)}); {where}; please report it with that file", 1)
-
-
-def _escape(text: str) -> str:
-    from rich.markup import escape
-
-    return escape(text)
-
-
-def user_errors(fn: F) -> F:
-    """One line on stderr for every failure: a FairsslError's message and exit code; an OSError as
-    :func:`os_error_line` (exit 2); Ctrl-C exit 130; anything else an internal error (exit 1, traceback
-    in a log file)."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        token = _run_folder.set(None)
-        try:
-            return fn(*args, **kwargs)
-        except FairsslError as exc:
-            raise _fail(_escape(str(exc)), exc.exit_code) from None
-        except KeyboardInterrupt:
-            err.print("interrupted: finished runs are kept; run the same command again to resume")
-            raise typer.Exit(130) from None
-        except (typer.Exit, typer.Abort, typer.TyperException):
-            raise
-        except OSError as exc:
-            line = os_error_line(exc)
-            raise (_fail(_escape(line), 2) if line is not None else _internal_error(exc)) from None
-        except Exception as exc:
-            if os.environ.get("FAIRSSL_DEBUG"):  # developers: the traceback itself
-                raise
-            line = sqlite_error_line(exc, _run_folder.get())
-            raise (_fail(_escape(line), 2) if line is not None else _internal_error(exc)) from None
-        finally:
-            _run_folder.reset(token)
-
-    return wrapper  # type: ignore[return-value]
-
-
-def _note_run_folder(path: Path) -> None:
-    """Remember the command's run folder (where an internal error's log will go)."""
-    _run_folder.set(Path(path))
-
-
-def _logger() -> Callable[[str], None]:
-    """Progress lines: to stderr on a terminal, else plain prints (logs and pipes)."""
-    if err.is_terminal:
-        return lambda m: err.print(m, highlight=False)
-    return print
 
 
 ConfigOpt = Annotated[
@@ -189,23 +88,6 @@ def _reanalyse(run_dir: Path, settings: dict[str, Any]) -> Path:
     from fairssl.experiments.study_analysis import reanalyse
 
     return reanalyse(run_dir, settings, log=_logger())
-
-
-def _print_summary(run_dir: Path) -> None:
-
-    from fairssl.report.inputs import read_stored_results
-    from fairssl.report.tables import headline, summary_table
-
-    comparison = read_stored_results(run_dir).comparison
-    table = summary_table(comparison)
-    view = Table(title="fairssl: SSL setups vs supervised", title_style="bold", box=box.SIMPLE_HEAD)
-    for col in table.columns:
-        view.add_column(str(col), justify="left" if col == "setup" else "right", no_wrap=True)
-    for _, row in table.iterrows():
-        view.add_row(*[f"{v:.3f}" if isinstance(v, float) else str(v) for v in row])
-    console = out if out.is_terminal else Console(width=120)  # logs and pipes: no wrapped intervals
-    console.print(view)
-    console.print(headline(comparison), highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -395,55 +277,11 @@ def config_cmd(
     out.print(_show_config(cfg), highlight=False, markup=False, soft_wrap=True)
 
 
-def _toml_value(value: Any) -> str | None:
-    """A loader default as a TOML value (tuples as lists, paths as strings); None if TOML has none."""
-    import json
-
-    if isinstance(value, Path):
-        value = str(value)
-    if isinstance(value, tuple):
-        value = list(value)
-    if value is None or not isinstance(value, (str, int, float, bool, list, dict)):
-        return None
-    try:
-        return json.dumps(value)
-    except TypeError:
-        return None
-
-
-def _show_config(cfg: Any) -> str:
-    """The resolved config as TOML; ``[data.options]`` lists every option of the source's loader
-    (given, else its default; options without a TOML value as comments); ``[data.simulate]`` only for
-    the simulator."""
-    from fairssl.config_text import to_toml
-    from fairssl.loader_options import loader_options
-
-    data_dict = cfg.to_dict()
-    section = data_dict.pop("data")
-    simulate = section.pop("simulate")
-    section.pop("options")
-    loader, options = loader_options(cfg.data)
-    lines = ["[data]", to_toml(section).rstrip()]
-    if cfg.data.source == "simulate":
-        lines += ["", "[data.simulate]", to_toml(simulate, "data.simulate").rstrip()]
-    else:
-        lines += ["", f"[data.options]  # {loader}: every option, the given ones and the defaults"]
-        for opt in options:
-            text = _toml_value(opt.value)
-            if opt.required:
-                lines.append(f"# {opt.name} = ...  # required, no default: set data.options.{opt.name}")
-            elif text is None:
-                shown = "none (the loader decides)" if opt.value is None else repr(opt.value)
-                lines.append(f"# {opt.name}: default {shown}")
-            else:
-                lines.append(f"{opt.name} = {text}" + ("" if opt.given else "  # default"))
-    scalars = {k: v for k, v in data_dict.items() if not isinstance(v, dict)}
-    tables = {k: v for k, v in data_dict.items() if isinstance(v, dict)}
-    return "\n".join([to_toml(scalars).rstrip(), "", *lines, "", to_toml(tables).rstrip()]) + "\n"
-
-
 def main() -> None:
     app()
+
+
+__all__ = ["LOG_NAME", "app", "main", "user_errors"]
 
 
 if __name__ == "__main__":

@@ -87,10 +87,17 @@ class PretrainConfig(_Section):
     lr: float = Field(0.1, gt=0.0)
     optimizer: Literal["sgd", "adam"] = "sgd"
     momentum: float = Field(0.0, ge=0.0, lt=1.0)
+    method: Literal["simclr", "vicreg", "byol", "masked"] = "simclr"
+    """Self-supervised objective (:mod:`fairssl.ssl.objectives`): simclr (the paper's) | vicreg | byol |
+    masked (reconstruction of masked time patches; uses no augmentation)."""
+    objective: dict[str, Any] = Field(default_factory=dict)
+    """The method's own options, e.g. ``{mask_ratio = 0.5}`` for masked; empty: its defaults."""
     temperature: float = Field(0.1, gt=0.0)
+    """NT-Xent temperature (simclr only)."""
     augmentation: str | list[str | dict[str, dict[str, Any]]] = "paper"
+    """The views' augmentation (simclr, vicreg, byol)."""
     patience: int = Field(10, ge=0)
-    """Early stopping on validation NT-Xent; 0 disables it."""
+    """Early stopping on the method's validation loss; 0 disables it."""
     tri_axial: list[tuple[int, int, int]] = Field(default_factory=list)
     """Channel index triples of tri-axial sensors (x, y, z), used by the rotation_3d augmentation."""
     pool: str = "full"
@@ -111,6 +118,18 @@ class PretrainConfig(_Section):
         except ConfigError as err:  # re-raised by pydantic with the key's name
             raise ValueError(str(err)) from None
         return v
+
+    @model_validator(mode="after")
+    def _objective(self) -> PretrainConfig:
+        if not self.objective:  # the defaults are valid (and the check would import torch)
+            return self
+        from fairssl.ssl.objectives import check_objective_options
+
+        try:
+            check_objective_options(self.method, self.objective)
+        except ConfigError as err:  # re-raised by pydantic under the section's name
+            raise ValueError(str(err)) from None
+        return self
 
 
 class FinetuneConfig(_Section):

@@ -46,6 +46,8 @@ profile = "quick"            # quick (minutes on a laptop) | paper (the KDD 2024
                              # profile's value; uncommenting one pins it for both profiles
 output_dir = "fairssl-runs"  # each run writes a folder <output_dir>/<name>-<hash>/
 seeds = [0, 1, 2]            # several seeds give confidence intervals across runs
+replicates = 1               # data replicates: each redraws the data (simulator seed or the loader's split
+                             # seed) and trains again; 3+ pools them so intervals cover the split too
 
 [data]
 source = "simulate"   # simulate | mimic3 | mesa | globem | physionet2012 | nhanes | arrays | long
@@ -84,10 +86,12 @@ batch_size = 128
 optimizer = "sgd"            # sgd | adam
 lr = 0.1                     # cosine-decayed to 0 over the configured epochs
 # momentum = 0.9             # profile: quick 0.9, paper 0.0
-temperature = 0.1
+method = "simclr"            # simclr (the paper's) | vicreg | byol | masked (fairssl.ssl.objectives)
+# objective = { mask_ratio = 0.5, patch_length = 8 }   # the method's own options (here: masked's)
+temperature = 0.1            # NT-Xent temperature (simclr)
 augmentation = "paper"       # paper (scale+negate) | paper_fixed | default | none | a list such as
                              # ["scaling", { time_warp = { sigma = 0.2 } }]
-# patience = 0               # profile: quick 0, paper 10 (early stopping on validation NT-Xent; 0 = off)
+# patience = 0               # profile: quick 0, paper 10 (early stop on the method's val. loss; 0 = off)
 # tri_axial = [[0, 1, 2]]    # channel triples of tri-axial sensors, for the rotation_3d augmentation
 pool = "full"                # pre-training data: full | balanced:race | group:sex=female | exclude:race=black
 # seed = 2                   # one encoder pre-trained with seed 2 serves every seed (the paper); default:

@@ -410,3 +410,45 @@ def test_values_too_large_are_named(value: float, pattern: str) -> None:
     table.loc[(table["sid"] == "p1") & (table["day"] == 3), "pain"] = value
     with pytest.raises(DataError, match=pattern):
         _cut(table, "day")
+
+
+def test_memmap_output_is_renamed_into_place_so_a_reader_of_the_previous_file_keeps_it(
+    tmp_path: Path,
+) -> None:
+    """The memory map is written under a private name and renamed over ``memmap_path`` when complete: a
+    reader that mapped the previous file keeps reading it intact (no in-place truncation, no SIGBUS)."""
+    import os
+
+    kw = {"subject_col": "sid", "time_col": "t", "channels": ["c0", "c1"], "label_col": "lab", "window": 3}
+    path = tmp_path / "X.npy"
+    first = windows_from_long(_long({"a": 7, "b": 6}, seed=1), memmap_path=path, **kw)  # type: ignore[arg-type]
+    before = np.array(first.X)
+    reader = np.load(path, mmap_mode="r")  # another process's view of the previous file
+    inode = os.stat(path).st_ino
+    table = _long({"a": 9, "b": 8, "c": 5}, seed=2)
+    second = windows_from_long(table, memmap_path=path, **kw)  # type: ignore[arg-type]
+    assert os.stat(path).st_ino != inode  # a new file, renamed into place
+    np.testing.assert_array_equal(np.asarray(reader), before)  # the old mapping still reads the old windows
+    np.testing.assert_array_equal(np.asarray(first.X), before)
+    np.testing.assert_array_equal(np.load(path), windows_from_long(table, **kw).X)  # type: ignore[arg-type]
+    assert isinstance(second.X, np.memmap) and Path(str(second.X.filename)) == path
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["X.npy"]  # no temporary file left behind
+
+
+def test_a_failed_memmap_write_leaves_the_previous_file_and_no_temporary(tmp_path: Path, monkeypatch) -> None:
+    from fairssl.data import window_writer
+
+    kw = {"subject_col": "sid", "time_col": "t", "channels": ["c0", "c1"], "label_col": "lab", "window": 3}
+    path = tmp_path / "X.npy"
+    table = _long({"a": 7, "b": 6})
+    windows_from_long(table, memmap_path=path, **kw)  # type: ignore[arg-type]
+    previous = np.load(path)
+
+    def broken(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(window_writer, "_fill", broken)
+    with pytest.raises(OSError, match="No space left"):
+        windows_from_long(_long({"a": 9}, seed=3), memmap_path=path, **kw)  # type: ignore[arg-type]
+    np.testing.assert_array_equal(np.load(path), previous)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["X.npy"]

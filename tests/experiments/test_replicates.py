@@ -33,9 +33,7 @@ def _config(tiny: dict[str, Any], **extra: Any) -> StudyConfig:
 def test_replicates_expand_each_grid_point(tiny_config_dict: dict[str, Any]) -> None:
     cfg = _config(tiny_config_dict, replicates=3, grid={"finetune.lr": [0.1, 0.2]})
     vs = variants(cfg)
-    assert [v.name for v in vs] == [
-        f"finetune.lr={lr}, replicate={r}" for lr in (0.1, 0.2) for r in range(3)
-    ]
+    assert [v.name for v in vs] == [f"finetune.lr={lr}, replicate={r}" for lr in (0.1, 0.2) for r in range(3)]
     assert [v.point for v in vs] == ["finetune.lr=0.1"] * 3 + ["finetune.lr=0.2"] * 3
     seeds = [v.config.data.simulate.seed for v in vs]
     assert seeds == [0, REPLICATE_STRIDE, 2 * REPLICATE_STRIDE] * 2
@@ -64,6 +62,15 @@ def test_settings_added_later_leave_run_ids_alone_at_their_neutral_value() -> No
         "method": "vicreg",
     }
     assert set(ID_NEUTRAL_DEFAULTS) == {"pretrain", "finetune"}
+    # without a mitigation, its targets and options do not enter the id (a grid's `none` cell)
+    ft = {
+        "lr": 1e-3,
+        "mitigation": "none",
+        "mitigation_attributes": ["sex"],
+        "mitigation_options": {"eta": 1},
+    }
+    assert _id_section("finetune", ft) == {"lr": 1e-3}
+    assert _id_section("finetune", {**ft, "mitigation": "reweigh"}) == {**ft, "mitigation": "reweigh"}
 
 
 def test_replicate_key_per_source(tiny_config_dict: dict[str, Any]) -> None:
@@ -77,7 +84,7 @@ def test_replicate_key_per_source(tiny_config_dict: dict[str, Any]) -> None:
     # a folder's split is given by its files; a loader that draws only part of the split (MIMIC-III
     # redraws validation, not the benchmark's test set) is caught on its data (next test)
     fixed = StudyConfig.model_validate({"data": {"source": "folder", "path": "/m"}, "replicates": 2})
-    with pytest.raises(ConfigError, match="fixed split.*replicates = 1"):
+    with pytest.raises(ConfigError, match=r"fixed split.*replicates = 1"):
         variants(fixed)
 
 
@@ -100,9 +107,7 @@ def _npz(path: Path, *, with_split: bool) -> Path:
 def test_a_source_that_ignores_the_seed_is_refused_before_training(tmp_path: Path) -> None:
     for given, expect in ((True, True), (False, False)):
         path = _npz(tmp_path / f"w{given}.npz", with_split=given)
-        cfg = StudyConfig.model_validate(
-            {"data": {"source": "arrays", "path": str(path)}, "replicates": 2}
-        )
+        cfg = StudyConfig.model_validate({"data": {"source": "arrays", "path": str(path)}, "replicates": 2})
         if expect:
             with pytest.raises(DataError, match="replicate 1 of base has the same test set"):
                 check_replicates_differ(variants(cfg))
@@ -139,3 +144,25 @@ def test_study_with_replicates_pools_them(tiny_config_dict: dict[str, Any], tmp_
     reanalyse(root, {"evaluation.alpha": 0.1}, log=lambda _m: None)
     again = pd.read_csv(results / "comparison.csv").set_index("setup").loc["0"]
     assert again["alpha"] == 0.1 and again["replicates"] == 2
+
+
+def test_a_study_without_resamples_completes_every_stage(
+    tiny_config_dict: dict[str, Any], tmp_path: Path
+) -> None:
+    """``evaluation.n_boot = 0`` (point values only): the results then hold a plug-in ``value`` column
+    beside ``estimate``, which the label-amplification table once read twice (a TypeError)."""
+    evaluation = {**tiny_config_dict["evaluation"], "n_boot": 0}
+    cfg = _config(
+        tiny_config_dict,
+        output_dir=str(tmp_path),
+        runtime={"workers": 1},
+        evaluation=evaluation,
+        finetune={**tiny_config_dict["finetune"], "setups": ["supervised", "0"]},
+        similarity={"enabled": False},
+        probes={"enabled": False},
+    )
+    root = run_study(cfg, log=lambda _m: None)
+    record = json.loads((root / "results" / "analysis.json").read_text())
+    assert record["stages"]["inference"]["status"] == "completed"
+    amp = pd.read_csv(root / "results" / "label_amplification.csv")
+    assert len(amp) and {"setup", "attribute", "group"} <= set(amp.columns)

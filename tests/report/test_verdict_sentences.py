@@ -607,7 +607,32 @@ def test_where_it_lives_is_read_against_the_supervised_reference_and_skips_contr
     points = summary_points(_comparison(SUP, _row(setup="3")), ratios=ratios)
     (where,) = [p for p in points if p.startswith("Where it lives")]
     assert "in setup 3 " in where and "random:3" not in where  # a control is never the answer
-    assert where.endswith(
+    assert (
         "two supervised models that differ only by seed give 2.0x, so the pattern does not exceed its "
-        "reference level and says nothing about SSL."
+        "reference level and says nothing about SSL. Setup 3: D ratio 1.5, without a permutation null"
+    ) in where  # never a bare ratio: without a null it says it cannot be told from random groupings
+    assert where.endswith("it cannot be told apart from what random subject groupings give.")
+
+
+def test_where_it_lives_picks_the_smallest_adjusted_p_and_reads_the_ratio_against_its_null() -> None:
+    ratios = pd.DataFrame(
+        {
+            "setup": ["3", "2-first-last"],
+            "ratio": [9.0, 2.5],  # the largest ratio is the noisiest: its null explains it
+            "largest_gap_attribute": ["race", "race"],
+            "smallest_gap_attribute": ["sex", "sex"],
+            "ratio_null_median": [6.0, 1.1],
+            "ratio_null_q95": [20.0, 1.9],
+            "ratio_p": [0.4, 0.01],
+            "ratio_p_holm": [0.4, 0.02],
+            "ratio_n_permutations": [99, 99],
+        }
+    )
+    points = summary_points(_comparison(SUP, _row(setup="3"), _row(setup="2-first-last")), ratios=ratios)
+    (where,) = [p for p in points if p.startswith("Where it lives")]
+    assert "in setup 2-first-last " in where
+    assert where.endswith(
+        "Setup 2-first-last: D ratio 2.5 (null median 1.1, 95th percentile 1.9; permutation p = 0.01, "
+        "Holm-adjusted over setups 0.02; 99 subject permutations): beyond what random subject groupings "
+        "give (adjusted p <= 0.05)."
     )

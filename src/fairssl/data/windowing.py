@@ -22,6 +22,9 @@ larger than it (counted as ``windows_dropped_gap``); whatever ``max_gap``, the k
 step larger than 3 x their subject's median step are counted as ``windows_spanning_gaps`` (see
 :mod:`fairssl.data.gaps`). Values beyond 1e20 (or too large for float32) are an error
 (:mod:`fairssl.data.magnitude`).
+
+This module decides which windows to keep (pass 1); :mod:`fairssl.data.window_writer` copies them into
+RAM or a memory-mapped ``.npy`` file (pass 2).
 """
 
 from __future__ import annotations
@@ -54,6 +57,7 @@ from fairssl.data.impute import (
     nonfinite_message,
 )
 from fairssl.data.magnitude import check_magnitude
+from fairssl.data.window_writer import write_windows
 from fairssl.errors import ConfigError, DataError
 
 LabelRule = Literal["last", "center", "any", "majority"]
@@ -253,7 +257,9 @@ def windows_from_long(
     max_gap : None (windows count rows only) or the largest step allowed between consecutive rows of a
         window: a number in the time column's units, or a duration (``"2D"``, ``"36h"``) for datetime or
         ISO-text times. Windows spanning a larger step are dropped and counted.
-    memmap_path : write ``X`` into this ``.npy`` file (``numpy.lib.format.open_memmap``) instead of RAM.
+    memmap_path : write ``X`` into this ``.npy`` file (``numpy.lib.format.open_memmap``) instead of RAM:
+        written under a private temporary name in the same folder and renamed into place when complete
+        (a reader of the previous file keeps it intact; see :mod:`fairssl.data.window_writer`).
 
     Subjects with fewer than ``window`` rows are skipped and counted in ``report``; if none remains a
     :class:`DataError` names the longest series. ``report["windows_spanning_gaps"]`` counts the kept
@@ -322,7 +328,7 @@ def windows_from_long(
             f"{dropped['gap']} spanned a gap > max_gap={max_gap!r} and {dropped['coverage']} were below "
             f"min_coverage={min_coverage}; relax them or check the label column"
         )
-    X, mask, out_subject, start_idx = _write_windows(
+    X, mask, out_subject, start_idx = write_windows(
         values, observed if impute is not None else None, starts, lengths, keep_starts, subj,
         window=int(window), memmap_path=memmap_path,
     )  # fmt: skip
@@ -359,45 +365,6 @@ def windows_from_long(
         mask=mask,
         report=report,
     )
-
-
-def _write_windows(
-    values: np.ndarray,
-    observed: np.ndarray | None,
-    starts: np.ndarray,
-    lengths: np.ndarray,
-    keep_starts: list[np.ndarray],
-    subj: np.ndarray,
-    *,
-    window: int,
-    memmap_path: str | Path | None,
-) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, np.ndarray]:
-    """Pass 2: (X (N, C, T) float32, mask or None, subject (N,), first table row (N,)) of the kept windows."""
-    n_total = int(sum(len(k) for k in keep_starts))
-    shape = (n_total, values.shape[1], window)
-    X = (
-        np.lib.format.open_memmap(Path(memmap_path), mode="w+", dtype=np.float32, shape=shape)
-        if memmap_path is not None
-        else np.empty(shape, dtype=np.float32)
-    )
-    mask = np.empty(shape, dtype=bool) if observed is not None else None
-    out_subject = np.empty(n_total, dtype=object)
-    start_idx = np.empty(n_total, dtype=np.int64)
-    pos = 0
-    for a, length, first in zip(starts, lengths, keep_starts, strict=True):
-        if len(first) == 0:
-            continue
-        k = len(first)
-        seg = sliding_window_view(values[a : a + length], window, axis=0)  # (L - T + 1, C, T)
-        X[pos : pos + k] = seg[first]
-        if mask is not None and observed is not None:
-            mask[pos : pos + k] = sliding_window_view(observed[a : a + length], window, axis=0)[first]
-        out_subject[pos : pos + k] = subj[a]
-        start_idx[pos : pos + k] = a + first
-        pos += k
-    if isinstance(X, np.memmap):
-        X.flush()
-    return X, mask, out_subject, start_idx
 
 
 __all__ = [

@@ -15,7 +15,8 @@ dataset's test windows, never aligned by order alone) and writes to ``results/``
 - ``accuracy_curve.csv``: the supervised models' group-blind accuracy-fairness curve (AUROC and PD as
   their scores are degraded towards noise), the reference of the fairness-accuracy figure;
 - ``pool.csv``: per pre-training run (seed), the pool's windows and share per attribute x group;
-- ``cka.csv``, ``cka_conditioned.csv``, ``cka_best_worst.csv``, ``cka_ratio.csv``: stage 4;
+- ``cka.csv``, ``cka_conditioned.csv``, ``cka_best_worst.csv``, ``cka_ratio.csv``,
+  ``cka_ratio_null.csv`` (the dissimilarity ratio's permutation null): stage 4;
 - ``probes_*.csv``: the linear probes (:mod:`fairssl.experiments.probing`);
 - ``environment.json``: versions of fairssl, Python, torch, numpy, pandas... and the platform;
 - ``analysis.json`` and ``unavailable.csv``: each stage's status and what could not be computed, and

@@ -19,158 +19,43 @@ default :data:`fairssl.runtime.DEFAULT_THREADS_PER_RUN` = 1) and torch's determi
 whichever backend and however many workers run it, so ``--workers 1`` and ``--workers 2`` give
 bit-identical weights, predictions and tables. The worker count only decides how many runs go in
 parallel (default: cores // threads).
+
+This module holds the scheduling (:func:`execute`), the :class:`Backend` protocol and the choice of
+backend (:func:`make_backend`); one run as a worker executes it is
+:mod:`fairssl.experiments.executor_tasks`, the backends are :mod:`fairssl.experiments.backend_local`
+and :mod:`fairssl.experiments.backend_ray` (all re-exported here).
 """
 
 from __future__ import annotations
 
-import concurrent.futures as cf
 import contextlib
-import multiprocessing
 import os
-import signal
 import socket
-import threading
-import time
-import traceback
-from collections import OrderedDict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from fairssl.config import RuntimeConfig, StudyConfig
-from fairssl.errors import ConfigError, MissingDependencyError
+from fairssl.config import RuntimeConfig
+from fairssl.errors import ConfigError
+from fairssl.experiments.backend_local import InlineBackend, LocalBackend
+from fairssl.experiments.backend_ray import RayBackend
+from fairssl.experiments.executor_tasks import (
+    Outcome,
+    Task,
+    TaskFn,
+    dataset_for,
+    one_line,
+    pin_torch,
+    pinned_torch,
+    run_task,
+)
 from fairssl.runtime import threads_per_run
 
 if TYPE_CHECKING:
-    from fairssl.data.dataset import WindowDataset
     from fairssl.experiments.grid import RunSpec
     from fairssl.experiments.store import Store
 
 
-def pin_torch(threads: int) -> None:
-    """Set this process's torch intra-op threads and ask torch for deterministic kernels (a kernel that
-    has none warns instead of failing)."""
-    import torch
-
-    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # deterministic cuBLAS, if CUDA is used
-    if torch.get_num_threads() != threads:
-        torch.set_num_threads(threads)
-    torch.use_deterministic_algorithms(True, warn_only=True)
-
-
-@contextlib.contextmanager
-def pinned_torch(threads: int) -> Iterator[None]:
-    """:func:`pin_torch` for the ``with`` block, then restore the previous settings (the study's own
-    analysis runs inside it, so its tables do not depend on the worker count either)."""
-    import torch
-
-    before = (
-        torch.get_num_threads(),
-        torch.are_deterministic_algorithms_enabled(),
-        torch.is_deterministic_algorithms_warn_only_enabled(),
-    )
-    pin_torch(threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before[0])
-        torch.use_deterministic_algorithms(before[1], warn_only=before[2])
-
-
-@dataclass(frozen=True)
-class Task:
-    """What a worker needs for one run: the spec, the (variant's) config, the run folder.
-
-    The run uses ``spec.threads`` torch threads (``threads``, when given, must agree: it is kept for
-    callers that built tasks before specs carried their thread count)."""
-
-    spec: RunSpec
-    config: StudyConfig
-    run_dir: str
-    threads: int | None = None
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What a worker sends back: success, run-level summary numbers, seconds, or a one-line error."""
-
-    run_id: str
-    ok: bool
-    summary: dict[str, float] = field(default_factory=dict)
-    seconds: float = 0.0
-    error: str | None = None
-    worker: str = ""
-
-
-TaskFn = Callable[[Task], Outcome]
-
-
-def one_line(exc: BaseException) -> str:
-    """``Type: message`` on one line (the message's lines joined)."""
-    text = " ".join(str(exc).split())
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
-# ---------------------------------------------------------------------------------------------- workers
-_DATASETS: OrderedDict[str, WindowDataset] = OrderedDict()
-_DATASET_CACHE_SIZE = 2
-
-
-def dataset_for(config: StudyConfig) -> WindowDataset:
-    """The dataset of ``config.data``, loaded once per process (the last two kept)."""
-    from fairssl.experiments.workspace import load_study_data
-
-    key = config.digest("data")
-    if key in _DATASETS:
-        _DATASETS.move_to_end(key)
-        return _DATASETS[key]
-    ds = load_study_data(config)
-    _DATASETS[key] = ds
-    while len(_DATASETS) > _DATASET_CACHE_SIZE:
-        _DATASETS.popitem(last=False)
-    return ds
-
-
-def run_task(task: Task) -> Outcome:
-    """Execute one run (in any process); an exception becomes a failed :class:`Outcome`, never a raise."""
-    from fairssl.experiments.training import execute_run
-    from fairssl.experiments.workspace import Workspace
-
-    me = f"{socket.gethostname()}:{os.getpid()}"
-    start = time.perf_counter()
-    try:
-        pin_torch(task.spec.threads)
-        ds = dataset_for(task.config)
-        summary = execute_run(task.spec, ds, task.config, Workspace(Path(task.run_dir)))
-    except Exception as exc:
-        detail = traceback.format_exc(limit=-1).strip().splitlines()
-        where = detail[-3].strip() if len(detail) >= 3 else ""
-        return Outcome(
-            task.spec.run_id,
-            False,
-            seconds=time.perf_counter() - start,
-            error=one_line(exc) + (f" [{where}]" if where.startswith("File") else ""),
-            worker=me,
-        )
-    numbers = {k: float(v) for k, v in summary.items() if isinstance(v, int | float)}
-    return Outcome(task.spec.run_id, True, numbers, time.perf_counter() - start, worker=me)
-
-
-def _watch_parent(parent: int) -> None:
-    while True:
-        time.sleep(0.5)
-        if os.getppid() != parent:  # the study process is gone (killed): stop, do not finish orphaned work
-            os._exit(1)
-
-
-def _init_worker(parent: int) -> None:
-    """Pool worker start-up: leave Ctrl-C to the parent and exit when the parent dies."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
-
-
-# ---------------------------------------------------------------------------------------------- backends
 class Backend(Protocol):
     """Where runs execute. ``submit`` returns a handle; ``wait`` blocks until at least one finishes."""
 
@@ -182,140 +67,6 @@ class Backend(Protocol):
     def wait(self, handles: Sequence[Any]) -> list[tuple[Any, Outcome]]: ...
 
     def close(self, *, cancel: bool = False) -> None: ...
-
-
-class InlineBackend:
-    """One run at a time in this process (``submit`` queues, ``wait`` runs the oldest)."""
-
-    name = "inline"
-    slots = 1
-
-    def __init__(self, fn: TaskFn = run_task) -> None:
-        self.fn = fn
-        self._queued: dict[int, Task] = {}
-        self._next = 0
-
-    def submit(self, task: Task) -> int:
-        self._next += 1
-        self._queued[self._next] = task
-        return self._next
-
-    def wait(self, handles: Sequence[Any]) -> list[tuple[Any, Outcome]]:
-        handle = min(h for h in handles if h in self._queued)
-        task = self._queued.pop(handle)
-        try:
-            return [(handle, self.fn(task))]
-        except Exception as exc:  # a task function that raises instead of returning a failure
-            return [(handle, Outcome(task.spec.run_id, False, error=one_line(exc)))]
-
-    def close(self, *, cancel: bool = False) -> None:
-        self._queued.clear()
-
-
-class LocalBackend:
-    """A pool of ``workers`` spawned processes (each exits if this process dies).
-
-    A worker that dies (killed, out of memory) breaks the pool: every run in flight at that moment is
-    failed with "a worker process died", the grid goes on in a fresh pool, and the next invocation
-    retries them.
-    """
-
-    name = "local"
-
-    def __init__(self, workers: int, fn: TaskFn = run_task) -> None:
-        self.slots = workers
-        self.fn = fn
-        self._pool: cf.ProcessPoolExecutor | None = None
-
-    def _ensure_pool(self) -> cf.ProcessPoolExecutor:
-        if self._pool is None:
-            self._pool = cf.ProcessPoolExecutor(
-                max_workers=self.slots,
-                mp_context=multiprocessing.get_context("spawn"),
-                initializer=_init_worker,
-                initargs=(os.getpid(),),
-            )
-        return self._pool
-
-    def submit(self, task: Task) -> cf.Future[Outcome]:
-        try:
-            return self._ensure_pool().submit(self.fn, task)
-        except cf.process.BrokenProcessPool:  # broke since the last wait: start a fresh pool
-            self.close(cancel=True)
-            return self._ensure_pool().submit(self.fn, task)
-
-    def wait(self, handles: Sequence[Any]) -> list[tuple[Any, Outcome]]:
-        done, _ = cf.wait(handles, return_when=cf.FIRST_COMPLETED)
-        out = []
-        broken = False
-        for fut in done:
-            try:
-                outcome = fut.result()
-            except cf.process.BrokenProcessPool:
-                broken = True
-                outcome = Outcome("", False, error="a worker process died (killed or out of memory)")
-            except Exception as exc:
-                outcome = Outcome("", False, error=one_line(exc))
-            out.append((fut, outcome))
-        if broken:  # every future of a broken pool fails; the next submit starts a fresh pool
-            self.close(cancel=True)
-        return out
-
-    def close(self, *, cancel: bool = False) -> None:
-        pool, self._pool = self._pool, None
-        if pool is None:
-            return
-        if cancel:
-            processes = list(getattr(pool, "_processes", {}).values())
-            pool.shutdown(wait=False, cancel_futures=True)
-            for proc in processes:  # running runs are abandoned (they resume as interrupted)
-                proc.terminate()
-            for proc in processes:
-                proc.join(timeout=5)
-        else:
-            pool.shutdown(wait=True)
-
-
-class RayBackend:
-    """Ray remote tasks (``num_cpus = threads``); at most as many in flight as the cluster has slots."""
-
-    name = "ray"
-
-    def __init__(self, threads: int, *, address: str | None = None, fn: TaskFn = run_task) -> None:
-        try:
-            import ray
-        except ImportError:
-            raise MissingDependencyError(
-                'the ray executor needs Ray; install it with `pip install "fairssl[ray]"`'
-            ) from None
-        self._ray = ray
-        self._started = False
-        if not ray.is_initialized():
-            target = address or os.environ.get("RAY_ADDRESS") or None
-            ray.init(address=target, include_dashboard=False, log_to_driver=False)
-            self._started = True
-        cpus = float(ray.cluster_resources().get("CPU", 1.0))
-        self.slots = max(1, int(cpus // threads))
-        self._remote = ray.remote(num_cpus=threads, max_retries=0)(fn)
-
-    def submit(self, task: Task) -> Any:
-        return self._remote.remote(task)
-
-    def wait(self, handles: Sequence[Any]) -> list[tuple[Any, Outcome]]:
-        ready, _ = self._ray.wait(list(handles), num_returns=1)
-        out = []
-        for ref in ready:
-            try:
-                outcome = self._ray.get(ref)
-            except Exception as exc:  # a crashed worker or node: the run failed, the grid goes on
-                outcome = Outcome("", False, error=one_line(exc).splitlines()[0][:500])
-            out.append((ref, outcome))
-        return out
-
-    def close(self, *, cancel: bool = False) -> None:
-        if self._started:
-            self._ray.shutdown()
-            self._started = False
 
 
 def available_cores() -> int:
@@ -426,3 +177,24 @@ def execute(
         raise
     backend.close()
     return result
+
+
+__all__ = [
+    "Backend",
+    "GridResult",
+    "InlineBackend",
+    "LocalBackend",
+    "Outcome",
+    "RayBackend",
+    "Task",
+    "TaskFn",
+    "available_cores",
+    "dataset_for",
+    "execute",
+    "make_backend",
+    "one_line",
+    "pin_torch",
+    "pinned_torch",
+    "resolve_workers",
+    "run_task",
+]

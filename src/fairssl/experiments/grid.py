@@ -51,12 +51,15 @@ behaviour those runs had). Any other value is part of the id."""
 
 
 def _id_section(section: str, values: dict[str, Any], *, drop: tuple[str, ...] = ()) -> dict[str, Any]:
-    """``values`` of config ``section`` as they enter run ids: ``drop`` keys removed, and keys of
-    :data:`ID_NEUTRAL_DEFAULTS` removed when at their neutral value."""
+    """``values`` of config ``section`` as they enter run ids: ``drop`` keys removed, keys of
+    :data:`ID_NEUTRAL_DEFAULTS` removed when at their neutral value, and a fine-tuning mitigation's
+    targets and options removed when there is no mitigation."""
     neutral = ID_NEUTRAL_DEFAULTS.get(section, {})
-    return {
-        k: v for k, v in values.items() if k not in drop and not (k in neutral and v == neutral[k])
-    }
+    if section == "finetune" and values.get("mitigation", "none") == "none":
+        # without a mitigation its targets and options change nothing: a grid's `none` cell is the
+        # plain recipe's run whatever the study sets them to
+        drop = (*drop, "mitigation_attributes", "mitigation_options")
+    return {k: v for k, v in values.items() if k not in drop and not (k in neutral and v == neutral[k])}
 
 
 def content_id(prefix: str, payload: dict[str, Any]) -> str:

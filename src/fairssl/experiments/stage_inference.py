@@ -111,7 +111,8 @@ def label_amplification(
         & (results["label"] == "recorded")
         & ~results["group"].astype(str).isin(["worst", "all"])
     ]
-    model = rows.rename(columns={"estimate": "value"})[
+    # with n_boot = 0 the results also hold the plug-in ``value`` column: keep one
+    model = rows.drop(columns="value", errors="ignore").rename(columns={"estimate": "value"})[
         ["setup", "seed", "attribute", "group", "reference_group", "value"]
     ]
     return label_bias_amplification(

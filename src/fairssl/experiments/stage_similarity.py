@@ -12,6 +12,7 @@ import pandas as pd
 
 from fairssl.atomic import write_table_atomic
 from fairssl.config import StudyConfig
+from fairssl.evaluation.testing import adjust_pvalues
 from fairssl.experiments.artifacts import load_activations
 from fairssl.experiments.grid import RunSpec
 from fairssl.experiments.unavailable import attribute_gap, skipped_group_gaps, study_gap
@@ -20,13 +21,33 @@ from fairssl.similarity.cka import cka_matrix
 from fairssl.similarity.conditioned import (
     PERMUTATION,
     REFERENCE_SETUP,
+    RatioNull,
     best_worst_difference,
     conditioned_cka,
     dissimilarity_ratio,
+    mean_ratio_null,
+    ratio_null,
     summarise_conditioned,
 )
 
 Log = Callable[[str], None]
+
+RATIO_NULL_SEED = 0
+"""Seed of the ratio null's subject permutations, the same for every setup and model seed: models
+evaluated on the same test subjects then share permutation j, so the null of the seed-averaged ratio is
+the seed average of each permutation (:func:`~fairssl.similarity.dissimilarity.mean_ratio_null`)."""
+
+SETUP_NULL_COLUMNS = [
+    "setup_ratio",
+    "setup_ratio_null_median",
+    "setup_ratio_null_q95",
+    "setup_ratio_p",
+    "setup_ratio_p_holm",
+    "setup_ratio_n_permutations",
+    "setup_ratio_n_seeds",
+]
+"""Setup-level columns of ``cka_ratio.csv`` (the same on every row of a setup): the mean over seeds of the
+ratio, its permutation null's median and 95th percentile, p, p Holm-adjusted over the setups, m, seeds."""
 
 
 def _unique(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -65,10 +86,18 @@ def similarity_stage(
 
     What cannot be computed is appended to ``gaps`` (rows of ``unavailable.csv``): groups too small for
     conditioned CKA, attributes without two groups for best vs worst, a missing reference or ratio.
+
+    With ``similarity.n_permutations`` > 0 each dissimilarity ratio gets its permutation null
+    (:func:`~fairssl.similarity.dissimilarity.ratio_null`: group labels of every attribute permuted
+    jointly between the test subjects, the ratio recomputed, m = n_permutations times). ``cka_ratio.csv``
+    then carries per seed ``ratio_p``, ``ratio_null_median``, ``ratio_null_q95``,
+    ``ratio_n_permutations`` and per setup :data:`SETUP_NULL_COLUMNS`; ``cka_ratio_null.csv`` holds every
+    null ratio (setup, seed, perm_draw, ratio).
     """
     sim = config.similarity
     sup = {s.seed: s for s in runs if s.setup == "supervised"}
     mats, conds, diffs, ratios = [], [], [], []
+    nulls: dict[str, list[tuple[int, RatioNull]]] = {}  # setup -> [(seed, null)]
     sup_acts: dict[str, tuple[np.ndarray, dict[str, np.ndarray]]] = {}  # read once per supervised run
     sup_seeds = sorted(sup)
     reference = [
@@ -147,11 +176,32 @@ def similarity_stage(
             diffs.append(diff.assign(setup=spec.setup, seed=spec.seed))
             if diff["attribute"].nunique() >= 2:
                 ratio = dissimilarity_ratio(diff)
-                ratios.append(
-                    ratio.table.assign(
-                        setup=spec.setup, seed=spec.seed, ratio=ratio.ratio, spearman=ratio.spearman
-                    )
+                table = ratio.table.assign(
+                    setup=spec.setup, seed=spec.seed, ratio=ratio.ratio, spearman=ratio.spearman
                 )
+                if sim.n_permutations > 0:
+                    null = ratio_null(
+                        acts_sup,
+                        acts_ssl,
+                        preds[spec.run_id][attributes],
+                        preds[spec.run_id]["subject"].to_numpy(),
+                        ratio,
+                        n_per_group=sim.n_per_group,
+                        n_draws=sim.n_draws,
+                        n_permutations=sim.n_permutations,
+                        min_group_size=config.evaluation.min_group_size,
+                        include_missing=config.evaluation.include_missing,
+                        debiased=sim.debiased,
+                        seed=RATIO_NULL_SEED,
+                    )
+                    nulls.setdefault(spec.setup, []).append((spec.seed, null))
+                    table = table.assign(
+                        ratio_p=null.p_value,
+                        ratio_null_median=null.null_median,
+                        ratio_null_q95=null.null_q95,
+                        ratio_n_permutations=null.n_permutations,
+                    )
+                ratios.append(table)
     gaps += skipped_group_gaps("similarity", "cka_conditioned", _unique(skipped), settings)
     gaps += [
         attribute_gap(
@@ -173,12 +223,14 @@ def similarity_stage(
                 "the dissimilarity ratio compares attributes and needs two with a best-vs-worst CKA",
             )
         )
+    ratio_frame = pd.concat(ratios, ignore_index=True) if ratios else pd.DataFrame()
     out = {}
     for name, frames in (
         ("cka", mats),
         ("cka_conditioned", conds),
         ("cka_best_worst", diffs),
-        ("cka_ratio", ratios),
+        ("cka_ratio", [_with_setup_nulls(ratio_frame, nulls)] if ratios else []),
+        ("cka_ratio_null", [_null_draws(nulls)] if nulls else []),
     ):
         frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
         write_table_atomic(frame, ws.results / f"{name}.csv")
@@ -186,4 +238,46 @@ def similarity_stage(
     return out
 
 
-__all__ = ["similarity_stage"]
+def _null_draws(nulls: dict[str, list[tuple[int, RatioNull]]]) -> pd.DataFrame:
+    """Every null ratio: one row per (setup, seed, perm_draw) with the ratio under that permutation."""
+    return pd.DataFrame(
+        [
+            {"setup": setup, "seed": seed, "perm_draw": j, "ratio": float(v)}
+            for setup, items in nulls.items()
+            for seed, null in items
+            for j, v in enumerate(null.null)
+        ],
+        columns=["setup", "seed", "perm_draw", "ratio"],
+    )
+
+
+def _with_setup_nulls(ratio: pd.DataFrame, nulls: dict[str, list[tuple[int, RatioNull]]]) -> pd.DataFrame:
+    """``ratio`` (cka_ratio rows) with :data:`SETUP_NULL_COLUMNS`: per setup the mean over seeds of the
+    ratio against the seed-mean of each shared permutation (:func:`mean_ratio_null`), and p Holm-adjusted
+    over every setup with a null (controls and the reference included, which only makes it stricter).
+    Setups without a null (n_permutations = 0) get NaN."""
+    rows = []
+    for setup, items in nulls.items():
+        items = sorted(items, key=lambda item: item[0])
+        combined = mean_ratio_null(
+            np.array([null.observed for _, null in items]), np.stack([null.null for _, null in items])
+        )
+        rows.append(
+            {
+                "setup": setup,
+                "setup_ratio": combined.observed,
+                "setup_ratio_null_median": combined.null_median,
+                "setup_ratio_null_q95": combined.null_q95,
+                "setup_ratio_p": combined.p_value,
+                "setup_ratio_n_permutations": combined.n_permutations,
+                "setup_ratio_n_seeds": len(items),
+            }
+        )
+    if not rows:
+        return ratio
+    setup_level = pd.DataFrame(rows)
+    setup_level["setup_ratio_p_holm"] = adjust_pvalues(setup_level["setup_ratio_p"].to_numpy(), method="holm")
+    return ratio.merge(setup_level[["setup", *SETUP_NULL_COLUMNS]], on="setup", how="left")
+
+
+__all__ = ["RATIO_NULL_SEED", "SETUP_NULL_COLUMNS", "similarity_stage"]

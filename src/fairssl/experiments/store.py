@@ -18,6 +18,10 @@ Artifacts live beside it in ``runs/<run_id>/`` (published by a rename, see the r
 :func:`open_store` moves a malformed file aside (``results.sqlite.damaged``) and starts a fresh one, and
 the runner's resume adopts every intact published run into it (attempt counts and errors are lost).
 A failing SQLite call (a full disk, a read-only folder) becomes one :class:`StoreError` line.
+
+This module holds the records, the queries and the changes; the file format (tables, migrations,
+creation, :class:`StoreError`) is :mod:`fairssl.experiments.store_schema`'s and the worker ids and the
+run-folder lock are :mod:`fairssl.experiments.store_lock`'s (both re-exported here).
 """
 
 from __future__ import annotations
@@ -25,7 +29,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import socket
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -33,71 +36,25 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from fairssl.errors import DataError, RunError
+from fairssl.errors import RunError
+from fairssl.experiments.store_lock import lock_run_dir, worker_alive, worker_id
+from fairssl.experiments.store_schema import (
+    COLUMNS,
+    OLD_COLUMNS,
+    SCHEMA_VERSION,
+    STATUSES,
+    StoreError,
+    create_schema,
+    create_store_file,
+    migrate,
+    sqlite_problem,
+)
 
 if TYPE_CHECKING:
     from fairssl.experiments.grid import RunSpec
 
 STORE_NAME = "results.sqlite"
 DAMAGED_SUFFIX = ".damaged"
-
-
-class StoreError(DataError):
-    """The results store cannot be read or written (malformed file, full disk, no permission); exit 2."""
-
-
-STATUSES = ("pending", "running", "done", "failed")
-SCHEMA_VERSION = "1"
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS runs (
-    run_id      TEXT PRIMARY KEY,
-    kind        TEXT NOT NULL CHECK (kind IN ('pretrain', 'finetune')),
-    seed        INTEGER NOT NULL,
-    setup       TEXT,
-    variant     TEXT NOT NULL,
-    depends_on  TEXT,
-    spec        TEXT NOT NULL,
-    status      TEXT NOT NULL DEFAULT 'pending'
-                CHECK (status IN ('pending', 'running', 'done', 'failed')),
-    attempts    INTEGER NOT NULL DEFAULT 0,
-    error       TEXT,
-    started_at  REAL,
-    finished_at REAL,
-    seconds     REAL,
-    worker      TEXT,
-    threads     INTEGER
-);
-CREATE TABLE IF NOT EXISTS metrics (
-    run_id TEXT NOT NULL REFERENCES runs (run_id),
-    name   TEXT NOT NULL,
-    value  REAL,
-    PRIMARY KEY (run_id, name)
-);
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-"""
-
-
-def worker_id() -> str:
-    """``host:pid`` of this process."""
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def worker_alive(worker: str | None) -> bool | None:
-    """Whether the process ``host:pid`` lives: True/False on this host, None when it is another host's."""
-    if not worker or ":" not in worker:
-        return False
-    host, _, pid_text = worker.rpartition(":")
-    if host != socket.gethostname():
-        return None
-    try:
-        pid = int(pid_text)
-        os.kill(pid, 0)
-    except (ValueError, ProcessLookupError):
-        return False
-    except PermissionError:  # exists, owned by someone else
-        return True
-    return True
 
 
 @dataclass(frozen=True)
@@ -131,27 +88,6 @@ class RunRecord:
         return f"{self.run_id} ({what}, seed {self.seed}, variant {self.variant})"
 
 
-_COLUMNS = (
-    "run_id, kind, seed, setup, variant, depends_on, spec, status, attempts, error, "
-    "started_at, finished_at, seconds, worker, threads"
-)
-_OLD_COLUMNS = _COLUMNS.replace("threads", "NULL")  # a store written before the threads column
-
-
-def _sqlite_problem(path: Path, exc: sqlite3.Error, doing: str) -> StoreError:
-    """One line for a failed SQLite call: what failed, on which file, what to do."""
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    if "full" in text:
-        fix = "free disk space and run the same command again (finished runs are kept)"
-    elif "readonly" in text or "read-only" in text or "unable to open" in text or "permission" in text:
-        fix = "make the run folder writable (or use another --out folder) and run the same command again"
-    elif "malformed" in text or "not a database" in text or "no such" in text:
-        fix = "run `fairssl run` with the same config to rebuild it from the runs' artifacts"
-    else:
-        fix = "check the file and its folder, then run the same command again"
-    return StoreError(f"could not {doing} the results store {path}: {text}; {fix}")
-
-
 class Store:
     """Read and change run records; every change is a single transaction.
 
@@ -166,7 +102,7 @@ class Store:
         try:
             self._conn = self._open(readonly, timeout)
         except sqlite3.Error as exc:
-            raise _sqlite_problem(self.path, exc, "read" if readonly else "open") from None
+            raise sqlite_problem(self.path, exc, "read" if readonly else "open") from None
 
     def _open(self, readonly: bool, timeout: float) -> sqlite3.Connection:
         if readonly:
@@ -174,7 +110,7 @@ class Store:
         else:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             if not self.path.exists():
-                _create(self.path)
+                create_store_file(self.path)
             conn = sqlite3.connect(self.path, timeout=timeout, isolation_level=None)
         try:
             conn.execute("SELECT COUNT(*) FROM runs").fetchone()  # "file is not a database" shows here
@@ -184,14 +120,14 @@ class Store:
                 cur = conn.cursor()
                 cur.execute("BEGIN IMMEDIATE")
                 try:
-                    _create_schema(cur)
-                    _migrate(cur)
+                    create_schema(cur)
+                    migrate(cur)
                 except BaseException:
                     cur.execute("ROLLBACK")
                     raise
                 cur.execute("COMMIT")
             columns = {row[1] for row in conn.execute("PRAGMA table_info(runs)")}
-            self._columns = _COLUMNS if "threads" in columns else _OLD_COLUMNS
+            self._columns = COLUMNS if "threads" in columns else OLD_COLUMNS
             conn.execute("PRAGMA foreign_keys=ON")
         except BaseException:
             conn.close()
@@ -220,9 +156,9 @@ class Store:
                 raise
             with contextlib.suppress(sqlite3.Error):
                 self._conn.rollback()
-            raise _sqlite_problem(self.path, exc, "write") from None
+            raise sqlite_problem(self.path, exc, "write") from None
         except sqlite3.DatabaseError as exc:
-            raise _sqlite_problem(self.path, exc, "write") from None
+            raise sqlite_problem(self.path, exc, "write") from None
 
     def close(self) -> None:
         self._conn.close()
@@ -253,9 +189,9 @@ class Store:
         except sqlite3.OperationalError as exc:
             if "locked" in str(exc) or "busy" in str(exc):
                 raise
-            raise _sqlite_problem(self.path, exc, "read") from None
+            raise sqlite_problem(self.path, exc, "read") from None
         except sqlite3.DatabaseError as exc:
-            raise _sqlite_problem(self.path, exc, "read") from None
+            raise sqlite_problem(self.path, exc, "read") from None
 
     def counts(self) -> dict[str, int]:
         """``status -> number of runs`` (every status present, 0 when none)."""
@@ -345,20 +281,6 @@ class Store:
             cur.executemany("DELETE FROM metrics WHERE run_id = ?", ids)
 
 
-def _create_schema(cur: sqlite3.Cursor) -> None:
-    for statement in _SCHEMA.strip().split(";"):
-        if statement.strip():
-            cur.execute(statement)
-    cur.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (SCHEMA_VERSION,))
-
-
-def _migrate(cur: sqlite3.Cursor) -> None:
-    """Add the columns a store written by an earlier version lacks."""
-    columns = {row[1] for row in cur.execute("PRAGMA table_info(runs)")}
-    if "threads" not in columns:
-        cur.execute("ALTER TABLE runs ADD COLUMN threads INTEGER")
-
-
 def open_store(path: str | Path, *, log: Callable[[str], None] = print) -> Store:
     """The writable store at ``path``; a malformed file is moved aside and replaced by an empty store
     (one ``log`` line says so; the runner's resume then adopts every intact published run)."""
@@ -389,31 +311,6 @@ def open_store(path: str | Path, *, log: Callable[[str], None] = print) -> Store
     return Store(path)
 
 
-def _create(path: Path) -> None:
-    """Create the file complete (WAL mode, tables) beside ``path``, then link it into place: a reader
-    (``fairssl status``) never sees a file without its tables, and a file already there is kept."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    conn = sqlite3.connect(tmp, isolation_level=None)
-    try:
-        conn.execute("PRAGMA journal_mode=WAL")
-        cur = conn.cursor()
-        cur.execute("BEGIN IMMEDIATE")
-        _create_schema(cur)
-        cur.execute("COMMIT")
-    finally:
-        conn.close()  # the last connection: the WAL is checkpointed into the file and removed
-    try:
-        os.link(tmp, path)  # atomic, and never replaces an existing store
-    except FileExistsError:
-        pass
-    except OSError:  # a file system without hard links
-        if not path.exists():
-            os.replace(tmp, path)
-    finally:
-        for leftover in (tmp, tmp.with_name(tmp.name + "-wal"), tmp.with_name(tmp.name + "-shm")):
-            leftover.unlink(missing_ok=True)
-
-
 def _one(cur: sqlite3.Cursor, run_id: str) -> None:
     if cur.rowcount != 1:
         raise RunError(f"run {run_id} is not in the results store; re-run `fairssl run` to register it")
@@ -428,36 +325,16 @@ def _record(row: tuple[Any, ...]) -> RunRecord:
     return RunRecord(*values)
 
 
-@contextlib.contextmanager
-def lock_run_dir(run_dir: str | Path) -> Iterator[None]:
-    """Hold an exclusive lock on a run folder (``.lock``) for one study process; released on exit or death.
-
-    A second ``fairssl run`` on the same folder fails at once with :class:`RunError` instead of racing.
-    """
-    path = Path(run_dir) / ".lock"
-    path.parent.mkdir(parents=True, exist_ok=True)  # an OSError is the CLI's one line on OS errors
-    fh = path.open("a+")
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - Windows: no cross-process lock
-        with fh:
-            yield
-        return
-    with fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            fh.seek(0)
-            owner = fh.read().strip() or "another process"
-            raise RunError(
-                f"run folder {run_dir} is in use by {owner}; wait for it to finish "
-                "(see `fairssl status`) or use another --out folder"
-            ) from None
-        fh.seek(0)
-        fh.truncate()
-        fh.write(f"`fairssl run` (worker {worker_id()})")
-        fh.flush()
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+__all__ = [
+    "DAMAGED_SUFFIX",
+    "SCHEMA_VERSION",
+    "STATUSES",
+    "STORE_NAME",
+    "RunRecord",
+    "Store",
+    "StoreError",
+    "lock_run_dir",
+    "open_store",
+    "worker_alive",
+    "worker_id",
+]

@@ -2,7 +2,8 @@
 
 Inputs are ``analyse``'s ``results/cka.csv`` (CKA of every supervised x SSL layer pair per run),
 ``cka_best_worst.csv`` (best- minus worst-performing group's CKA per attribute, with its permutation
-bound) and ``cka_ratio.csv`` (per attribute the AUROC gap G and the representation dissimilarity D).
+bound) and ``cka_ratio.csv`` (per attribute the AUROC gap G and the representation dissimilarity D, with
+the ratio's permutation null where the similarity stage computed it).
 Group or attribute names that differ between seeds read ``"a / b (varies)"``
 (:func:`~fairssl.report.conventions.consensus`).
 """
@@ -71,12 +72,25 @@ def best_worst_table(best_worst: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=cols)
 
 
+RATIO_NULL_COLUMNS = {
+    "ratio_null_median": "setup_ratio_null_median",
+    "ratio_null_q95": "setup_ratio_null_q95",
+    "ratio_p": "setup_ratio_p",
+    "ratio_p_holm": "setup_ratio_p_holm",
+    "ratio_n_permutations": "setup_ratio_n_permutations",
+}
+"""The report's ratio-null columns and the setup-level ``cka_ratio.csv`` columns they come from."""
+
+
 def dissimilarity_table(ratio: pd.DataFrame) -> pd.DataFrame:
     """``cka_ratio.csv`` averaged over seeds: per setup x attribute the AUROC gap G and dissimilarity D.
 
     Columns setup, attribute, best_group, worst_group, perf_gap, dissimilarity, n_exceeding (mean layer
     pairs beyond the permutation bound), n_layer_pairs, ratio (mean over seeds of D(largest G) / D(smallest
-    G)), spearman (mean), largest_gap_attribute, smallest_gap_attribute (``(varies)`` as above), n_seeds.
+    G)), spearman (mean), largest_gap_attribute, smallest_gap_attribute (``(varies)`` as above), n_seeds,
+    and the ratio's permutation null as the similarity stage stored it for the seed-mean ratio
+    (:data:`RATIO_NULL_COLUMNS`: null median, 95th percentile, p, p Holm-adjusted over setups, number of
+    permutations; NaN where no null was computed, e.g. ``similarity.n_permutations = 0`` or an older run).
     """
     cols = [
         "setup",
@@ -92,6 +106,7 @@ def dissimilarity_table(ratio: pd.DataFrame) -> pd.DataFrame:
         "largest_gap_attribute",
         "smallest_gap_attribute",
         "n_seeds",
+        *RATIO_NULL_COLUMNS,
     ]
     if ratio is None or ratio.empty:
         return pd.DataFrame(columns=cols)
@@ -109,6 +124,9 @@ def dissimilarity_table(ratio: pd.DataFrame) -> pd.DataFrame:
         seed_level = sub.drop_duplicates("seed")
         ratio_v = numeric_column(seed_level, "ratio")
         spear = numeric_column(seed_level, "spearman")
+        null = {col: float(numeric_column(sub, source)[0]) for col, source in RATIO_NULL_COLUMNS.items()}
+        tested = numeric_column(sub, "setup_ratio")[0]
+        mean_ratio = float(np.nanmean(ratio_v)) if np.isfinite(ratio_v).any() else np.nan
         for attribute, grp in sub.groupby("attribute", sort=False):
             rows.append(
                 {
@@ -120,11 +138,13 @@ def dissimilarity_table(ratio: pd.DataFrame) -> pd.DataFrame:
                     "dissimilarity": float(grp["dissimilarity"].mean()),
                     "n_exceeding": float(grp["n_exceeding"].mean()),
                     "n_layer_pairs": int(grp["n_layer_pairs"].max()),
-                    "ratio": float(np.nanmean(ratio_v)) if np.isfinite(ratio_v).any() else np.nan,
+                    # the statistic the null tested when there is one (the same mean, inf kept)
+                    "ratio": float(tested) if not np.isnan(null["ratio_p"]) else mean_ratio,
                     "spearman": float(np.nanmean(spear)) if np.isfinite(spear).any() else np.nan,
                     "largest_gap_attribute": largest,
                     "smallest_gap_attribute": smallest,
                     "n_seeds": int(grp["seed"].nunique()),
+                    **null,
                 }
             )
     out = pd.DataFrame(rows, columns=cols)

@@ -70,6 +70,16 @@ def to_float(value: Any) -> float:
         return float("nan")
 
 
+def study_alpha(comparison: pd.DataFrame) -> float:
+    """The study's alpha (``evaluation.alpha``) from ``comparison.csv``'s ``alpha`` column; 0.05 when
+    absent."""
+    if comparison is None or comparison.empty or "alpha" not in comparison:
+        return 0.05
+    values = pd.to_numeric(comparison["alpha"], errors="coerce").to_numpy(dtype=float)
+    finite = values[np.isfinite(values)]
+    return float(finite[0]) if finite.size else 0.05
+
+
 def as_bool(values: pd.Series) -> pd.Series:
     """A stored flag column as bool: ``True``/``true``/``1`` (as text after a CSV round trip) -> True."""
     return values.astype(str).str.lower().isin(["true", "1"])

@@ -30,7 +30,7 @@ from fairssl.report import tables
 from fairssl.report.analysis_record import StoredAnalysis, read_analysis_record, stage_note, stale_note
 from fairssl.report.caveats import auroc_triples, report_caveats
 from fairssl.report.chance import auroc_cell, legend
-from fairssl.report.conventions import numeric_column
+from fairssl.report.conventions import numeric_column, study_alpha
 from fairssl.report.environment import environment_table, software_versions
 from fairssl.report.formatting import DASH
 from fairssl.report.html_table import Cell, html_table, verdict_cell
@@ -200,6 +200,7 @@ def _build(run_dir: str | Path, *, formats: Sequence[str] = FORMATS) -> Path:
                 stored.conditioned,
                 stage=stage_note(record, "similarity", root=root),
                 stale=stale_note(record, "similarity"),
+                alpha=study_alpha(comp),
             ),
             probes_section(
                 w,

@@ -27,6 +27,7 @@ from fairssl.report.conventions import (
     numeric_column,
     records,
     split_variants,
+    study_alpha,
     varies_text,
 )
 from fairssl.report.formatting import fmt_ci
@@ -43,6 +44,7 @@ from fairssl.report.sentences import (  # the sentence functions are re-exported
     auroc_text,
     change_text,
     power_text,
+    ratio_null_sentence,
     verdict_sentence,
 )
 from fairssl.similarity.conditioned import REFERENCE_SETUP as CKA_REFERENCE
@@ -232,8 +234,15 @@ def summary_points(
             chance = set(comp.loc[comp["verdict"] == "at_chance", "setup"].astype(str))
             per_setup = per_setup[~per_setup["setup"].astype(str).isin(chance)]
         finite = per_setup[np.isfinite(numeric_column(per_setup, "ratio"))]
+        p_rank = numeric_column(finite, "ratio_p_holm") if "ratio_p_holm" in finite else np.array([])
         if not finite.empty:
-            top = finite.loc[finite["ratio"].idxmax()]
+            # with a null, the setup whose ratio is least explained by random groupings (smallest adjusted
+            # p), not the largest ratio: picking the maximum would select the noisiest estimate
+            top = (
+                finite.iloc[int(np.nanargmin(p_rank))]
+                if np.isfinite(p_rank).any()
+                else finite.loc[finite["ratio"].idxmax()]
+            )
             largest, smallest = (
                 varies_text(top["largest_gap_attribute"]),
                 varies_text(top["smallest_gap_attribute"]),
@@ -251,7 +260,7 @@ def summary_points(
                     text += ", so the pattern does not exceed its reference level and says nothing about SSL"
             else:
                 text += "; no supervised-vs-supervised reference (it needs two supervised seeds)"
-            points.append(text + ".")
+            points.append(text + ". " + ratio_null_sentence(top, alpha=study_alpha(comp)))
     if caveats:
         points += [c for c in (seed_caveat(comp), audit_caveat(warnings)) if c]
     return points

@@ -2,7 +2,9 @@
 
 - :mod:`.cka`: linear CKA, biased and debiased, in feature space; streaming; layer x layer matrices.
 - :mod:`.activations`: capture named layers' activations with forward hooks.
-- :mod:`.conditioned`: CKA conditioned on demographic groups, with equal n and a permutation baseline.
+- :mod:`.conditioned`: CKA conditioned on demographic groups (equal n, subject-permutation baseline; with
+  :mod:`.group_sampling`, :mod:`.conditioned_summary`, :mod:`.dissimilarity`), the dissimilarity ratio and
+  its permutation null.
 - :mod:`.probes`: linear probes of frozen representations: demographic probes and per-group task probes.
 """
 
@@ -11,10 +13,14 @@ from fairssl.similarity.cka import StreamingCKA, cka_gram, cka_matrix, linear_ck
 from fairssl.similarity.conditioned import (
     PERMUTATION,
     DissimilarityRatio,
+    RatioNull,
     best_worst_difference,
     conditioned_cka,
     dissimilarity_ratio,
     group_table,
+    mean_ratio_null,
+    permutation_p_value,
+    ratio_null,
     summarise_conditioned,
 )
 from fairssl.similarity.probes import ProbeCkaRelation, demographic_probe, group_task_probe, relate_to_cka
@@ -23,6 +29,7 @@ __all__ = [
     "PERMUTATION",
     "DissimilarityRatio",
     "ProbeCkaRelation",
+    "RatioNull",
     "StreamingCKA",
     "best_worst_difference",
     "capture_activations",
@@ -34,6 +41,9 @@ __all__ = [
     "group_table",
     "group_task_probe",
     "linear_cka",
+    "mean_ratio_null",
+    "permutation_p_value",
+    "ratio_null",
     "relate_to_cka",
     "resolve_layers",
     "summarise_conditioned",

@@ -10,9 +10,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+import fairssl.similarity.probe_fit as probe_fit
 from fairssl.errors import ConfigError
 from fairssl.evaluation.performance import rank_scores, ranked_auroc_auprc
-from fairssl.similarity import probe_fit
 from fairssl.similarity.probe_common import (
     _check_acts,
     _check_binary_labels,

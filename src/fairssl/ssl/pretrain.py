@@ -1,10 +1,13 @@
-"""SimCLR pre-training of the encoder on unlabelled windows.
+"""Self-supervised pre-training of the encoder on unlabelled windows, with the objective of
+``pretrain.method`` (:mod:`fairssl.ssl.objectives`: SimCLR by default, VICReg, BYOL, masked
+reconstruction).
 
 Fixes of the reference (paper.md, defects 2 and 3): the learning rate follows a cosine decay over the
 *configured* number of epochs (``epochs * steps_per_epoch`` steps), so every epoch trains; the two views
-are augmented independently. Early stopping watches the NT-Xent of the validation windows (patience in
-epochs; the best encoder is restored). A checkpoint is written atomically after every epoch and a run
-that finds one resumes from it, bit-for-bit: model, optimiser, schedule, RNG and early-stopping state.
+are augmented independently. Early stopping watches the objective's loss on the validation windows, with
+the same random draws every epoch (patience in epochs; the best encoder is restored). A checkpoint is
+written atomically after every epoch and a run that finds one resumes from it, bit-for-bit: encoder,
+the objective's modules (heads, BYOL's target), optimiser, schedule, RNG and early-stopping state.
 """
 
 from __future__ import annotations
@@ -18,14 +21,12 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
 
 from fairssl.config import ModelConfig, PretrainConfig
+from fairssl.errors import DataError
 from fairssl.runtime import seed_everything
-from fairssl.ssl.augment import build_augmentation, make_views
 from fairssl.ssl.encoder import Encoder
-from fairssl.ssl.heads import ProjectionHead
-from fairssl.ssl.ntxent import nt_xent
+from fairssl.ssl.objectives import Objective, build_objective
 
 EpochCallback = Callable[[dict[str, float]], None]
 
@@ -89,17 +90,19 @@ def pretrain(
     checkpoint: Path | None = None,
     on_epoch: EpochCallback | None = None,
 ) -> tuple[Encoder, PretrainResult]:
-    """Pre-train an encoder with SimCLR on ``X_train`` (N, C, T); returns the best encoder (on CPU).
+    """Pre-train an encoder on ``X_train`` (N, C, T) with ``config.method``; returns the best encoder
+    (on CPU).
 
-    ``X_val`` (M, C, T) drives early stopping (validation NT-Xent, lower is better). A good run shows
-    the training loss falling well below log(2B - 1) (the loss of random embeddings, 5.5 for B = 128).
+    ``X_val`` (M, C, T) drives early stopping (the objective's validation loss, lower is better). A good
+    SimCLR run shows the training loss falling well below log(2B - 1) (the loss of random embeddings,
+    5.5 for B = 128); each objective's module states its own range.
     """
     device = torch.device(device)
     generator = seed_everything(seed)
     _n, c, t = X_train.shape
     encoder = build_encoder(model, c, t).to(device)
-    head = ProjectionHead(encoder.out_dim, model.projection).to(device)
-    params = [*encoder.parameters(), *head.parameters()]
+    objective = build_objective(config.method, encoder, model=model, config=config, window_shape=(c, t))
+    params = [*encoder.parameters(), *objective.parameters()]
     optimizer: torch.optim.Optimizer
     if config.optimizer == "sgd":
         optimizer = torch.optim.SGD(params, lr=config.lr, momentum=config.momentum)
@@ -108,7 +111,6 @@ def pretrain(
     bs = min(config.batch_size, X_train.shape[0])
     steps_per_epoch = max(1, X_train.shape[0] // bs)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, cosine_lambda(config.epochs * steps_per_epoch))
-    augmentation = build_augmentation(config.augmentation, tri_axial=config.tri_axial)
     val_generator = torch.Generator()
 
     result = PretrainResult()
@@ -116,8 +118,14 @@ def pretrain(
     best_val, bad_epochs, start_epoch = math.inf, 0, 0
     if checkpoint is not None and checkpoint.is_file():
         state = torch.load(checkpoint, weights_only=False)
+        written_by = state.get("method", "simclr")  # checkpoints from before objectives: SimCLR
+        if written_by != config.method:
+            raise DataError(
+                f"checkpoint {checkpoint} was written by pretrain.method '{written_by}', this run uses "
+                f"'{config.method}'; delete the checkpoint to start over"
+            )
         encoder.load_state_dict(state["encoder"])
-        head.load_state_dict(state["head"])
+        objective.load_state_dict(state["objective"] if "objective" in state else _legacy_simclr(state))
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         generator.set_state(state["generator"])
@@ -126,23 +134,20 @@ def pretrain(
         result = state["result"]
         start_epoch = result.resumed_from = len(result.history)
 
-    def loss_of(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-        v1, v2 = make_views(x, augmentation, generator=gen)
-        return nt_xent(head(encoder(v1)), head(encoder(v2)), temperature=config.temperature)
-
     for epoch in range(start_epoch, config.epochs):
         if result.stopped_early:
             break
         encoder.train()
-        head.train()
+        objective.train()
         total, count = 0.0, 0
         for idx in batches(X_train.shape[0], bs, generator, shuffle=True, drop_last=True):
             x = batch_tensor(X_train, idx, device)
-            loss = loss_of(x, generator)
+            loss = objective.loss(encoder, x, generator)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
             scheduler.step()
+            objective.after_step(encoder)
             total += float(loss.detach()) * len(idx)
             count += len(idx)
         row: dict[str, float] = {
@@ -151,7 +156,9 @@ def pretrain(
             "lr": float(scheduler.get_last_lr()[0]),
         }
         if X_val is not None and len(X_val) >= 2:
-            row["val_loss"] = _validation_loss(X_val, bs, loss_of, val_generator, seed, device, encoder, head)
+            row["val_loss"] = validation_loss(
+                objective, encoder, X_val, batch_size=bs, generator=val_generator, seed=seed, device=device
+            )
             if row["val_loss"] < best_val - 1e-6:
                 best_val, bad_epochs = row["val_loss"], 0
                 best_state = {k: v.detach().clone() for k, v in encoder.state_dict().items()}
@@ -167,8 +174,9 @@ def pretrain(
         if checkpoint is not None:
             _atomic_save(
                 {
+                    "method": config.method,
                     "encoder": encoder.state_dict(),
-                    "head": head.state_dict(),
+                    "objective": objective.state_dict(),
                     "optimizer": optimizer.state_dict(),
                     "scheduler": scheduler.state_dict(),
                     "generator": generator.get_state(),
@@ -186,24 +194,35 @@ def pretrain(
     return encoder.cpu(), result
 
 
-def _validation_loss(
+def validation_loss(
+    objective: Objective,
+    encoder: Encoder,
     X_val: np.ndarray,
-    bs: int,
-    loss_of: Callable[[torch.Tensor, torch.Generator], torch.Tensor],
+    *,
+    batch_size: int,
     generator: torch.Generator,
     seed: int,
     device: torch.device,
-    *modules: nn.Module,
 ) -> float:
-    """Mean NT-Xent on the validation windows with fixed augmentation draws (comparable across epochs)."""
-    for m in modules:
-        m.eval()
+    """Mean objective loss on the validation windows (M, C, T), weighted by batch size, lower is better.
+
+    Encoder and objective in eval mode, no gradient; ``generator`` is reseeded with ``seed + 1`` first,
+    so every call draws the same views or masks (values are comparable across epochs). Batches of one
+    window are skipped (no contrast or variance in them).
+    """
+    encoder.eval()
+    objective.train(False)
     generator.manual_seed(seed + 1)
     total, count = 0.0, 0
     with torch.no_grad():
-        for idx in batches(X_val.shape[0], bs, generator, shuffle=False, drop_last=False):
+        for idx in batches(X_val.shape[0], batch_size, generator, shuffle=False, drop_last=False):
             if len(idx) < 2:
                 continue
-            total += float(loss_of(batch_tensor(X_val, idx, device), generator)) * len(idx)
+            total += float(objective.loss(encoder, batch_tensor(X_val, idx, device), generator)) * len(idx)
             count += len(idx)
     return total / max(count, 1)
+
+
+def _legacy_simclr(state: dict[str, Any]) -> dict[str, Any]:
+    """The objective state of a checkpoint written before objectives existed (SimCLR's head as "head")."""
+    return {"trainable": {f"head.{k}": v for k, v in state["head"].items()}, "frozen": {}}

@@ -2,7 +2,7 @@
 
 CKA heatmaps of supervised x SSL layers, the best- minus worst-group conditioned CKA against its
 permutation bound, and the dissimilarity ratio relating each attribute's AUROC gap G to its
-representation dissimilarity D.
+representation dissimilarity D, always beside its permutation null when one was computed.
 """
 
 from __future__ import annotations
@@ -13,6 +13,9 @@ from fairssl.report import figures
 from fairssl.report.analysis_record import lower_first
 from fairssl.report.html_table import html_table
 from fairssl.report.page import ReportWriter, Section
+from fairssl.report.sentences import ratio_null_sentence
+
+__all__ = ["ratio_null_sentence", "similarity_section"]
 
 
 def similarity_section(
@@ -24,13 +27,15 @@ def similarity_section(
     *,
     stage: str = "",
     stale: str = "",
+    alpha: float = 0.05,
 ) -> Section:
     """From ``cka.csv``, :mod:`~fairssl.report.cka_tables`' best-worst and dissimilarity tables and
     ``cka_conditioned.csv``.
 
     ``stage``: why the similarity stage left no tables (it failed, was skipped or is not recorded:
     :func:`~fairssl.report.analysis_record.stage_note`), "" when it completed; ``stale``: a note shown
-    above tables that an earlier analysis left (:func:`~fairssl.report.analysis_record.stale_note`).
+    above tables that an earlier analysis left (:func:`~fairssl.report.analysis_record.stale_note`);
+    ``alpha``: the study's level for the ratio's verdict (:func:`ratio_null_sentence`).
     """
     sec = Section(
         "similarity",
@@ -87,6 +92,8 @@ def similarity_section(
         )
     else:
         per_setup = ratios.drop_duplicates("setup")
+        for row in per_setup.to_dict("records"):
+            sec.text(ratio_null_sentence(row, alpha=alpha))
         sec.table(
             "Dissimilarity ratio",
             html_table(
@@ -96,15 +103,34 @@ def similarity_section(
                         "largest_gap_attribute",
                         "smallest_gap_attribute",
                         "ratio",
+                        "ratio_null_median",
+                        "ratio_null_q95",
+                        "ratio_p",
+                        "ratio_p_holm",
+                        "ratio_n_permutations",
                         "spearman",
                         "n_seeds",
                     ]
-                ].rename(columns={"spearman": "Spearman(G, D)"}),
-                digits={"ratio": 2},
+                ].rename(
+                    columns={
+                        "ratio_null_median": "null median",
+                        "ratio_null_q95": "null 95th pct",
+                        "ratio_p": "permutation p",
+                        "ratio_p_holm": "p (Holm over setups)",
+                        "ratio_n_permutations": "permutations",
+                        "spearman": "Spearman(G, D)",
+                    }
+                ),
+                digits={"ratio": 2, "null median": 2, "null 95th pct": 2},
             ),
             "D of the attribute with the largest AUROC gap G divided by D of the one with the smallest, "
             "D = mean |CKA_best - CKA_worst| over layer pairs (mean over seeds); above 1, larger performance "
-            "gaps go with more dissimilar representations (the paper reports up to 13x).",
+            "gaps go with more dissimilar representations (the paper reports up to 13x). A ratio alone means "
+            "little: random subject groupings already give ratios well above 1 when the attributes' groups "
+            "differ in size. The null recomputes the ratio with every attribute's group labels permuted "
+            "between test subjects (the same permutations for every seed, averaged like the ratio); "
+            "p = (1 + #{null >= observed}) / (1 + m), small when the ratio exceeds its null. The test has "
+            "modest power (D of the smallest-gap attribute is a noisy denominator).",
         )
         sec.table(
             "Performance gap and representation dissimilarity per attribute",

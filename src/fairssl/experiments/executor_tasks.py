@@ -1,0 +1,136 @@
+"""One run as a worker executes it: the :class:`Task` it receives, the :class:`Outcome` it sends back,
+the per-process dataset cache and the deterministic torch settings every run uses.
+
+:func:`run_task` is the function every backend calls (in this process, in a spawned worker or as a Ray
+task): it pins torch to ``spec.threads`` threads with deterministic algorithms, loads the dataset once
+per process (:func:`dataset_for`), executes the run (:func:`fairssl.experiments.training.execute_run`)
+and returns an :class:`Outcome`; an exception becomes a failed outcome with a one-line error, never a
+raise.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import time
+import traceback
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from fairssl.config import StudyConfig
+
+if TYPE_CHECKING:
+    from fairssl.data.dataset import WindowDataset
+    from fairssl.experiments.grid import RunSpec
+
+
+def pin_torch(threads: int) -> None:
+    """Set this process's torch intra-op threads and ask torch for deterministic kernels (a kernel that
+    has none warns instead of failing)."""
+    import torch
+
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # deterministic cuBLAS, if CUDA is used
+    if torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+
+
+@contextlib.contextmanager
+def pinned_torch(threads: int) -> Iterator[None]:
+    """:func:`pin_torch` for the ``with`` block, then restore the previous settings (the study's own
+    analysis runs inside it, so its tables do not depend on the worker count either)."""
+    import torch
+
+    before = (
+        torch.get_num_threads(),
+        torch.are_deterministic_algorithms_enabled(),
+        torch.is_deterministic_algorithms_warn_only_enabled(),
+    )
+    pin_torch(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before[0])
+        torch.use_deterministic_algorithms(before[1], warn_only=before[2])
+
+
+@dataclass(frozen=True)
+class Task:
+    """What a worker needs for one run: the spec, the (variant's) config, the run folder.
+
+    The run uses ``spec.threads`` torch threads (``threads``, when given, must agree: it is kept for
+    callers that built tasks before specs carried their thread count)."""
+
+    spec: RunSpec
+    config: StudyConfig
+    run_dir: str
+    threads: int | None = None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a worker sends back: success, run-level summary numbers, seconds, or a one-line error."""
+
+    run_id: str
+    ok: bool
+    summary: dict[str, float] = field(default_factory=dict)
+    seconds: float = 0.0
+    error: str | None = None
+    worker: str = ""
+
+
+TaskFn = Callable[[Task], Outcome]
+
+
+def one_line(exc: BaseException) -> str:
+    """``Type: message`` on one line (the message's lines joined)."""
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+_DATASETS: OrderedDict[str, WindowDataset] = OrderedDict()
+_DATASET_CACHE_SIZE = 2
+
+
+def dataset_for(config: StudyConfig) -> WindowDataset:
+    """The dataset of ``config.data``, loaded once per process (the last two kept)."""
+    from fairssl.experiments.workspace import load_study_data
+
+    key = config.digest("data")
+    if key in _DATASETS:
+        _DATASETS.move_to_end(key)
+        return _DATASETS[key]
+    ds = load_study_data(config)
+    _DATASETS[key] = ds
+    while len(_DATASETS) > _DATASET_CACHE_SIZE:
+        _DATASETS.popitem(last=False)
+    return ds
+
+
+def run_task(task: Task) -> Outcome:
+    """Execute one run (in any process); an exception becomes a failed :class:`Outcome`, never a raise."""
+    from fairssl.experiments.training import execute_run
+    from fairssl.experiments.workspace import Workspace
+
+    me = f"{socket.gethostname()}:{os.getpid()}"
+    start = time.perf_counter()
+    try:
+        pin_torch(task.spec.threads)
+        ds = dataset_for(task.config)
+        summary = execute_run(task.spec, ds, task.config, Workspace(Path(task.run_dir)))
+    except Exception as exc:
+        detail = traceback.format_exc(limit=-1).strip().splitlines()
+        where = detail[-3].strip() if len(detail) >= 3 else ""
+        return Outcome(
+            task.spec.run_id,
+            False,
+            seconds=time.perf_counter() - start,
+            error=one_line(exc) + (f" [{where}]" if where.startswith("File") else ""),
+            worker=me,
+        )
+    numbers = {k: float(v) for k, v in summary.items() if isinstance(v, int | float)}
+    return Outcome(task.spec.run_id, True, numbers, time.perf_counter() - start, worker=me)

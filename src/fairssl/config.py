@@ -11,8 +11,10 @@ A study is read from TOML (``fairssl run --config study.toml``) on top of a *pro
 
 Unknown keys and bad values are rejected with a one-line :class:`ConfigError` naming the key and the
 allowed values. :func:`fairssl.config_text.example_toml` returns a commented example (``fairssl config
---example``); the simulator's section is :mod:`fairssl.simulation_config`, the loaders' options
-:mod:`fairssl.loader_options`.
+--example``); the simulator's section is :mod:`fairssl.simulation_config`, the training sections
+(``model``, ``pretrain``, ``finetune``) :mod:`fairssl.config_training`, the analysis sections
+(``evaluation``, ``similarity``, ``probes``) :mod:`fairssl.config_analysis`, the loaders' options
+:mod:`fairssl.loader_options`; this module composes them into :class:`StudyConfig` and re-exports them.
 """
 
 from __future__ import annotations
@@ -27,12 +29,13 @@ from typing import Any, Literal, get_args, get_origin
 
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
+from fairssl.config_analysis import EvaluationConfig, ProbesConfig, SimilarityConfig
 from fairssl.config_base import Section as _Section
 from fairssl.config_text import to_toml
+from fairssl.config_training import SETUP_NAMES, FinetuneConfig, ModelConfig, PretrainConfig
 from fairssl.errors import ConfigError
 from fairssl.simulation_config import SimulationConfig
 
-SETUP_NAMES = ("supervised", "0", "1-first", "1-middle", "2-first-middle", "2-first-last", "3")
 PROFILES = ("quick", "paper")
 
 
@@ -63,257 +66,6 @@ class DataConfig(_Section):
                 "set the simulator's knobs under [data.simulate] (e.g. data.simulate.n_steps)"
             )
         return self
-
-
-class ModelConfig(_Section):
-    widths: list[int] = Field(default_factory=lambda: [32, 64, 96])
-    kernels: list[int] = Field(default_factory=lambda: [24, 16, 8])
-    padding: Literal["valid", "same"] = "valid"
-    dropout: float = Field(0.1, ge=0.0, lt=1.0)
-    head_hidden: int = Field(128, ge=1)
-    head_dropout: float = Field(0.6, ge=0.0, lt=1.0)
-    projection: list[int] = Field(default_factory=lambda: [256, 128, 50])
-
-    @model_validator(mode="after")
-    def _layers(self) -> ModelConfig:
-        if len(self.widths) != len(self.kernels) or not self.widths:
-            raise ValueError("model.widths and model.kernels must be non-empty lists of equal length")
-        return self
-
-
-class PretrainConfig(_Section):
-    epochs: int = Field(200, ge=1)
-    batch_size: int = Field(128, ge=2)
-    lr: float = Field(0.1, gt=0.0)
-    optimizer: Literal["sgd", "adam"] = "sgd"
-    momentum: float = Field(0.0, ge=0.0, lt=1.0)
-    method: Literal["simclr", "vicreg", "byol", "masked"] = "simclr"
-    """Self-supervised objective (:mod:`fairssl.ssl.objectives`): simclr (the paper's) | vicreg | byol |
-    masked (reconstruction of masked time patches; uses no augmentation)."""
-    objective: dict[str, Any] = Field(default_factory=dict)
-    """The method's own options, e.g. ``{mask_ratio = 0.5}`` for masked; empty: its defaults."""
-    temperature: float = Field(0.1, gt=0.0)
-    """NT-Xent temperature (simclr only)."""
-    augmentation: str | list[str | dict[str, dict[str, Any]]] = "paper"
-    """The views' augmentation (simclr, vicreg, byol)."""
-    patience: int = Field(10, ge=0)
-    """Early stopping on the method's validation loss; 0 disables it."""
-    tri_axial: list[tuple[int, int, int]] = Field(default_factory=list)
-    """Channel index triples of tri-axial sensors (x, y, z), used by the rotation_3d augmentation."""
-    pool: str = "full"
-    """Pre-training data: full, balanced:<attr>, group:<attr>=<value> or exclude:<attr>=<value>."""
-    seed: int | None = None
-    """None: each of the study's seeds pre-trains its own encoder (seed-to-seed intervals then include
-    pre-training variation). An integer: one encoder, pre-trained with this seed, serves every fine-tuning
-    seed, as in the paper (seed 2); pre-training then costs one run instead of one per seed, and the
-    across-seed intervals cover fine-tuning variation only."""
-
-    @field_validator("pool")
-    @classmethod
-    def _pool(cls, v: str) -> str:
-        from fairssl.data.pool import parse_pool_spec
-
-        try:
-            parse_pool_spec(v)
-        except ConfigError as err:  # re-raised by pydantic with the key's name
-            raise ValueError(str(err)) from None
-        return v
-
-    @model_validator(mode="after")
-    def _objective(self) -> PretrainConfig:
-        if not self.objective:  # the defaults are valid (and the check would import torch)
-            return self
-        from fairssl.ssl.objectives import check_objective_options
-
-        try:
-            check_objective_options(self.method, self.objective)
-        except ConfigError as err:  # re-raised by pydantic under the section's name
-            raise ValueError(str(err)) from None
-        return self
-
-
-class FinetuneConfig(_Section):
-    setups: list[str] = Field(default_factory=lambda: list(SETUP_NAMES))
-    epochs: int = Field(200, ge=1)
-    batch_size: int = Field(128, ge=2)
-    optimizer: Literal["adadelta", "adam", "sgd"] = "adadelta"
-    lr: float = Field(0.1, gt=0.0)
-    patience: int = Field(10, ge=0)
-    selection: Literal["loss", "auroc"] = "loss"
-    class_weights: bool = True
-    l2_conv: float = Field(1e-4, ge=0.0)
-    l2_head: float = Field(1e-2, ge=0.0)
-    unfreeze_every: int = Field(0, ge=0)
-    """Gradual unfreezing (ULMFiT): unfreeze one frozen layer every k epochs from the top; 0 = off."""
-
-    @field_validator("setups")
-    @classmethod
-    def _setups(cls, v: list[str]) -> list[str]:
-        from fairssl.finetune.setups import check_setup_name
-
-        for name in v:
-            try:
-                check_setup_name(name)  # names only; layer names are checked against the model in the grid
-            except ConfigError as err:  # re-raised by pydantic with the key's name
-                raise ValueError(str(err)) from None
-        if not v:
-            raise ValueError("finetune.setups is empty; list at least one setup")
-        return v
-
-
-class EvaluationConfig(_Section):
-    """How test predictions are scored: fairness comparisons, parity deviation, bootstrap intervals.
-
-    See :mod:`fairssl.evaluation.plans` and :mod:`fairssl.evaluation.parity` for the definitions.
-    Problems are reported at load, one line each; a privileged group that is not a group of its
-    attribute can only be caught on the data (a DataError naming the groups).
-    """
-
-    attributes: list[str] | None = None
-    """Protected attributes to evaluate; None = all columns of the dataset's attribute table."""
-    reference: str | dict[str, str] = "majority"
-    """Pairwise parity: each group's reference, ``majority | rest | best`` or ``{attribute = group}``."""
-    threshold: float = Field(0.5, gt=0.0, lt=1.0)
-    min_group_size: int = 30
-    """Minimum windows of a compared group and of its reference (at least 4)."""
-    min_subjects: int = 5
-    """Minimum distinct subjects of a compared group and of its reference (0 = no check). With 5, a
-    subject-level bootstrap resample misses the whole group with probability about e^-5 < 1%."""
-    min_positives: int = 5
-    """Minimum positive windows of a compared group and of its reference (0 = no check)."""
-    include_missing: bool = False
-    n_boot: int = Field(200, ge=0)
-    """Resamples of test subjects behind every interval and test (0: point estimates only)."""
-    cluster: Literal["subject", "window"] = "subject"
-    alpha: float = Field(0.05, gt=0.0, lt=0.5)
-    """Family-wise error rate of the study's verdicts; intervals of single values are at 1 - alpha."""
-    correction: Literal["holm", "bonferroni", "none"] = "holm"
-    """Multiple-comparison correction over the family (every SSL setup x {PD, AUROC}, and SSL vs control)."""
-    power: float = Field(0.8, gt=0.0, lt=1.0)
-    """Power at which the minimum detectable change and the seeds needed are reported."""
-    target_change: float = Field(0.15, gt=0.0, lt=1.0)
-    """Relative PD change (0.15 = 15%) for which the seeds needed are reported."""
-    parity: Literal["pairwise", "paper"] = "pairwise"
-    """``pairwise``: each group against ``reference``; ``paper``: per attribute the privileged group
-    against all other groups pooled (one comparison per attribute)."""
-    privileged: dict[str, str] = Field(default_factory=dict)
-    """Paper parity: attribute -> privileged group; required for every listed attribute."""
-    deviation: Literal["abs", "log"] = "abs"
-    """Parity deviation of a ratio r: ``abs`` = |1 - r| (the paper's), ``log`` = |log r| (symmetric)."""
-
-    @field_validator("attributes")
-    @classmethod
-    def _attribute_names(cls, v: list[str] | None) -> list[str] | None:
-        if v is None:
-            return v
-        if not v or any(not a.strip() for a in v):
-            raise ValueError(
-                "must list attribute names (none empty), or be left out to evaluate every attribute"
-            )
-        twice = sorted({a for a in v if v.count(a) > 1})
-        if twice:
-            raise ValueError(f"lists {twice} more than once; list each attribute once")
-        return v
-
-    @field_validator("reference")
-    @classmethod
-    def _reference(cls, v: str | dict[str, str]) -> str | dict[str, str]:
-        if isinstance(v, str) and v not in ("majority", "rest", "best"):
-            raise ValueError(
-                'must be majority, rest, best or a table attribute -> group, e.g. { sex = "male" }'
-            )
-        if isinstance(v, dict):
-            empty = sorted(k for k, g in v.items() if not str(g).strip())
-            if empty:
-                raise ValueError(
-                    f"the reference group of {empty} is empty; name a group of each attribute, "
-                    'e.g. { sex = "male" }, or use majority, rest or best'
-                )
-        return v
-
-    @field_validator("min_group_size")
-    @classmethod
-    def _min_group_size(cls, v: int) -> int:
-        if v < 4:
-            raise ValueError(
-                "must be at least 4: the conditioned CKA needs 4 windows per group, and a rate on fewer "
-                "windows says nothing about a group"
-            )
-        return v
-
-    @field_validator("min_subjects", "min_positives")
-    @classmethod
-    def _non_negative(cls, v: int) -> int:
-        if v < 0:
-            raise ValueError("must be 0 (no check) or a positive number")
-        return v
-
-    @field_validator("privileged")
-    @classmethod
-    def _privileged_names(cls, v: dict[str, str]) -> dict[str, str]:
-        empty = sorted(k for k, g in v.items() if not str(g).strip())
-        if empty:
-            raise ValueError(f"the privileged group of {empty} is empty; name a group of each attribute")
-        return v
-
-    @model_validator(mode="after")
-    def _privileged_attributes(self) -> EvaluationConfig:
-        if self.attributes is None:
-            return self  # attributes known only on the data: checked there
-        unknown = sorted(set(self.privileged) - set(self.attributes))
-        if unknown:
-            raise ValueError(
-                f"evaluation.privileged names {unknown}, which are not in evaluation.attributes "
-                f"{self.attributes}; fix the names or list them"
-            )
-        unknown = (
-            sorted(set(self.reference) - set(self.attributes)) if isinstance(self.reference, dict) else []
-        )
-        if unknown:
-            raise ValueError(
-                f"evaluation.reference names {unknown}, which are not in evaluation.attributes "
-                f"{self.attributes}; fix the names or list them"
-            )
-        if self.parity == "paper":
-            missing = [a for a in self.attributes if a not in self.privileged]
-            if missing:
-                raise ValueError(
-                    f'parity = "paper" needs a privileged group for every attribute; '
-                    f'evaluation.privileged lacks {missing} (e.g. privileged = {{ {missing[0]} = "..." }})'
-                )
-        return self
-
-
-class SimilarityConfig(_Section):
-    enabled: bool = True
-    debiased: bool = True
-    n_per_group: int | None = Field(None, ge=10)
-    n_draws: int = Field(5, ge=1)
-    n_permutations: int = Field(19, ge=0)
-
-
-class ProbesConfig(_Section):
-    """Linear probes of each model's frozen test activations (demographic and per-group task probes)."""
-
-    enabled: bool = True
-    n_splits: int = Field(5, ge=2)
-    n_boot: int = 200
-    """Resamples of test subjects behind each probe's interval (at least 1; to skip probes set
-    ``probes.enabled = false``)."""
-    n_permutations: int = Field(0, ge=0)
-    """Permutation test of each demographic probe (the valid test; 0 = off, it refits R times)."""
-    max_features: int | None = Field(64, ge=2)
-    """PCA (fitted on training folds) reduces wider layers to this many features; None = no reduction."""
-
-    @field_validator("n_boot")
-    @classmethod
-    def _probe_resamples(cls, v: int) -> int:
-        if v < 1:
-            raise ValueError(
-                "must be at least 1: every probe reports an interval from subject resamples "
-                "(probes.enabled = false skips the probes)"
-            )
-        return v
 
 
 class RuntimeConfig(_Section):
@@ -574,3 +326,23 @@ def parse_settings(items: Sequence[str]) -> dict[str, Any]:
 def save_config(config: StudyConfig, path: str | Path) -> None:
     """Write the resolved config as TOML-compatible JSON-typed TOML (round-trips through load_config)."""
     Path(path).write_text(to_toml(config.to_dict()))
+
+
+__all__ = [
+    "PROFILES",
+    "SETUP_NAMES",
+    "DataConfig",
+    "EvaluationConfig",
+    "FinetuneConfig",
+    "ModelConfig",
+    "PretrainConfig",
+    "ProbesConfig",
+    "RuntimeConfig",
+    "SimilarityConfig",
+    "SimulationConfig",
+    "StudyConfig",
+    "build_config",
+    "load_config",
+    "parse_settings",
+    "save_config",
+]

@@ -110,6 +110,10 @@ class_weights = true         # w_c = N / (K N_c)
 l2_conv = 1e-4
 l2_head = 1e-2
 unfreeze_every = 0           # >0: gradual unfreezing, one layer every k epochs from the top
+mitigation = "none"          # none | reweigh | balanced | group_dro | penalty | thresholds
+mitigation_attributes = []   # the attribute(s) targeted, e.g. ["sex"]; several = intersection groups
+mitigation_options = {}      # group_dro {eta = 0.01}; penalty {lambda = 1.0,
+                             # relaxation = "demographic_parity"}; thresholds {rate = "tpr"}
 
 [evaluation]
 # attributes = ["sex", "age_group", "race"]   # default: every attribute of the dataset

@@ -46,7 +46,8 @@ def test_one_worker_and_two_workers_give_bit_identical_artifacts_and_tables(
 
     one, two = folders[1], folders[2]
     artifacts = {name: data for name, data in _files(one, "runs/*/*").items() if name.endswith(ARTIFACTS)}
-    assert len(artifacts) == 2 + 2 * 3 * 3 + 2  # 2 encoders + 6 fine-tunings x 3 files + 2 pool.csv
+    # 2 encoders + 6 fine-tunings x 4 files (model, test and validation predictions, activations) + 2 pool.csv
+    assert len(artifacts) == 2 + 2 * 3 * 4 + 2
     assert artifacts == {k: v for k, v in _files(two, "runs/*/*").items() if k.endswith(ARTIFACTS)}
 
     tables = {k: v for k, v in _files(one, "results/*").items() if k.endswith((".csv", ".parquet"))}

@@ -166,3 +166,24 @@ def test_a_study_without_resamples_completes_every_stage(
     assert record["stages"]["inference"]["status"] == "completed"
     amp = pd.read_csv(root / "results" / "label_amplification.csv")
     assert len(amp) and {"setup", "attribute", "group"} <= set(amp.columns)
+
+
+def test_mitigation_attributes_are_checked_against_the_data_before_training(
+    tiny_config_dict: dict[str, Any], tmp_path: Path
+) -> None:
+    from fairssl.experiments.runner import check_mitigation_attributes
+    from fairssl.experiments.workspace import load_study_data
+
+    cfg = _config(
+        tiny_config_dict,
+        output_dir=str(tmp_path),
+        finetune={**tiny_config_dict["finetune"], "mitigation": "reweigh", "mitigation_attributes": ["sx"]},
+    )
+    ds = load_study_data(cfg)
+    with pytest.raises(DataError, match=r"mitigation_attributes names \['sx'\].*attributes are \["):
+        check_mitigation_attributes(cfg, ds)
+    with pytest.raises(DataError, match="mitigation_attributes names"):
+        run_study(cfg, log=lambda _m: None)
+    assert not list((tmp_path).glob("*/runs/*/done.json"))  # nothing was trained
+    ok = cfg.with_settings({"finetune.mitigation_attributes": ["sex"]}, keep_grid=True)
+    check_mitigation_attributes(ok, ds)

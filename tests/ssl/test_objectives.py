@@ -276,3 +276,37 @@ def test_masked_needs_two_patches_per_window() -> None:
     config = PretrainConfig(method="masked", objective={"patch_length": 24})
     with pytest.raises(ConfigError, match=r"patch_length = 24 .* 24 steps .* use patch_length <= 12"):
         build_objective("masked", encoder, model=MODEL, config=config, window_shape=(C, T))
+
+
+def test_objective_registries_agree() -> None:
+    """One name set: the config's Literal, the objectives registry and the torch-free option tables."""
+    from typing import get_args
+
+    from fairssl.config import PretrainConfig
+    from fairssl.objective_options import OBJECTIVE_OPTIONS
+    from fairssl.ssl.objectives import OBJECTIVES
+
+    literal = set(get_args(PretrainConfig.model_fields["method"].annotation))
+    assert literal == set(OBJECTIVES) == set(OBJECTIVE_OPTIONS)
+    for name, cls in OBJECTIVES.items():
+        assert cls.options is OBJECTIVE_OPTIONS[name] or (not cls.options and not OBJECTIVE_OPTIONS[name])
+
+
+def test_config_checks_objective_options_without_torch() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from fairssl.config import build_config\n"
+        "from fairssl.errors import ConfigError\n"
+        "build_config({'pretrain': {'method': 'masked', 'objective': {'mask_ratio': 0.3}}})\n"
+        "try:\n"
+        "    build_config({'pretrain': {'method': 'byol', 'objective': {'mask_ratio': 0.3}}})\n"
+        "except ConfigError as e:\n"
+        "    print('refused:', e)\n"
+        "print('torch' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert "refused:" in out and "mask_ratio" in out and "tau" in out
+    assert out.strip().endswith("False")

@@ -166,6 +166,20 @@ def _distinct_data(groups: Sequence[Variant]) -> list[Variant]:
     return list(seen.values())
 
 
+def check_mitigation_attributes(config: StudyConfig, ds: WindowDataset) -> None:
+    """DataError (one line, before any training) when ``finetune.mitigation_attributes`` names an
+    attribute the dataset does not have; nothing to check without a mitigation."""
+    ft = config.finetune
+    if ft.mitigation == "none":
+        return
+    missing = [a for a in ft.mitigation_attributes if a not in ds.attribute_names]
+    if missing:
+        raise DataError(
+            f"finetune.mitigation_attributes names {missing}, which the data does not have; its "
+            f"attributes are {ds.attribute_names}: set finetune.mitigation_attributes to some of them"
+        )
+
+
 def check_replicates_differ(groups: Sequence[Variant]) -> None:
     """DataError when a replicate's test set is its point's replicate 0's (same test subjects, same
     windows): the source ignored the redrawn seed (e.g. the files give their own split), so the
@@ -315,6 +329,7 @@ def _run_locked(
     if config.replicates > 1:
         check_replicates_differ(groups)
     for v in groups:  # every variant's encoder must fit its windows: one line before any training
+        check_mitigation_attributes(v.config, dataset_for(v.config))
         check_input_length(
             v.config.model, dataset_for(v.config).n_steps, window_key=window_key(v.config.data)
         )
@@ -342,6 +357,7 @@ def _run_locked(
 
 __all__ = [
     "ResumePlan",
+    "check_mitigation_attributes",
     "check_replicates_differ",
     "check_same_study",
     "execute_grid",

@@ -1,6 +1,12 @@
 """One run, in whichever process executes it: pre-train an encoder or fine-tune a setup, write its
 artifacts under ``runs/.partial/<id>/`` and publish them with one rename.
 
+A fine-tuning run also stores its validation predictions (``val_predictions.parquet``: window_id,
+subject, y, (y_clean), prob_k and the dataset's attribute columns), so post-processing can be refitted
+without retraining. With ``finetune.mitigation = "thresholds"`` the per-group thresholds fitted on them
+(``thresholds.csv``, :mod:`fairssl.evaluation.thresholds`) shift the test scores: ``prob_1`` (and
+``prob_0 = 1 - prob_1``) are the adjusted scores every later stage reads, ``prob_1_raw`` the model's.
+
 Every file is written atomically (:mod:`fairssl.atomic`), and ``done.json``, written last, records the
 size and SHA-256 of every other file and the torch thread count the run used, so a resume can tell an
 intact run from a damaged one (:mod:`fairssl.experiments.integrity`)."""
@@ -27,9 +33,13 @@ from fairssl.atomic import (
 from fairssl.config import StudyConfig
 from fairssl.data.dataset import WindowDataset
 from fairssl.data.pool import pool_shares, select_pool
+from fairssl.errors import DataError
+from fairssl.evaluation.fairness import intersect
+from fairssl.evaluation.thresholds import apply_group_thresholds, fit_group_thresholds
 from fairssl.experiments.grid import RunSpec
 from fairssl.experiments.integrity import fingerprint
 from fairssl.experiments.workspace import Workspace, epoch_reporter
+from fairssl.finetune.mitigation import needs_groups
 from fairssl.finetune.setups import get_setup
 from fairssl.finetune.train import finetune, predict_proba
 from fairssl.runtime import resolve_device
@@ -40,6 +50,55 @@ from fairssl.ssl.pretrain import pretrain
 def _labelled_arrays(ds: WindowDataset, split: str) -> tuple[np.ndarray, np.ndarray]:
     idx = ds.indices(split)
     return np.asarray(ds.X[idx]), ds.y[idx]
+
+
+def mitigation_groups(ds: WindowDataset, idx: np.ndarray, names: list[str]) -> np.ndarray:
+    """The group label (N,) of windows ``idx`` for ``finetune.mitigation_attributes`` ``names``: the
+    attribute's value, or for several attributes their intersection (``"female & 65+"``)."""
+    absent = [n for n in names if n not in ds.attribute_names]
+    if absent:
+        raise DataError(
+            f"finetune.mitigation_attributes names {absent}, which the dataset does not have; its "
+            f"attributes: {', '.join(ds.attribute_names) or 'none'}. Fix the names"
+        )
+    attrs = ds.attributes.iloc[idx]
+    labels = attrs[names[0]] if len(names) == 1 else intersect(attrs, names)
+    return np.asarray(labels.astype(str))
+
+
+def _predictions(ds: WindowDataset, idx: np.ndarray, prob: np.ndarray) -> pd.DataFrame:
+    """window_id, subject, y, (y_clean), prob_k of windows ``idx`` (no attributes: joined on reading)."""
+    pred = pd.DataFrame({"window_id": ds.window_id[idx], "subject": ds.subject[idx], "y": ds.y[idx]})
+    if ds.y_clean is not None:
+        pred["y_clean"] = ds.y_clean[idx]
+    for k in range(prob.shape[1]):
+        pred[f"prob_{k}"] = prob[:, k]
+    return pred
+
+
+def _post_process(
+    pred: pd.DataFrame,
+    val: pd.DataFrame,
+    val_groups: np.ndarray,
+    test_groups: np.ndarray,
+    config: StudyConfig,
+) -> pd.DataFrame:
+    """Fit per-group thresholds on ``val`` and shift ``pred``'s scores in place (the model's kept as
+    ``prob_1_raw``); returns the thresholds table."""
+    if "prob_2" in pred:
+        raise DataError("finetune.mitigation = 'thresholds' needs a binary task; this one has more classes")
+    tau = config.evaluation.threshold
+    table = fit_group_thresholds(
+        val["y"].to_numpy(),
+        val["prob_1"].to_numpy(),
+        val_groups,
+        threshold=tau,
+        rate=config.finetune.mitigation_settings()["rate"],
+    )
+    raw = pred["prob_1"].to_numpy()
+    adjusted = apply_group_thresholds(raw, test_groups, table, threshold=tau)
+    pred["prob_0"], pred["prob_1"], pred["prob_1_raw"] = 1.0 - adjusted, adjusted, raw
+    return table
 
 
 def _pretrain_run(spec: RunSpec, ds: WindowDataset, config: StudyConfig, out: Path) -> dict[str, Any]:
@@ -76,14 +135,19 @@ def _pretrain_run(spec: RunSpec, ds: WindowDataset, config: StudyConfig, out: Pa
 def _finetune_run(
     spec: RunSpec, ds: WindowDataset, config: StudyConfig, ws: Workspace, out: Path
 ) -> dict[str, Any]:
-    """Fine-tune one setup; store test predictions and conv activations keyed by window id."""
+    """Fine-tune one setup; store test and validation predictions and conv activations keyed by window
+    id; apply the post-processing mitigation to the test scores."""
     device = resolve_device(config.runtime.device)
+    ft = config.finetune
     setup = get_setup(spec.setup or "supervised", [f"conv{i + 1}" for i in range(len(config.model.widths))])
     encoder_state = None
     if spec.depends_on is not None:
         encoder_state = torch.load(ws.run(spec.depends_on) / "encoder.pt", weights_only=True)
     X_tr, y_tr = _labelled_arrays(ds, "train")
     X_va, y_va = _labelled_arrays(ds, "val")
+    groups = None
+    if needs_groups(ft.mitigation):  # training sees groups only when its mitigation needs them
+        groups = mitigation_groups(ds, ds.indices("train"), ft.mitigation_attributes)
     model, result = finetune(
         X_tr,
         y_tr,
@@ -97,18 +161,29 @@ def _finetune_run(
         seed=spec.seed,
         device=device,
         on_epoch=epoch_reporter(out, config.finetune.epochs),
+        groups=groups,
     )
     torch_save_atomic(model.state_dict(), out / "model.pt")
     write_csv_atomic(pd.DataFrame(result.history), out / "history.csv")
     test = ds.indices("test")
     X_te = np.asarray(ds.X[test])
-    prob = predict_proba(model, X_te, device=device)
-    pred = pd.DataFrame({"window_id": ds.window_id[test], "subject": ds.subject[test], "y": ds.y[test]})
-    if ds.y_clean is not None:
-        pred["y_clean"] = ds.y_clean[test]
-    for k in range(prob.shape[1]):
-        pred[f"prob_{k}"] = prob[:, k]
+    pred = _predictions(ds, test, predict_proba(model, X_te, device=device))
+    val_idx = ds.indices("val")
+    val = _predictions(ds, val_idx, predict_proba(model, X_va, device=device))
+    extra: dict[str, Any] = {}
+    if ft.mitigation == "thresholds":
+        table = _post_process(
+            pred,
+            val,
+            mitigation_groups(ds, val_idx, ft.mitigation_attributes),
+            mitigation_groups(ds, test, ft.mitigation_attributes),
+            config,
+        )
+        write_csv_atomic(table, out / "thresholds.csv")
+        extra = {f"threshold:{r.group}": r.threshold for r in table.itertuples()}
     write_parquet_atomic(pred, out / "predictions.parquet")
+    val = val.join(ds.attributes.iloc[val_idx].reset_index(drop=True).astype(str))
+    write_parquet_atomic(val, out / "val_predictions.parquet")
     acts = capture_activations(model.encoder, X_te, list(model.encoder.layer_names))
     arrays: dict[str, np.ndarray] = {k: v.astype(np.float16) for k, v in acts.items()}
     arrays["window_id"] = ds.window_id[test].astype(str)
@@ -120,6 +195,7 @@ def _finetune_run(
         "epochs": len(result.history),
         "trainable_parameters": result.trainable_parameters,
         "val_auroc": best.get("val_auroc", float("nan")),
+        **extra,
     }
 
 

@@ -11,6 +11,10 @@ Loss on a batch: weighted cross-entropy (w_c = N / (K N_c) from the training lab
 ``l2_conv * sum ||W_conv||^2`` over *trainable* conv kernels and ``l2_head * ||W_hidden||^2`` on the head's
 hidden layer. Model selection uses the validation split only (weighted cross-entropy without the L2 terms,
 or AUROC) with early stopping; the test split is never seen here.
+
+``finetune.mitigation`` swaps the batch loss and, for ``balanced``, the epoch's data order
+(:mod:`fairssl.finetune.mitigation`); everything else, model selection included, is the recipe. With
+``none`` (and ``thresholds``, which acts after training) the run is bit-identical to an unmitigated one.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from torch import nn
 from fairssl.config import FinetuneConfig, ModelConfig
 from fairssl.errors import DataError
 from fairssl.finetune.freezing import freeze, set_train_mode, trainable_parameters, unfreeze
+from fairssl.finetune.mitigation import balanced_batches, encode_groups, needs_groups, training_loss
 from fairssl.finetune.setups import Setup
 from fairssl.runtime import seed_everything
 from fairssl.ssl.encoder import Encoder
@@ -115,6 +120,21 @@ def _val_metrics(
     return loss, auc
 
 
+def _group_codes(
+    config: FinetuneConfig, groups: np.ndarray | None, n: int
+) -> tuple[np.ndarray | None, list[str]]:
+    """The training windows' group codes when ``config.mitigation`` needs them (else None)."""
+    if not needs_groups(config.mitigation):
+        return None, []
+    if groups is None or len(groups) != n:
+        got = "none" if groups is None else f"{len(groups)}"
+        raise ValueError(
+            f"finetune.mitigation = {config.mitigation!r} needs one group label per training window "
+            f"({n}); got {got}. Pass the windows' labels of finetune.mitigation_attributes as groups"
+        )
+    return encode_groups(groups)
+
+
 def finetune(
     X_train: np.ndarray,
     y_train: np.ndarray,
@@ -129,12 +149,15 @@ def finetune(
     seed: int = 0,
     device: torch.device | str = "cpu",
     on_epoch: EpochCallback | None = None,
+    groups: np.ndarray | None = None,
 ) -> tuple[Classifier, FinetuneResult]:
     """Train one setup; returns the best-validation classifier (on CPU) and its history.
 
     ``encoder_state`` (from pre-training) is required for every SSL setup and refused for ``supervised``
     and the ``random:<setup>`` controls, whose encoder is the seeded random initialisation (built the same
     way for every setup, so the head's initialisation and every later random draw match across setups).
+    ``groups`` (N,): the group label of every training window (see ``finetune.mitigation_attributes``);
+    required by the in-training mitigations, unused otherwise.
     """
     device = torch.device(device)
     generator = seed_everything(seed)
@@ -161,8 +184,12 @@ def finetune(
     weight = torch.tensor(
         class_weights(y_train, n_classes) if config.class_weights else np.ones(n_classes), dtype=torch.float32
     ).to(device)
-    loss_fn = nn.CrossEntropyLoss(weight=weight)
     y_t = torch.from_numpy(np.asarray(y_train, dtype=np.int64))
+    codes, names = _group_codes(config, groups, X_train.shape[0])
+    loss_fn = training_loss(
+        config, weight, groups=codes, group_names=names, y=y_t.numpy(), n_classes=n_classes
+    )
+    g_t = None if codes is None else torch.from_numpy(codes)
 
     result = FinetuneResult(trainable_parameters=sum(p.numel() for p in trainable_parameters(net)))
     best_score, bad = math.inf, 0
@@ -176,9 +203,14 @@ def finetune(
             frozen = [getattr(net.encoder, n) for n in setup.frozen if n in to_unfreeze]
         set_train_mode(net, frozen)
         total = 0.0
-        for idx in batches(X_train.shape[0], bs, generator, shuffle=True, drop_last=False):
+        if config.mitigation == "balanced" and codes is not None:
+            order = balanced_batches(codes, bs, generator)
+        else:
+            order = batches(X_train.shape[0], bs, generator, shuffle=True, drop_last=False)
+        for idx in order:
             x = batch_tensor(X_train, idx, device)
-            loss = loss_fn(net(x), y_t[idx].to(device)) + _l2(net, config)
+            g = None if g_t is None else g_t[idx].to(device)
+            loss = loss_fn(net(x), y_t[idx].to(device), g) + _l2(net, config)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -193,6 +225,7 @@ def finetune(
             "val_loss": val_loss,
             "val_auroc": val_auroc,
             "lr": optimizer.param_groups[0]["lr"],
+            **loss_fn.epoch_log(),
         }
         result.history.append(row)
         if on_epoch is not None:

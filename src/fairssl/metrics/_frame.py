@@ -13,7 +13,7 @@ from fairssl.evaluation.attribute_metrics import ATTRIBUTE_METRICS
 from fairssl.evaluation.rates import PAIRWISE_METRICS
 
 if TYPE_CHECKING:
-    from fairssl.metrics._tables import Options
+    from fairssl.metrics._options import Options
 
 INTERVAL_COLUMNS = ["ci_low", "ci_high", "n_valid"]
 """Columns added to every table when intervals were asked (``n_boot > 0``)."""

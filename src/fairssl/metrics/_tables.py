@@ -14,21 +14,20 @@ loop body of :func:`~fairssl.evaluation.fairness.fairness_table`), the parity de
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from fairssl.data.dataset import MISSING
 from fairssl.errors import DataError
-from fairssl.evaluation.counts import FN, FP, TN, TP, GroupCodes, check_min_group_size
+from fairssl.evaluation.counts import FN, FP, TN, TP, GroupCodes
 from fairssl.evaluation.fairness import TABLE_COLUMNS
 from fairssl.evaluation.parity import attribute_parity_deviation, parity_deviation
 from fairssl.evaluation.performance import _binary_reasons, count_metrics
 from fairssl.evaluation.plans import plan_comparisons, plan_table
 from fairssl.evaluation.rates import _RATES, group_rate
-from fairssl.evaluation.references import validate_parity_options, validate_reference
 from fairssl.metrics._frame import GroupMetrics
+from fairssl.metrics._options import Options
 
 RATE_METRICS = (
     "selection_rate",
@@ -49,25 +48,6 @@ SCORE_METRICS = ("auroc", "auprc")
 """Per-group metrics that need scores (from :func:`~fairssl.evaluation.performance.performance_table`)."""
 OVERALL = ("overall", "all")
 """(attribute, group) of the overall rows of the performance table."""
-
-
-@dataclass(frozen=True)
-class Options:
-    """The comparison options shared by every entry point (see :func:`fairssl.metrics.group_metrics`)."""
-
-    reference: str | Mapping[str, str] = "majority"
-    parity: str = "pairwise"
-    privileged: Mapping[str, str] | None = None
-    threshold: float = 0.5
-    min_group_size: int = 30
-    include_missing: bool = False
-    deviation: str = "abs"
-
-    def validate(self, attributes: list[str]) -> None:
-        """ConfigError/DataError for a bad option (checked once, at the boundary)."""
-        check_min_group_size(self.min_group_size)
-        validate_reference(self.reference, attributes)
-        validate_parity_options(self.parity, self.privileged, attributes, deviation=self.deviation)
 
 
 def rate_values(counts: np.ndarray) -> np.ndarray:

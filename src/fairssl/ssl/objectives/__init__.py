@@ -11,16 +11,18 @@ method        what the encoder learns                                options (``
                                                                      decoder_hidden
 ============  =====================================================  ================================
 
-Adding an objective is one file plus one registry line:
+Adding an objective is one file plus its registry lines:
 
 1. ``objectives/<name>.py``: a subclass of :class:`~fairssl.ssl.objectives.base.Objective` with
-   ``name``, ``options`` (each an :class:`~fairssl.ssl.objectives.base.Option`: default, meaning,
-   range), an ``__init__`` that builds its heads into ``self.trainable`` (and any module the optimiser
-   must not train, e.g. an EMA target, into ``self.frozen``) on ``self.device``, and
+   ``name``, ``options`` (its table in :data:`fairssl.objective_options.OBJECTIVE_OPTIONS`: each an
+   :class:`~fairssl.objective_options.Option` with default, meaning, range), an ``__init__`` that
+   builds its heads into ``self.trainable`` (and any module the optimiser must not train, e.g. an EMA
+   target, into ``self.frozen``) on ``self.device``, and
    ``loss(encoder, x, generator)`` that draws every random number from ``generator``; override
    ``after_step(encoder)`` when something must change after each optimiser step. Give the loss a pure
    function with an oracle test (a hand-written loop) and state its range and direction.
-2. One line in :data:`OBJECTIVES` below, and the name in ``PretrainConfig.method``'s ``Literal``.
+2. One line in :data:`OBJECTIVES` below, its options in ``OBJECTIVE_OPTIONS`` and the name in
+   ``PretrainConfig.method``'s ``Literal`` (a test checks the three agree).
 
 Pre-training (:func:`fairssl.ssl.pretrain.pretrain`) checkpoints the objective's ``state_dict`` and
 resumes bit for bit; the parametrised resume test in ``tests/ssl/test_objectives_pretrain.py`` picks
@@ -29,10 +31,10 @@ up every registered objective.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from fairssl.errors import ConfigError
+from fairssl.objective_options import check_objective_options
 from fairssl.ssl.objectives.base import Objective, Option
 from fairssl.ssl.objectives.byol import BYOL
 from fairssl.ssl.objectives.masked import Masked
@@ -57,11 +59,6 @@ def objective_class(method: str) -> type[Objective]:
     if method not in OBJECTIVES:
         raise ConfigError(f"unknown pretrain.method {method!r}; allowed: {', '.join(OBJECTIVES)}")
     return OBJECTIVES[method]
-
-
-def check_objective_options(method: str, options: Mapping[str, Any]) -> dict[str, Any]:
-    """``pretrain.objective`` of ``method`` on top of its defaults; a one-line ConfigError if invalid."""
-    return objective_class(method).check_options(options)
 
 
 def build_objective(

@@ -14,77 +14,18 @@ and optimises ``[*encoder.parameters(), *objective.parameters()]``. ``state_dict
 
 from __future__ import annotations
 
-import math
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 from torch import Tensor, nn
 
-from fairssl.errors import ConfigError
+from fairssl.objective_options import Option, resolve_options
 
 if TYPE_CHECKING:
     from fairssl.config import ModelConfig, PretrainConfig
     from fairssl.ssl.encoder import Encoder
-
-
-@dataclass(frozen=True)
-class Option:
-    """One knob of an objective: its default and the allowed range of values.
-
-    ``integer``: only ints are allowed; otherwise any finite int or float. The range is
-    ``low < v`` (``low_open``) or ``low <= v``, and ``v < high`` (``high_open``) or ``v <= high``;
-    ``high=None`` means no upper bound.
-    """
-
-    default: float
-    meaning: str
-    low: float = 0.0
-    high: float | None = None
-    low_open: bool = False
-    high_open: bool = False
-    integer: bool = False
-
-    def describe(self) -> str:
-        left = "(" if self.low_open else "["
-        right = ")" if self.high_open or self.high is None else "]"
-        high = "inf" if self.high is None else f"{self.high:g}"
-        kind = "an integer" if self.integer else "a number"
-        return f"{kind} in {left}{self.low:g}, {high}{right}"
-
-    def accepts(self, value: Any) -> bool:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            return False
-        if self.integer and not isinstance(value, int):
-            return False
-        if not math.isfinite(value):
-            return False
-        above = value > self.low if self.low_open else value >= self.low
-        below = self.high is None or (value < self.high if self.high_open else value <= self.high)
-        return above and below
-
-
-def resolve_options(method: str, options: Mapping[str, Any], table: Mapping[str, Option]) -> dict[str, Any]:
-    """``options`` (``pretrain.objective``) checked against ``table``, on top of the defaults.
-
-    A one-line ConfigError names an unknown key with the allowed ones, or a value out of range.
-    """
-    unknown = sorted(set(options) - set(table))
-    if unknown:
-        raise ConfigError(
-            f"pretrain.objective key '{unknown[0]}' is not an option of pretrain.method '{method}'; "
-            f"allowed: {', '.join(sorted(table)) or 'none (leave pretrain.objective empty)'}"
-        )
-    for key, value in options.items():
-        spec = table[key]
-        if not spec.accepts(value):
-            raise ConfigError(
-                f"pretrain.objective.{key} of method '{method}' must be {spec.describe()}, got {value!r}; "
-                f"default {spec.default:g} ({spec.meaning})"
-            )
-    return {key: options.get(key, spec.default) for key, spec in table.items()}
 
 
 class Objective(ABC):

@@ -26,6 +26,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn.functional import cosine_similarity
 
+from fairssl.objective_options import OBJECTIVE_OPTIONS
 from fairssl.ssl.augment import build_augmentation, make_views
 from fairssl.ssl.heads import ProjectionHead
 from fairssl.ssl.objectives.base import Objective, Option
@@ -59,9 +60,7 @@ class BYOL(Objective):
     """BYOL: online predictor regresses the EMA target's projection of the other view."""
 
     name = "byol"
-    options: ClassVar[Mapping[str, Option]] = {
-        "tau": Option(0.99, "EMA decay of the target network", high=1.0, high_open=True),
-    }
+    options: ClassVar[Mapping[str, Option]] = OBJECTIVE_OPTIONS["byol"]
 
     def __init__(
         self,

@@ -25,6 +25,7 @@ import torch
 from torch import Tensor
 
 from fairssl.errors import ConfigError
+from fairssl.objective_options import OBJECTIVE_OPTIONS
 from fairssl.ssl.heads import ReconstructionHead
 from fairssl.ssl.objectives.base import Objective, Option
 
@@ -67,11 +68,7 @@ class Masked(Objective):
     """Masked reconstruction of contiguous time patches from the encoder's representation."""
 
     name = "masked"
-    options: ClassVar[Mapping[str, Option]] = {
-        "mask_ratio": Option(0.5, "share of each window's patches that are masked", 0.0, 1.0, True, True),
-        "patch_length": Option(8, "time steps per masked patch", 1.0, integer=True),
-        "decoder_hidden": Option(256, "hidden width of the decoder", 1.0, integer=True),
-    }
+    options: ClassVar[Mapping[str, Option]] = OBJECTIVE_OPTIONS["masked"]
 
     def __init__(
         self,

@@ -27,6 +27,7 @@ from torch import Tensor
 from torch.nn.functional import mse_loss, relu
 
 from fairssl.errors import DataError
+from fairssl.objective_options import OBJECTIVE_OPTIONS
 from fairssl.ssl.augment import build_augmentation, make_views
 from fairssl.ssl.heads import ProjectionHead
 from fairssl.ssl.objectives.base import Objective, Option
@@ -80,13 +81,7 @@ class VICReg(Objective):
     """VICReg on the expander embeddings of two independently augmented views."""
 
     name = "vicreg"
-    options: ClassVar[Mapping[str, Option]] = {
-        "invariance_weight": Option(25.0, "lambda, weight of the invariance MSE"),
-        "variance_weight": Option(25.0, "mu, weight of the variance hinge"),
-        "covariance_weight": Option(1.0, "nu, weight of the covariance penalty"),
-        "gamma": Option(1.0, "target standard deviation of every embedding dimension", low_open=True),
-        "eps": Option(1e-4, "added to the variance under the square root", low_open=True),
-    }
+    options: ClassVar[Mapping[str, Option]] = OBJECTIVE_OPTIONS["vicreg"]
 
     def __init__(
         self,

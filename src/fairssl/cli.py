@@ -26,6 +26,7 @@ from typing import Annotated, Any
 import typer
 
 from fairssl.cli_config import show_config as _show_config
+from fairssl.cli_data import data_app
 from fairssl.cli_errors import LOG_NAME, user_errors
 from fairssl.cli_errors import note_run_folder as _note_run_folder
 from fairssl.cli_output import err, out
@@ -275,6 +276,9 @@ def config_cmd(
         return
     cfg = load_config(show, profile=profile)
     out.print(_show_config(cfg), highlight=False, markup=False, soft_wrap=True)
+
+
+app.add_typer(data_app, name="data")
 
 
 def main() -> None:

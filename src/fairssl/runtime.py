@@ -5,9 +5,11 @@ torch and NumPy are imported inside the functions that use them: the grid and ``
 
 from __future__ import annotations
 
+import functools
 import os
 import random
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from fairssl.errors import ConfigError
 
@@ -48,8 +50,38 @@ def set_threads(threads: int | None) -> None:
         os.environ["OMP_NUM_THREADS"] = str(threads)
 
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def keeps_global_rng(fn: F) -> F:
+    """Run ``fn`` and then put Python's, NumPy's and torch's global random states (CPU, and CUDA when
+    initialised) back as they were: training seeds them (:func:`seed_everything`, for weight
+    initialisation and dropout), and a notebook user's own draws must not depend on whether a model was
+    trained in between. The training's own numbers are unchanged."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        import numpy as np
+        import torch
+
+        py_state, np_state, torch_state = random.getstate(), np.random.get_state(), torch.get_rng_state()
+        cuda_states = torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else None
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            random.setstate(py_state)
+            np.random.set_state(np_state)
+            torch.set_rng_state(torch_state)
+            if cuda_states is not None:
+                torch.cuda.set_rng_state_all(cuda_states)
+
+    return wrapper  # type: ignore[return-value]
+
+
 def seed_everything(seed: int) -> torch.Generator:
-    """Seed Python, NumPy and torch; return a CPU generator for data order and augmentations."""
+    """Seed Python, NumPy and torch; return a CPU generator for data order and augmentations.
+
+    Global: callers that are library entry points wrap themselves in :func:`keeps_global_rng`."""
     import numpy as np
     import torch
 

@@ -636,3 +636,22 @@ def test_where_it_lives_picks_the_smallest_adjusted_p_and_reads_the_ratio_agains
         "Holm-adjusted over setups 0.02; 99 subject permutations): beyond what random subject groupings "
         "give (adjusted p <= 0.05)."
     )
+
+
+def test_at_chance_with_a_high_estimate_says_the_interval_is_wide_not_the_model_weak() -> None:
+    row = _row(
+        setup="3",
+        verdict="at_chance",
+        verdict_reason="auroc_interval_includes_0.5:3",
+        auroc=0.80,
+        auroc_low=0.41,
+        auroc_high=1.0,
+    )
+    row["n_seeds"] = 2
+    text = verdict_sentence(row)
+    assert text.endswith(
+        "Its AUROC estimate (0.800) is well above 0.5: the interval is wide with 2 seeds (t on 1 df), "
+        "not the model weak; more seeds (or replicates) would narrow it."
+    )
+    weak = verdict_sentence({**row, "auroc": 0.52})
+    assert "well above" not in weak and weak.endswith("says nothing about fairness.")

@@ -20,7 +20,9 @@ intervals are slightly conservative (coverage checked by simulation in the tests
 
 Comparisons: each SSL setup against the baseline, against its accuracy-matched reference
 ``matched:<setup>`` (the baseline degraded to the setup's AUROC, :mod:`~fairssl.evaluation.matching`) and
-against its random-init control ``random:<setup>`` when the study has them.
+against its random-init control ``random:<setup>`` when the study has them, and against its trained
+reference ``checkpoint:<setup>`` (the supervised model's own validation-matched epoch) when the supervised
+runs stored their training trajectory: shown beside the matched one, never in the family.
 
 Family: every (setup, metric) of ``family_metrics`` against the baseline, PD against the matched
 reference, both against the control; p values and interval levels
@@ -40,7 +42,7 @@ import pandas as pd
 
 from fairssl.errors import ConfigError, DataError
 from fairssl.evaluation.components import Components, components
-from fairssl.evaluation.matching import MATCHED_PREFIX
+from fairssl.evaluation.matching import CHECKPOINT_PREFIX, MATCHED_PREFIX
 from fairssl.evaluation.resampling import ModelDraws
 from fairssl.evaluation.testing import (
     adjust_pvalues,
@@ -272,21 +274,21 @@ def comparisons(setups: list[str], cfg: InferenceSettings) -> list[tuple[str, st
     """(setup, baseline, family metrics) triples: every SSL setup against the baseline (PD and AUROC in
     the family), against its accuracy-matched supervised reference (PD in the family: AUROC is equal by
     construction) and against its random-init control (both in the family); every control against the
-    baseline (the effect of freezing alone: shown, not in the family)."""
+    baseline (the effect of freezing alone: shown, not in the family); every SSL setup against its trained
+    reference ``checkpoint:<setup>`` (shown, not in the family: the family and its correction are those of
+    a study without it, and the degraded ``matched:`` reference stays the headline's)."""
     present = set(setups)
     family = tuple(cfg.family_metrics)
     pd_only = tuple(m for m in family if m != "auroc")
     out: list[tuple[str, str, tuple[str, ...]]] = []
-    ssl = [
-        s
-        for s in setups
-        if s != cfg.baseline and not s.startswith(CONTROL_PREFIX) and not s.startswith(MATCHED_PREFIX)
-    ]
+    references = (CONTROL_PREFIX, MATCHED_PREFIX, CHECKPOINT_PREFIX)
+    ssl = [s for s in setups if s != cfg.baseline and not s.startswith(references)]
     if cfg.baseline in present:
         out += [(s, cfg.baseline, family) for s in ssl]
         out += [(s, cfg.baseline, ()) for s in setups if s.startswith(CONTROL_PREFIX)]
     out += [(s, MATCHED_PREFIX + s, pd_only) for s in ssl if MATCHED_PREFIX + s in present]
     out += [(s, CONTROL_PREFIX + s, family) for s in ssl if CONTROL_PREFIX + s in present]
+    out += [(s, CHECKPOINT_PREFIX + s, ()) for s in ssl if CHECKPOINT_PREFIX + s in present]
     return out
 
 

@@ -15,6 +15,13 @@ lambda = 0 is the supervised model itself; lambda = 1 is noise with the model's 
 only (never PD), and the noise knows nothing of groups, so any PD difference at matched AUROC is not
 explained by accuracy alone. This is a reference, not a trained model: an earlier checkpoint of the
 supervised model could lose accuracy differently across groups.
+
+The trained alternative, ``checkpoint:<setup>``: the supervised model's own training trajectory (every
+epoch's weights scored on the validation and test windows). :func:`choose_checkpoint` picks the epoch
+whose *validation* AUROC is closest to the SSL model's validation AUROC (ties to the later epoch); that
+epoch's *test* scores are the reference. Test scores never enter the choice, so the reference is as
+honest as the SSL model's own selection; its test AUROC equals the SSL model's only up to the
+validation-test gap and the trajectory's epoch spacing.
 """
 
 from __future__ import annotations
@@ -27,6 +34,10 @@ from fairssl.errors import DataError
 
 MATCHED_PREFIX = "matched:"
 """Setup name of the accuracy-matched supervised reference of an SSL setup: ``matched:<setup>``."""
+
+CHECKPOINT_PREFIX = "checkpoint:"
+"""Setup name of the trained accuracy-matched reference of an SSL setup: ``checkpoint:<setup>``, the
+supervised model's epoch whose validation AUROC is closest to the setup's."""
 
 
 def degrade(scores: np.ndarray, lam: float, noise: np.ndarray) -> np.ndarray:
@@ -70,3 +81,26 @@ def degradation_curve(
     group-blind accuracy-fairness curve (score each with the usual metrics)."""
     noise = np.random.default_rng(seed).standard_normal(len(np.asarray(y_true)))
     return [(float(lam), degrade(scores, float(lam), noise)) for lam in np.linspace(0.0, 1.0, steps)]
+
+
+def choose_checkpoint(epochs: np.ndarray, val_auroc: np.ndarray, target: float) -> int:
+    """The epoch (of ``epochs`` (E,)) whose validation AUROC (``val_auroc`` (E,)) is closest to ``target``.
+
+    ``|val_auroc_e - target|`` is minimised over epochs with a finite AUROC; among equally close epochs
+    the later one wins (more training at the same validation accuracy). Only validation values enter:
+    the caller evaluates the chosen epoch on test. Raises DataError when no epoch has a finite AUROC or
+    the target is not finite.
+    """
+    e = np.asarray(epochs)
+    auc = np.asarray(val_auroc, dtype=np.float64)
+    if e.shape != auc.shape or e.ndim != 1:
+        raise DataError(f"epochs {e.shape} and validation AUROCs {auc.shape} must be two (E,) arrays")
+    ok = np.isfinite(auc)
+    if not ok.any() or not np.isfinite(target):
+        raise DataError(
+            f"no checkpoint can be matched: target validation AUROC {target!r}, "
+            f"{int(ok.sum())} epoch(s) with a finite validation AUROC"
+        )
+    gap = np.where(ok, np.abs(auc - float(target)), np.inf)
+    best = np.flatnonzero(gap == gap.min())
+    return int(e[best[np.argmax(e[best])]])

@@ -18,7 +18,14 @@ this setup's AUROC): ``matched_auroc``, ``matched_pd_change[_low/_high]``,
 control ``random:<setup>`` when present: ``control``, ``control_pd_change[_low/_high]``,
 ``control_improvement[_low/_high]``, ``control_verdict``; the family's ``family_size``, ``correction``
 and ``alpha``; ``replicates``: 1 for one study, R when the row pools R data replicates (then ``n_seeds``,
-``n_pairs`` and ``seeds_needed`` count replicates, :mod:`~fairssl.evaluation.pooling`).
+``n_pairs`` and ``seeds_needed`` count replicates, :mod:`~fairssl.evaluation.pooling`); last, against
+the trained reference ``checkpoint:<setup>`` when the supervised runs stored their trajectory (the
+supervised model's own epoch whose validation AUROC is closest to this setup's; shown, never in the
+family): ``checkpoint_epochs`` (the chosen epoch per seed, "4, 5"), ``checkpoint_val_auroc_ssl`` and
+``checkpoint_val_auroc`` (the two validation AUROCs the match equalised, means over seeds),
+``checkpoint_auroc`` (the checkpoint's test AUROC), ``checkpoint_auroc_change[_low/_high]``,
+``checkpoint_pd_change[_low/_high]`` (< 0: the setup has the lower PD), ``checkpoint_improvement[_low/_high]``
+and ``checkpoint_verdict`` (``not_tested`` with two or more seeds: not in the family).
 """
 
 from __future__ import annotations
@@ -29,7 +36,7 @@ import numpy as np
 import pandas as pd
 
 from fairssl.evaluation.inference import CONTROL_PREFIX, StudyInference
-from fairssl.evaluation.matching import MATCHED_PREFIX
+from fairssl.evaluation.matching import CHECKPOINT_PREFIX, MATCHED_PREFIX
 
 PD = "parity_deviation"
 AUROC = "auroc"
@@ -91,6 +98,20 @@ SETUP_COLUMNS = [
     "alpha",
     "power",
     "replicates",
+    "checkpoint_epochs",
+    "checkpoint_val_auroc_ssl",
+    "checkpoint_val_auroc",
+    "checkpoint_auroc",
+    "checkpoint_auroc_change",
+    "checkpoint_auroc_change_low",
+    "checkpoint_auroc_change_high",
+    "checkpoint_pd_change",
+    "checkpoint_pd_change_low",
+    "checkpoint_pd_change_high",
+    "checkpoint_improvement",
+    "checkpoint_improvement_low",
+    "checkpoint_improvement_high",
+    "checkpoint_verdict",
 ]
 
 
@@ -100,15 +121,25 @@ def _kind(setup: str, baseline: str) -> str:
     return "control" if setup.startswith(CONTROL_PREFIX) else "ssl"
 
 
-def setup_table(inference: StudyInference, *, baseline: str = "supervised") -> pd.DataFrame:
-    """The per-setup view of ``inference`` (see the module docstring); setups in their study order."""
+def setup_table(
+    inference: StudyInference,
+    *,
+    baseline: str = "supervised",
+    checkpoint_match: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """The per-setup view of ``inference`` (see the module docstring); setups in their study order.
+
+    ``checkpoint_match``: the chosen checkpoints (columns setup, seed, epoch, val_auroc_ssl,
+    val_auroc_checkpoint; ``results/checkpoint_match.csv``) that fill ``checkpoint_epochs`` and the two
+    validation AUROCs; without it those columns stay empty.
+    """
     est = inference.estimates
     if est.empty:
         return pd.DataFrame(columns=SETUP_COLUMNS)
     ch = inference.changes
     rows: list[dict[str, Any]] = []
     for setup in dict.fromkeys(est["setup"]):
-        if str(setup).startswith(MATCHED_PREFIX):  # a reference, shown on its SSL setup's row
+        if str(setup).startswith((MATCHED_PREFIX, CHECKPOINT_PREFIX)):  # shown on its SSL setup's row
             continue
         mine = est[est["setup"] == setup].set_index("quantity")
         row: dict[str, Any] = {"setup": setup, "kind": _kind(str(setup), baseline)}
@@ -132,6 +163,12 @@ def setup_table(inference: StudyInference, *, baseline: str = "supervised") -> p
             if ((ch["setup"] == setup) & (ch["baseline"] == control)).any():
                 row["control"] = control
                 row.update(_against(ch, setup, control, prefix="control_"))
+            checkpoint = CHECKPOINT_PREFIX + str(setup)
+            if ((ch["setup"] == setup) & (ch["baseline"] == checkpoint)).any():
+                row.update(_against(ch, setup, checkpoint, prefix="checkpoint_"))
+                ref = est[(est["setup"] == checkpoint) & (est["quantity"] == AUROC)]
+                row["checkpoint_auroc"] = float(ref["estimate"].iloc[0]) if len(ref) else np.nan
+                row.update(_checkpoint_epochs(checkpoint_match, str(setup)))
         row.update(
             family_size=inference.family.get("members", 0),
             correction=inference.family.get("correction", ""),
@@ -141,6 +178,21 @@ def setup_table(inference: StudyInference, *, baseline: str = "supervised") -> p
         )
         rows.append(row)
     return pd.DataFrame(rows).reindex(columns=SETUP_COLUMNS)
+
+
+def _checkpoint_epochs(match: pd.DataFrame | None, setup: str) -> dict[str, Any]:
+    """``checkpoint_epochs`` ("4, 5": the chosen epoch per seed, in seed order) and the mean validation
+    AUROCs of ``setup``'s rows of ``match`` (empty without rows)."""
+    if match is None or match.empty:
+        return {}
+    mine = match[match["setup"].astype(str) == setup].sort_values("seed")
+    if mine.empty:
+        return {}
+    return {
+        "checkpoint_epochs": ", ".join(str(int(e)) for e in mine["epoch"]),
+        "checkpoint_val_auroc_ssl": float(mine["val_auroc_ssl"].mean()),
+        "checkpoint_val_auroc": float(mine["val_auroc_checkpoint"].mean()),
+    }
 
 
 def _against(changes: pd.DataFrame, setup: str, baseline: str, *, prefix: str) -> dict[str, Any]:

@@ -12,6 +12,8 @@ dataset's test windows, never aligned by order alone) and writes to ``results/``
   and power; ``comparison.csv`` is the one-row-per-setup view the report prints;
 - ``label_amplification.csv`` (clean labels known): per setup and group, the clean-label,
   recorded-label and model disparity (does the model amplify the label bias?);
+- ``checkpoint_match.csv``: per SSL run, the supervised epoch whose validation AUROC is closest to
+  its own (the trained reference ``checkpoint:<setup>``), with both validation AUROCs;
 - ``accuracy_curve.csv``: the supervised models' group-blind accuracy-fairness curve (AUROC and PD as
   their scores are degraded towards noise), the reference of the fairness-accuracy figure;
 - ``pool.csv``: per pre-training run (seed), the pool's windows and share per attribute x group;

@@ -34,6 +34,14 @@ REQUIRED: dict[str, tuple[str, ...]] = {
 }
 """The artifacts a published run of each kind must hold (besides ``done.json``)."""
 
+OPTIONAL: dict[str, tuple[str, ...]] = {
+    "pretrain": (),
+    "finetune": ("trajectory.parquet",),
+}
+"""Artifacts a run of each kind may hold: checksummed like every file when present (a damaged one makes
+the run damaged), but a run without them is complete (``trajectory.parquet``, the supervised model's
+per-epoch scores, is only written since the trained accuracy-matched reference exists)."""
+
 UNRECORDED = frozenset({"done.json", "progress.json"})
 """Files in a run folder that are not fingerprinted (the record itself, the live progress file)."""
 
@@ -115,7 +123,8 @@ def check_run(ws: Workspace, spec: RunSpec) -> RunCheck:
             return RunCheck("damaged", f"{name} is missing", record)
     recorded = record.get("artifacts")
     if not isinstance(recorded, dict):
-        for name in REQUIRED[spec.kind]:
+        present = [n for n in OPTIONAL[spec.kind] if (folder / n).is_file()]
+        for name in (*REQUIRED[spec.kind], *present):
             problem = _decodes(folder / name)
             if problem:
                 return RunCheck("damaged", problem, record)
@@ -172,6 +181,7 @@ def checkpoint_problem(path: Path, *, threads: int | None = None) -> str | None:
 
 
 __all__ = [
+    "OPTIONAL",
     "REQUIRED",
     "RunCheck",
     "check_run",

@@ -1,7 +1,17 @@
 """Stage 5, the study: every model scored on shared resamples of test subjects, setups compared with the
 supervised baseline, accuracy-matched references and controls (one testing family), and the curves and
 tables that read those comparisons (``summary``, ``setups``, ``changes``, ``comparison``,
-``accuracy_curve``, ``label_amplification``, ``pool``)."""
+``accuracy_curve``, ``checkpoint_match``, ``label_amplification``, ``pool``).
+
+The trained accuracy-matched reference ``checkpoint:<setup>``: where the supervised run of an SSL run's
+seed stored its training trajectory (``trajectory.parquet``), the epoch whose validation AUROC is closest
+to the SSL model's validation AUROC is chosen (:func:`~fairssl.evaluation.matching.choose_checkpoint`)
+and its test scores join the study as one more model. The SSL model's validation AUROC is computed from
+its stored ``val_predictions.parquet`` (the selected model's own scores), with the same labels and the
+same AUROC function as every trajectory epoch's, rather than read from its history: both sides of the
+match are then one computation on one set of windows. With ``finetune.mitigation = "thresholds"`` no
+checkpoint reference is built (the setups' test scores are threshold-adjusted, the trajectory's are the
+model's own)."""
 
 from __future__ import annotations
 
@@ -16,7 +26,13 @@ from fairssl.config import StudyConfig
 from fairssl.errors import DataError
 from fairssl.evaluation.amplification import AMPLIFICATION_COLUMNS, label_bias_amplification
 from fairssl.evaluation.inference import InferenceSettings, StudyDraws, StudyInference, study_inference
-from fairssl.evaluation.matching import MATCHED_PREFIX, degradation_curve, match_auroc
+from fairssl.evaluation.matching import (
+    CHECKPOINT_PREFIX,
+    MATCHED_PREFIX,
+    choose_checkpoint,
+    degradation_curve,
+    match_auroc,
+)
 from fairssl.evaluation.resampling import ModelDraws, resample_models
 from fairssl.evaluation.verdicts import setup_table
 from fairssl.experiments.grid import RunSpec
@@ -45,15 +61,118 @@ def _resample(
     )
 
 
+CHECKPOINT_COLUMNS = [
+    "setup",
+    "seed",
+    "epoch",
+    "val_auroc_ssl",
+    "val_auroc_checkpoint",
+    "test_auroc_checkpoint",
+]
+"""``results/checkpoint_match.csv``: per SSL run, the chosen supervised epoch and the AUROCs of the match."""
+
+
+def _auroc(y: np.ndarray, scores: np.ndarray) -> float:
+    return float(roc_auc_score(y, scores)) if np.unique(y).size == 2 else float("nan")
+
+
+def read_trajectories(
+    ws: Workspace, runs: list[RunSpec]
+) -> tuple[dict[str, pd.DataFrame], dict[str, pd.DataFrame]]:
+    """(supervised run id -> ``trajectory.parquet``, run id -> ``val_predictions.parquet``) of the runs
+    that stored them; runs without the files are left out (they predate them)."""
+    trajectories, val = {}, {}
+    for spec in runs:
+        folder = ws.run(spec.run_id)
+        if spec.setup == "supervised" and (folder / "trajectory.parquet").is_file():
+            trajectories[spec.run_id] = pd.read_parquet(folder / "trajectory.parquet")
+        if (folder / "val_predictions.parquet").is_file():
+            val[spec.run_id] = pd.read_parquet(
+                folder / "val_predictions.parquet", columns=["window_id", "y", "prob_1"]
+            )
+    return trajectories, val
+
+
+def _epoch_aurocs(trajectory: pd.DataFrame, split: str, labels: pd.Series) -> pd.Series:
+    """epoch -> AUROC of the trajectory's ``split`` scores on ``labels`` (window_id -> y)."""
+    rows = trajectory[trajectory["split"] == split]
+    epochs = rows["epoch"].to_numpy()
+    out = {}
+    for epoch in np.unique(epochs):
+        g = rows[epochs == epoch]
+        out[int(epoch)] = _auroc(
+            labels.loc[g["window_id"]].to_numpy(), g["prob_1"].to_numpy(dtype=np.float64)
+        )
+    return pd.Series(out, dtype=np.float64)
+
+
+def checkpoint_matches(
+    runs: list[RunSpec],
+    order: np.ndarray,
+    y_test: np.ndarray,
+    trajectories: dict[str, pd.DataFrame],
+    val_predictions: dict[str, pd.DataFrame],
+) -> tuple[pd.DataFrame, dict[tuple[str, int], np.ndarray]]:
+    """The trained reference of every SSL run whose seed's supervised run has a trajectory.
+
+    For SSL run (setup, seed): target = AUROC of its validation scores; the supervised epoch whose
+    validation AUROC is closest (ties to the later epoch) is chosen on validation only; that epoch's test
+    scores, aligned to ``order`` (test window ids (N,), labels ``y_test`` (N,)), are the reference.
+    Returns (:data:`CHECKPOINT_COLUMNS` table, (setup, seed) -> test scores (N,) float64).
+    """
+    sup = {s.seed: s.run_id for s in runs if s.setup == "supervised" and s.run_id in trajectories}
+    rows, refs = [], {}
+    for spec in runs:
+        name = str(spec.setup)
+        if name == "supervised" or name.startswith("random:") or spec.seed not in sup:
+            continue
+        sup_id = sup[spec.seed]
+        if spec.run_id not in val_predictions or sup_id not in val_predictions:
+            continue
+        own = val_predictions[spec.run_id]
+        target = _auroc(own["y"].to_numpy(), own["prob_1"].to_numpy(dtype=np.float64))
+        traj = trajectories[sup_id]
+        labels = val_predictions[sup_id].set_index("window_id")["y"]
+        val_auc = _epoch_aurocs(traj, "val", labels)
+        if not np.isfinite(target) or not np.isfinite(val_auc.to_numpy(dtype=float)).any():
+            continue
+        epoch = choose_checkpoint(val_auc.index.to_numpy(), val_auc.to_numpy(dtype=float), target)
+        test = traj[(traj["split"] == "test") & (traj["epoch"] == epoch)].set_index("window_id")
+        if len(test) != len(order) or not test.index.isin(order).all():
+            raise DataError(
+                f"the trajectory of run {sup_id} scored other test windows than the study's; re-run it"
+            )
+        scores = test.loc[order, "prob_1"].to_numpy(dtype=np.float64)
+        refs[(name, spec.seed)] = scores
+        rows.append(
+            {
+                "setup": name,
+                "seed": spec.seed,
+                "epoch": epoch,
+                "val_auroc_ssl": target,
+                "val_auroc_checkpoint": float(val_auc.loc[epoch]),
+                "test_auroc_checkpoint": _auroc(y_test, scores),
+            }
+        )
+    return pd.DataFrame(rows, columns=CHECKPOINT_COLUMNS), refs
+
+
 def study_inference_of(
-    runs: list[RunSpec], preds: dict[str, pd.DataFrame], attributes: list[str], config: StudyConfig
+    runs: list[RunSpec],
+    preds: dict[str, pd.DataFrame],
+    attributes: list[str],
+    config: StudyConfig,
+    *,
+    checkpoints: dict[tuple[str, int], np.ndarray] | None = None,
 ) -> StudyInference:
     """The study's inference over every fine-tuning run: all models resampled on the same test subjects.
 
     Predictions are aligned by window id to the first run's order (a run scored on other windows is a
     DataError: every model of a study must see the same test set). Each SSL run also gets its
     accuracy-matched reference ``matched:<setup>``: the supervised run of its seed degraded, group-blind,
-    to its test AUROC (:func:`~fairssl.evaluation.matching.match_auroc`).
+    to its test AUROC (:func:`~fairssl.evaluation.matching.match_auroc`). ``checkpoints``: (setup, seed)
+    -> test scores aligned to the first run's windows (:func:`checkpoint_matches`), added as
+    ``checkpoint:<setup>``.
     """
     ev = config.evaluation
     first = preds[runs[0].run_id]
@@ -81,6 +200,10 @@ def study_inference_of(
             scores.append(matched)
             setups.append(MATCHED_PREFIX + name)
             seeds.append(spec.seed)
+    for (name, seed), ref in sorted((checkpoints or {}).items()):
+        scores.append(ref)
+        setups.append(CHECKPOINT_PREFIX + name)
+        seeds.append(seed)
     draws = _resample(first, scores, attributes, config, n_boot=ev.n_boot)
     study = StudyDraws(tuple(setups), tuple(seeds), draws)
     return study_inference(study, inference_settings(config))
@@ -120,13 +243,26 @@ def label_amplification(
     )
 
 
+CURVE_COLUMNS = ["kind", "seed", "lambda", "epoch", "auroc", "parity_deviation"]
+
+
 def accuracy_curve(
-    runs: list[RunSpec], preds: dict[str, pd.DataFrame], attributes: list[str], config: StudyConfig
+    runs: list[RunSpec],
+    preds: dict[str, pd.DataFrame],
+    attributes: list[str],
+    config: StudyConfig,
+    *,
+    trajectories: dict[str, pd.DataFrame] | None = None,
 ) -> pd.DataFrame:
-    """The supervised models' group-blind accuracy-fairness curve: per supervised seed and lambda (0 = the
-    model, 1 = noise; :func:`~fairssl.evaluation.matching.degradation_curve`), test AUROC and parity
-    deviation. Columns seed, lambda, auroc, parity_deviation. Empty without a supervised run."""
-    rows = []
+    """The supervised models' accuracy-fairness curves, test AUROC and parity deviation per point.
+
+    ``kind = "degradation"``: per supervised seed and lambda (0 = the model, 1 = noise;
+    :func:`~fairssl.evaluation.matching.degradation_curve`), the group-blind curve. ``kind =
+    "trajectory"``: per supervised seed with a stored trajectory (``trajectories``: run id -> table) and
+    epoch, that epoch's test scores (the curve the trained ``checkpoint:`` references lie on). Columns
+    :data:`CURVE_COLUMNS` (``lambda`` empty on trajectory rows, ``epoch`` on degradation rows). Empty
+    without a supervised run."""
+    rows: list[dict[str, Any]] = []
     for spec in runs:
         if spec.setup != "supervised":
             continue
@@ -138,8 +274,31 @@ def accuracy_curve(
         values = _resample(pred, [scores for _, scores in curve], attributes, config, n_boot=0).values
         # values: (steps, Q) AUROC, PD, per-attribute PD
         for (lam, _), v in zip(curve, values, strict=True):
-            rows.append({"seed": spec.seed, "lambda": lam, "auroc": v[0], "parity_deviation": v[1]})
-    return pd.DataFrame(rows, columns=["seed", "lambda", "auroc", "parity_deviation"])
+            rows.append(
+                {
+                    "kind": "degradation",
+                    "seed": spec.seed,
+                    "lambda": lam,
+                    "auroc": v[0],
+                    "parity_deviation": v[1],
+                }
+            )
+        traj = (trajectories or {}).get(spec.run_id)
+        if traj is None:
+            continue
+        test = traj[traj["split"] == "test"]
+        order = pred["window_id"].to_numpy()
+        epochs = sorted(int(e) for e in test["epoch"].unique())
+        per_epoch = [
+            test[test["epoch"] == e].set_index("window_id").loc[order, "prob_1"].to_numpy(dtype=np.float64)
+            for e in epochs
+        ]
+        values = _resample(pred, per_epoch, attributes, config, n_boot=0).values
+        for e, v in zip(epochs, values, strict=True):
+            rows.append(
+                {"kind": "trajectory", "seed": spec.seed, "epoch": e, "auroc": v[0], "parity_deviation": v[1]}
+            )
+    return pd.DataFrame(rows, columns=CURVE_COLUMNS)
 
 
 def run_summary(runs: list[RunSpec], inference: StudyInference) -> pd.DataFrame:
@@ -195,10 +354,18 @@ def infer_study(
     attributes: list[str],
 ) -> dict[str, pd.DataFrame]:
     """Stage 5, the study: setups compared on shared resamples, verdicts, curves; tables written."""
-    inference = study_inference_of(runs, preds, attributes, config)
+    trajectories, val = read_trajectories(ws, runs)
+    first = preds[runs[0].run_id]
+    match = pd.DataFrame(columns=CHECKPOINT_COLUMNS)
+    refs: dict[tuple[str, int], np.ndarray] = {}
+    if config.finetune.mitigation != "thresholds" and np.unique(first["y"]).size == 2:
+        match, refs = checkpoint_matches(
+            runs, first["window_id"].to_numpy(), first["y"].to_numpy(), trajectories, val
+        )
+    inference = study_inference_of(runs, preds, attributes, config, checkpoints=refs)
     summary = run_summary(runs, inference)
-    comparison = setup_table(inference)
-    curve = accuracy_curve(runs, preds, attributes, config)
+    comparison = setup_table(inference, checkpoint_match=match)
+    curve = accuracy_curve(runs, preds, attributes, config, trajectories=trajectories)
     amplification = label_amplification(runs, preds, results, attributes)
     pools = pool_table(ws, specs)
     out = {
@@ -206,6 +373,7 @@ def infer_study(
         "setups": inference.estimates,
         "changes": inference.changes,
         "accuracy_curve": curve,
+        "checkpoint_match": match,
         "label_amplification": amplification,
         "pool": pools,
         "comparison": comparison,  # last: the report needs it, so it marks a complete inference
@@ -217,10 +385,14 @@ def infer_study(
 
 
 __all__ = [
+    "CHECKPOINT_COLUMNS",
+    "CURVE_COLUMNS",
     "accuracy_curve",
+    "checkpoint_matches",
     "infer_study",
     "inference_settings",
     "label_amplification",
+    "read_trajectories",
     "run_summary",
     "study_inference_of",
 ]

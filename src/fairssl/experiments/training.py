@@ -7,6 +7,12 @@ without retraining. With ``finetune.mitigation = "thresholds"`` the per-group th
 (``thresholds.csv``, :mod:`fairssl.evaluation.thresholds`) shift the test scores: ``prob_1`` (and
 ``prob_0 = 1 - prob_1``) are the adjusted scores every later stage reads, ``prob_1_raw`` the model's.
 
+The ``supervised`` setup also stores its training trajectory (``trajectory.parquet``: epoch, split
+(``val`` | ``test``), window_id, prob_1 float32): every epoch's weights scored on the validation and test
+windows, for the trained accuracy-matched reference ``checkpoint:<setup>`` of stage 5 (test scores are
+recorded, never used for a choice during training). The file is optional: runs trained before it
+existed lack it and are complete.
+
 Every file is written atomically (:mod:`fairssl.atomic`), and ``done.json``, written last, records the
 size and SHA-256 of every other file and the torch thread count the run used, so a resume can tell an
 intact run from a damaged one (:mod:`fairssl.experiments.integrity`)."""
@@ -101,6 +107,26 @@ def _post_process(
     return table
 
 
+def trajectory_table(
+    trajectory: dict[tuple[int, str], np.ndarray], window_ids: dict[str, np.ndarray]
+) -> pd.DataFrame:
+    """The long table of a training trajectory: one row per (epoch, split, window) with columns epoch
+    (int), split (``val`` | ``test``), window_id and prob_1 (float32), in epoch then split order."""
+    frames = [
+        pd.DataFrame(
+            {
+                "epoch": np.full(len(prob), epoch, dtype=np.int32),
+                "split": split,
+                "window_id": window_ids[split],
+                "prob_1": np.asarray(prob, dtype=np.float32),
+            }
+        )
+        for (epoch, split), prob in sorted(trajectory.items())
+    ]
+    columns = ["epoch", "split", "window_id", "prob_1"]
+    return pd.concat(frames, ignore_index=True)[columns] if frames else pd.DataFrame(columns=columns)
+
+
 def _pretrain_run(spec: RunSpec, ds: WindowDataset, config: StudyConfig, out: Path) -> dict[str, Any]:
     """Pre-train on the pool and train windows (labels unused, composition per ``pretrain.pool``).
 
@@ -145,6 +171,9 @@ def _finetune_run(
         encoder_state = torch.load(ws.run(spec.depends_on) / "encoder.pt", weights_only=True)
     X_tr, y_tr = _labelled_arrays(ds, "train")
     X_va, y_va = _labelled_arrays(ds, "val")
+    test = ds.indices("test")
+    X_te = np.asarray(ds.X[test])
+    record = {"test": X_te} if setup.name == "supervised" else None
     groups = None
     if needs_groups(ft.mitigation):  # training sees groups only when its mitigation needs them
         groups = mitigation_groups(ds, ds.indices("train"), ft.mitigation_attributes)
@@ -162,11 +191,13 @@ def _finetune_run(
         device=device,
         on_epoch=epoch_reporter(out, config.finetune.epochs),
         groups=groups,
+        record_splits=record,
     )
     torch_save_atomic(model.state_dict(), out / "model.pt")
     write_csv_atomic(pd.DataFrame(result.history), out / "history.csv")
-    test = ds.indices("test")
-    X_te = np.asarray(ds.X[test])
+    if record is not None:
+        ids = {"val": ds.window_id[ds.indices("val")], "test": ds.window_id[test]}
+        write_parquet_atomic(trajectory_table(result.trajectory, ids), out / "trajectory.parquet")
     pred = _predictions(ds, test, predict_proba(model, X_te, device=device))
     val_idx = ds.indices("val")
     val = _predictions(ds, val_idx, predict_proba(model, X_va, device=device))
@@ -228,4 +259,4 @@ def execute_run(spec: RunSpec, ds: WindowDataset, config: StudyConfig, ws: Works
     return summary
 
 
-__all__ = ["execute_run"]
+__all__ = ["execute_run", "trajectory_table"]

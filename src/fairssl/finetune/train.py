@@ -20,6 +20,7 @@ or AUROC) with early stopping; the test split is never seen here.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -32,7 +33,7 @@ from fairssl.errors import DataError
 from fairssl.finetune.freezing import freeze, set_train_mode, trainable_parameters, unfreeze
 from fairssl.finetune.mitigation import balanced_batches, encode_groups, needs_groups, training_loss
 from fairssl.finetune.setups import Setup
-from fairssl.runtime import seed_everything
+from fairssl.runtime import keeps_global_rng, seed_everything
 from fairssl.ssl.encoder import Encoder
 from fairssl.ssl.heads import Classifier, ClassifierHead
 from fairssl.ssl.pretrain import EpochCallback, batch_tensor, batches, build_encoder, cosine_lambda
@@ -40,12 +41,17 @@ from fairssl.ssl.pretrain import EpochCallback, batch_tensor, batches, build_enc
 
 @dataclass
 class FinetuneResult:
-    """Per-epoch history (train/val loss, val AUROC, lr, trainable count) and the selected epoch."""
+    """Per-epoch history (train/val loss, val AUROC, lr, trainable count) and the selected epoch.
+
+    ``trajectory``: with ``record_splits``, ``(epoch, split) -> P(y=1)`` (N_split,) float32 of every
+    epoch's weights (before model selection restores the best ones); empty otherwise.
+    """
 
     history: list[dict[str, float]] = field(default_factory=list)
     best_epoch: int = 0
     stopped_early: bool = False
     trainable_parameters: int = 0
+    trajectory: dict[tuple[int, str], np.ndarray] = field(default_factory=dict)
 
 
 def class_weights(y: np.ndarray, n_classes: int) -> np.ndarray:
@@ -106,7 +112,14 @@ def predict_proba(
 def _val_metrics(
     model: Classifier, X: np.ndarray, y: np.ndarray, weight: torch.Tensor, device: torch.device
 ) -> tuple[float, float]:
-    prob = predict_proba(model, X, device=device)
+    """(weighted validation loss, validation AUROC) of ``model`` on windows ``X`` (N, C, T)."""
+    return _prob_metrics(predict_proba(model, X, device=device), y, weight, device)
+
+
+def _prob_metrics(
+    prob: np.ndarray, y: np.ndarray, weight: torch.Tensor, device: torch.device
+) -> tuple[float, float]:
+    """(weighted cross-entropy, AUROC) of class probabilities ``prob`` (N, K) on labels ``y`` (N,)."""
     p = torch.from_numpy(np.clip(prob, 1e-7, 1.0)).to(device)
     loss = float(nn.functional.nll_loss(torch.log(p), torch.from_numpy(y).to(device), weight=weight))
     try:
@@ -118,6 +131,11 @@ def _val_metrics(
     except ValueError:
         auc = math.nan
     return loss, auc
+
+
+def _positive(prob: np.ndarray) -> np.ndarray:
+    """P(y=1) (N,) float32 of class probabilities (N, K)."""
+    return np.asarray(prob[:, 1] if prob.shape[1] > 1 else prob[:, 0], dtype=np.float32)
 
 
 def _group_codes(
@@ -135,6 +153,7 @@ def _group_codes(
     return encode_groups(groups)
 
 
+@keeps_global_rng
 def finetune(
     X_train: np.ndarray,
     y_train: np.ndarray,
@@ -150,6 +169,7 @@ def finetune(
     device: torch.device | str = "cpu",
     on_epoch: EpochCallback | None = None,
     groups: np.ndarray | None = None,
+    record_splits: Mapping[str, np.ndarray] | None = None,
 ) -> tuple[Classifier, FinetuneResult]:
     """Train one setup; returns the best-validation classifier (on CPU) and its history.
 
@@ -158,6 +178,11 @@ def finetune(
     way for every setup, so the head's initialisation and every later random draw match across setups).
     ``groups`` (N,): the group label of every training window (see ``finetune.mitigation_attributes``);
     required by the in-training mitigations, unused otherwise.
+    ``record_splits`` (name -> windows (N, C, T)): after every epoch, the current weights score these
+    windows and the validation windows (split ``"val"``) into ``result.trajectory``. The extra forward
+    passes run in eval mode without gradients and draw no random number, so training, model selection
+    and the returned model are bit-identical with and without recording; recorded scores never enter any
+    choice made here.
     """
     device = torch.device(device)
     generator = seed_everything(seed)
@@ -218,7 +243,12 @@ def finetune(
             for group in optimizer.param_groups:
                 group["lr"] = config.lr * schedule(step)
             total += float(loss.detach()) * len(idx)
-        val_loss, val_auroc = _val_metrics(net, X_val, np.asarray(y_val, dtype=np.int64), weight, device)
+        val_prob = predict_proba(net, X_val, device=device)
+        val_loss, val_auroc = _prob_metrics(val_prob, np.asarray(y_val, dtype=np.int64), weight, device)
+        if record_splits is not None:
+            result.trajectory[(epoch + 1, "val")] = _positive(val_prob)
+            for name, X in record_splits.items():
+                result.trajectory[(epoch + 1, name)] = _positive(predict_proba(net, X, device=device))
         row = {
             "epoch": float(epoch + 1),
             "train_loss": total / X_train.shape[0],

@@ -4,6 +4,8 @@ group-blind accuracy-fairness curve.
 Parity deviation falls as a model loses accuracy even with no bias, so a setup is fairer *at equal
 accuracy* only if it sits below the curve the supervised model traces as its scores are degraded towards
 noise without regard to groups (``results/accuracy_curve.csv``; :mod:`fairssl.evaluation.matching`).
+Beside it, where the supervised runs stored their training trajectory, the curve its epochs trace (rows
+of ``kind = "trajectory"``): the trained references ``checkpoint:<setup>`` are points of that curve.
 """
 
 from __future__ import annotations
@@ -27,18 +29,17 @@ from fairssl.report.plotting import (
 
 def fairness_accuracy(comparison: pd.DataFrame, curve: pd.DataFrame | None) -> Figure:
     """x = test AUROC, y = parity deviation, one point per setup with its two intervals (``comparison``),
-    and the supervised models' degradation curve (mean over seeds per lambda; ``curve`` columns seed,
-    lambda, auroc, parity_deviation). Lower at the same x is fairer at equal accuracy; 0.2 is dotted."""
+    the supervised models' degradation curve (mean over seeds per lambda; ``curve`` columns seed, lambda,
+    auroc, parity_deviation and ``kind``; rows without a kind are degradation rows) and, from the rows of
+    kind ``trajectory``, their training trajectory (mean over seeds per epoch, solid). Lower at the same x
+    is fairer at equal accuracy; 0.2 is dotted."""
     comp = setup_comparison(comparison)
     if comp.empty or not np.isfinite(numeric_column(comp, "auroc")).any():
         return empty_figure("no setup has an AUROC and a parity deviation yet")
     fig, ax = subplots(figsize=(6.4, 4.2), dpi=DPI)
-    if (
-        curve is not None
-        and not curve.empty
-        and {"lambda", "auroc", "parity_deviation"} <= set(curve.columns)
-    ):
-        mean = curve.groupby("lambda", sort=True)[["auroc", "parity_deviation"]].mean()
+    degradation, trajectory = _curves(curve)
+    if not degradation.empty:
+        mean = degradation.groupby("lambda", sort=True)[["auroc", "parity_deviation"]].mean()
         ax.plot(
             mean["auroc"],
             mean["parity_deviation"],
@@ -47,6 +48,19 @@ def fairness_accuracy(comparison: pd.DataFrame, curve: pd.DataFrame | None) -> F
             color=SUPERVISED_COLOR,
             lw=1,
             label="supervised, degraded without regard to groups",
+        )
+    if not trajectory.empty:
+        mean = trajectory.groupby("epoch", sort=True)[["auroc", "parity_deviation"]].mean()
+        ax.plot(
+            mean["auroc"],
+            mean["parity_deviation"],
+            ls="-",
+            marker="^",
+            ms=3,
+            color=SUPERVISED_COLOR,
+            lw=1,
+            alpha=0.7,
+            label="supervised, training trajectory (per epoch)",
         )
     colors = setup_colors(comp["setup"])
     for r in comp.to_dict("records"):
@@ -67,3 +81,21 @@ def fairness_accuracy(comparison: pd.DataFrame, curve: pd.DataFrame | None) -> F
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def _curves(curve: pd.DataFrame | None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(degradation rows, trajectory rows) of ``accuracy_curve.csv``; a table without ``kind`` (written
+    before trajectories existed) is all degradation rows. Either may be empty."""
+    empty = pd.DataFrame(columns=["lambda", "epoch", "auroc", "parity_deviation"])
+    if curve is None or curve.empty or not {"auroc", "parity_deviation"} <= set(curve.columns):
+        return empty, empty
+    kind = (
+        curve["kind"].astype(str) if "kind" in curve.columns else pd.Series("degradation", index=curve.index)
+    )
+    degradation = curve[kind == "degradation"]
+    trajectory = curve[kind == "trajectory"]
+    if "lambda" not in curve.columns:
+        degradation = empty
+    if "epoch" not in curve.columns:
+        trajectory = empty
+    return degradation, trajectory

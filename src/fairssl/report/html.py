@@ -7,7 +7,8 @@ section (:mod:`~fairssl.report.sections`) draw its figures (PNG, SVG and PDF und
 renders ``templates/report.html`` into ``report.html`` with every image embedded as base64 PNG and no
 external CSS, JS or font (it opens offline), and writes the headline and key tables as ``report.md``
 (:mod:`~fairssl.report.markdown`). Sections (HTML ids): ``summary``, ``audit``, ``performance``,
-``groups``, ``parity``, ``supervision``, ``similarity``, ``probes``, ``variants``, ``metrics``,
+``groups``, ``parity``, ``supervision``, ``similarity``, ``probes``, ``variants``, ``interventions``
+(a grid that varies ``finetune.mitigation``, :mod:`~fairssl.report.sections.interventions`), ``metrics``,
 ``config``. A missing input leaves its section with a note saying what is missing and why: the analysis
 record (``results/analysis.json``, :mod:`~fairssl.report.analysis_record`) says whether its stage failed,
 was skipped or did not run. Right under the headline: the "What could not be computed" panel
@@ -42,6 +43,7 @@ from fairssl.report.sections import (
     MAX_METRIC_ROWS,
     audit_section,
     groups_section,
+    interventions_section,
     metrics_section,
     parity_section,
     performance_section,
@@ -54,6 +56,7 @@ from fairssl.report.unavailable_panel import build_panel, panel_html
 from fairssl.report.variant_figures import variant_comparison_table
 
 __all__ = [
+    "GRID_SECTIONS",
     "MAX_METRIC_ROWS",
     "SECTIONS",
     "Cell",
@@ -79,6 +82,10 @@ SECTIONS = (
 )
 """(id, short title) of the report's sections, in the page order of a single study (a grid's page puts
 ``variants`` right after the audit and points to each variant's own report for the per-setup sections)."""
+
+GRID_SECTIONS = (("interventions", "Interventions"),)
+"""(id, short title) of the sections only a grid's page may have, after ``variants``: ``interventions``
+when the grid varies ``finetune.mitigation`` (:mod:`~fairssl.report.sections.interventions`)."""
 
 
 def _summary_section(
@@ -182,7 +189,9 @@ def _build(run_dir: str | Path, *, formats: Sequence[str] = FORMATS) -> Path:
     if len(links) > 1:  # a grid: each variant has its own full report; never pool them here
         pooled = (root / "results" / "replicates.json").is_file()
         placeholders = _grid_placeholders(len(links), replicates=pooled)
-        sections = [audit, variants, *placeholders, metrics_section(w, results, eval_note)]
+        interventions = interventions_section(w, comp)
+        extra = [interventions] if interventions is not None else []
+        sections = [audit, variants, *extra, *placeholders, metrics_section(w, results, eval_note)]
     else:
         sections = [
             audit,
@@ -223,7 +232,11 @@ def _build(run_dir: str | Path, *, formats: Sequence[str] = FORMATS) -> Path:
     n_seeds = len(seeds) or int(np.nanmax(numeric_column(comp, "n_seeds"), initial=0))
     page = env.get_template("report.html").render(
         title=root.resolve().name,
-        nav=[SECTIONS[0], *((sec.id, dict(SECTIONS)[sec.id]) for sec in sections), SECTIONS[-1]],
+        nav=[
+            SECTIONS[0],
+            *((sec.id, dict(SECTIONS + GRID_SECTIONS)[sec.id]) for sec in sections),
+            SECTIONS[-1],
+        ],
         headline=headline,
         points=points,
         summary_table=summary_html,
@@ -252,6 +265,7 @@ def _build(run_dir: str | Path, *, formats: Sequence[str] = FORMATS) -> Path:
         ratios=ratios,
         demographic=stored.probes_demographic,
         variant_table=variant_comparison_table(comp) if len(links) > 1 else None,
+        interventions=comp if len(links) > 1 else None,
         seeds=seeds,
         caveats=caveats,
         panel=panel,

@@ -4,7 +4,8 @@ Written beside ``report.html`` from the same stored tables (no figure): the head
 the supervised baseline (AUROC, parity deviation, the paired changes with 95% intervals and the Holm-adjusted
 paired t-test p-values), the representation picture (CKA of each SSL layer with the same supervised layer;
 best-vs-worst group dissimilarity against the permutation bound), the demographic probes of the pooled
-representation, and for a grid the variants side by side. Every number is rounded from the CSVs under
+representation, and for a grid the variants side by side (and, when the grid varies ``finetune.mitigation``,
+the interventions against plain supervised training). Every number is rounded from the CSVs under
 ``results/`` and ``results/report_tables/``, which hold the full precision.
 """
 
@@ -19,6 +20,13 @@ import pandas as pd
 from fairssl.report.chance import legend, marked_text
 from fairssl.report.conventions import SUPERVISED, numeric_column, setup_order, to_float
 from fairssl.report.formatting import fmt_ci
+from fairssl.report.intervention_tables import (
+    inference_scope_note,
+    intervention_display,
+    intervention_points,
+    intervention_table,
+    study_correction,
+)
 from fairssl.report.unavailable_panel import TITLE, Panel
 
 
@@ -161,6 +169,29 @@ def probe_view(demographic: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
+def interventions_markdown(comparison: pd.DataFrame) -> str:
+    """The "Interventions" section of a grid that varies ``finetune.mitigation``
+    (:mod:`~fairssl.report.intervention_tables`): each (setup, mitigation) against plain supervised
+    training, what is tested and what is not; ``""`` without a mitigation axis."""
+    points = intervention_points(comparison)
+    if points.empty:
+        return ""
+    display = intervention_display(intervention_table(points), points)
+    return "\n".join(
+        [
+            "## Interventions: cost and gain against plain supervised training",
+            "",
+            md_table(display),
+            "",
+            "AUROC cost = AUROC of supervised under none - the row's (points; > 0: less accurate); PD gain "
+            "= its parity deviation - the row's (> 0: fairer). Pareto front: no other row is at least as "
+            "good on both (AUROC, parity deviation) and better on one (point estimates only). "
+            + inference_scope_note(points, correction=study_correction(comparison)),
+            "",
+        ]
+    )
+
+
 def markdown_report(
     title: str,
     headline: str,
@@ -173,11 +204,14 @@ def markdown_report(
     seeds: Sequence[int] = (),
     caveats: Sequence[str] = (),
     panel: Panel | None = None,
+    interventions: pd.DataFrame | None = None,
 ) -> str:
     """The text of ``report.md``. ``comp`` is :func:`~fairssl.report.comparison.setup_comparison` of one
-    study (or a grid's stacked one, then shown through ``variant_table`` only); ``caveats`` and ``panel``
-    are the HTML page's own (:func:`~fairssl.report.caveats.report_caveats`,
-    :func:`~fairssl.report.unavailable_panel.build_panel`), placed right under the headline."""
+        study (or a grid's stacked one, then shown through ``variant_table`` only); ``caveats`` and ``panel``
+        are the HTML page's own (:func:`~fairssl.report.caveats.report_caveats`,
+        :func:`~fairssl.report.unavailable_panel.build_panel`), placed right under the headline;
+    ``interventions`` is a grid's stacked comparison again, shown as :func:`interventions_markdown` when
+    it varies ``finetune.mitigation``."""
     parts = [f"# {title}", "", headline, ""]
     if panel is not None:
         parts.append(panel_markdown(panel))
@@ -186,6 +220,8 @@ def markdown_report(
     if variant_table is not None and not variant_table.empty:
         parts += ["## Setups per variant (mean over seeds, 95% CI)", "", md_table(variant_table), ""]
         parts += ["Each variant's own report (variants/<slug>/report.md) has its full tables.", ""]
+        if interventions is not None:
+            parts.append(interventions_markdown(interventions))
         return "\n".join(parts)
     n = f"{len(seeds)} seed{'s' if len(seeds) != 1 else ''}" if seeds else "the seeds"
     setups = setup_table(comp)

@@ -1,4 +1,4 @@
-"""The report's sentences about one setup: its change, AUROC, power, verdict, matched reference and control.
+"""The report's sentences about one setup: its change, AUROC, power, verdict, matched references, control.
 
 Each function words one row of ``results/comparison.csv`` (the evaluation's numbers and verdicts,
 :mod:`fairssl.evaluation.inference`); nothing here computes an interval or a test. Percentages never
@@ -11,8 +11,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
-
-from fairssl.report.conventions import to_float
 
 
 def _pct(v: float) -> str:
@@ -207,6 +205,24 @@ def _names_text(names: Sequence[str]) -> str:
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
+WIDE_NOT_WEAK = 0.6
+"""An AUROC estimate at or above this, whose interval still includes 0.5, is a wide interval rather than
+a model at chance: the sentences then say so."""
+
+
+def _wide_not_weak(row: Mapping[str, Any]) -> str:
+    """`` The point estimate ... is well above 0.5 ...`` when the setup's AUROC estimate is at least
+    :data:`WIDE_NOT_WEAK` (its interval includes 0.5 because it is wide: few seeds, t on n - 1 df)."""
+    auroc, low, n = _float(row, "auroc"), _float(row, "auroc_low"), _float(row, "n_seeds")
+    if not (np.isfinite(auroc) and auroc >= WIDE_NOT_WEAK and np.isfinite(low) and low <= 0.5):
+        return ""  # only the setup's own wide interval is explained here
+    count = f" with {_seeds_text(int(n), row)} (t on {int(n) - 1} df)" if np.isfinite(n) and n >= 2 else ""
+    return (
+        f" Its AUROC estimate ({auroc:.3f}) is well above 0.5: the interval is wide{count}, not the model "
+        "weak; more seeds (or replicates) would narrow it."
+    )
+
+
 def verdict_sentence(row: Mapping[str, Any], *, baseline: Mapping[str, Any] | None = None) -> str:
     """One setup's sentence, from its verdict (the evaluation's; this only words it).
 
@@ -241,11 +257,12 @@ def verdict_sentence(row: Mapping[str, Any], *, baseline: Mapping[str, Any] | No
             if len(who) > 1
             else ("interval", "includes", "that model")
         )
-        return (
+        text = (
             f"No fairness verdict for setup {setup}: the AUROC {which[0]} of {names} {which[1]} 0.5, so "
             f"{which[2]} may be no better than chance and a parity-deviation change says nothing about "
             "fairness."
         )
+        return text + _wide_not_weak(row)
     if verdict == "one_seed":
         return (
             f"Setup {setup}: {body}. No verdict: with one seed per setup the interval covers test-set "
@@ -288,6 +305,61 @@ def _matched_sentence(row: Mapping[str, Any]) -> str:
     return ""
 
 
+CHECKPOINT_TOLERANCE = 0.01
+"""Validation AUROC gap (SSL - checkpoint, mean over seeds) beyond which the sentence no longer says
+"trained to the same validation AUROC": the trajectory never came closer (e.g. the SSL model is less
+accurate than the supervised model after its first epoch)."""
+
+CHECKPOINT_WORDS = {
+    "not_tested": "shown, not tested: outside the family",
+    "one_seed": "no verdict with one seed",
+    "at_chance": "no verdict: a model is at chance",
+    "no_interval": "no interval",
+}
+"""How :func:`checkpoint_sentence` words ``checkpoint_verdict`` (the trained reference is never in the
+family, so it never reads "fairer")."""
+
+
+def checkpoint_sentence(row: Mapping[str, Any]) -> str:
+    """The setup against the supervised model's own validation-matched checkpoint (empty without one).
+
+    E.g. "Against the supervised model's own epoch-4 checkpoint, trained to the same validation AUROC
+    (0.812 vs 0.809; test AUROC 0.801 vs 0.795), setup 0 had PD change -0.021 [-0.050 to +0.010] (parity
+    deviation 12% lower [...]); shown, not tested: outside the family." The PD change is setup - checkpoint
+    (< 0: the setup is fairer) with its interval at 1 - alpha.
+    """
+    verdict = str(row.get("checkpoint_verdict", "") or "")
+    d = _float(row, "checkpoint_pd_change")
+    if verdict in ("", "nan") or not np.isfinite(d):
+        return ""
+    epochs = [e.strip() for e in str(row.get("checkpoint_epochs", "") or "").split(",") if e.strip()]
+    epochs = [] if epochs == ["nan"] else epochs
+    if len(set(epochs)) == 1:
+        which = f"epoch-{epochs[0]} checkpoint"
+    elif epochs:
+        which = f"checkpoints (epochs {', '.join(epochs)}, one per seed)"
+    else:
+        which = "checkpoint"
+    aurocs = []
+    v_ssl, v_ck = _float(row, "checkpoint_val_auroc_ssl"), _float(row, "checkpoint_val_auroc")
+    matched = "trained to the same validation AUROC"
+    if _finite(v_ssl, v_ck):
+        aurocs.append(f"{v_ssl:.3f} vs {v_ck:.3f}")
+        if abs(v_ssl - v_ck) > CHECKPOINT_TOLERANCE:
+            matched = "the closest its training came to the setup's validation AUROC"
+    t_ssl, t_ck = _float(row, "auroc"), _float(row, "checkpoint_auroc")
+    if _finite(t_ssl, t_ck):
+        aurocs.append(f"test AUROC {t_ssl:.3f} vs {t_ck:.3f}")
+    at = f" ({'; '.join(aurocs)})" if aurocs else ""
+    lo, hi = _float(row, "checkpoint_pd_change_low"), _float(row, "checkpoint_pd_change_high")
+    ci = f" [{lo:+.3f} to {hi:+.3f}]" if _finite(lo, hi) else ""
+    tail = CHECKPOINT_WORDS.get(verdict, verdict.replace("_", " "))
+    return (
+        f"Against the supervised model's own {which}, {matched}{at}, setup "
+        f"{row['setup']} had PD change {d:+.3f}{ci} ({change_text(row, prefix='checkpoint_')}); {tail}."
+    )
+
+
 def _control_sentence(row: Mapping[str, Any]) -> str:
     """What the setup's random-init control says (empty without a control verdict to word).
 
@@ -324,47 +396,3 @@ def _control_sentence(row: Mapping[str, Any]) -> str:
             f"deviation ({change}){why}."
         )
     return ""
-
-
-def _ratio_text(value: float) -> str:
-    return "undefined (0 / 0)" if np.isnan(value) else ("infinite" if np.isinf(value) else f"{value:.1f}")
-
-
-def _p(value: float) -> str:
-    return "< 0.001" if value < 0.001 else f"= {value:.2g}"
-
-
-def ratio_null_sentence(row: Any, *, alpha: float = 0.05) -> str:
-    """One sentence on a setup's dissimilarity ratio against its permutation null.
-
-    ``row``: a row of :func:`~fairssl.report.cka_tables.dissimilarity_table` (``setup``, ``ratio``,
-    ``ratio_null_median``, ``ratio_null_q95``, ``ratio_p``, ``ratio_p_holm``, ``ratio_n_permutations``,
-    ``n_seeds``). The verdict rests on the Holm-adjusted p (over the setups with a null) at ``alpha``, e.g.
-    "Setup 3: D ratio 3.1 (null median 2.2, 95th percentile 6.8; permutation p = 0.35, Holm-adjusted over
-    setups 1; 19 subject permutations, mean over 3 seeds): not beyond what random subject groupings give."
-    Without a null (p NaN) it says so instead of printing a bare ratio as a finding.
-    """
-    setup, ratio = str(row["setup"]), to_float(row["ratio"])
-    p, p_holm = to_float(row.get("ratio_p")), to_float(row.get("ratio_p_holm"))
-    seeds = to_float(row.get("n_seeds"))
-    over = f"mean over {int(seeds)} seeds" if np.isfinite(seeds) and seeds > 1 else ""
-    if np.isnan(p):
-        return (
-            f"Setup {setup}: D ratio {_ratio_text(ratio)}{f' ({over})' if over else ''}, without a "
-            "permutation null (similarity.n_permutations = 0, an undefined ratio or a run from before the "
-            "null): it cannot be told apart from what random subject groupings give."
-        )
-    m = int(to_float(row.get("ratio_n_permutations")))
-    holm = f", Holm-adjusted over setups {p_holm:.2g}" if np.isfinite(p_holm) else ""
-    decisive = p_holm if np.isfinite(p_holm) else p
-    verdict = (
-        f"beyond what random subject groupings give (adjusted p <= {alpha:g})"
-        if decisive <= alpha
-        else "not beyond what random subject groupings give"
-    )
-    return (
-        f"Setup {setup}: D ratio {_ratio_text(ratio)} (null median "
-        f"{_ratio_text(to_float(row['ratio_null_median']))}, 95th percentile "
-        f"{_ratio_text(to_float(row['ratio_null_q95']))}; permutation p {_p(p)}{holm}; {m} subject "
-        f"permutations{f', {over}' if over else ''}): {verdict}."
-    )

@@ -44,9 +44,9 @@ from fairssl.report.sentences import (  # the sentence functions are re-exported
     auroc_text,
     change_text,
     power_text,
-    ratio_null_sentence,
     verdict_sentence,
 )
+from fairssl.report.similarity_sentences import ratio_null_sentence
 from fairssl.similarity.conditioned import REFERENCE_SETUP as CKA_REFERENCE
 
 

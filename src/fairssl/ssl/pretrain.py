@@ -24,7 +24,7 @@ import torch
 
 from fairssl.config import ModelConfig, PretrainConfig
 from fairssl.errors import DataError
-from fairssl.runtime import seed_everything
+from fairssl.runtime import keeps_global_rng, seed_everything
 from fairssl.ssl.encoder import Encoder
 from fairssl.ssl.objectives import Objective, build_objective
 
@@ -79,6 +79,7 @@ def _atomic_save(obj: Any, path: Path) -> None:
     os.replace(tmp, path)
 
 
+@keeps_global_rng
 def pretrain(
     X_train: np.ndarray,
     X_val: np.ndarray | None,

@@ -78,7 +78,40 @@ _RETURNING = ("drop", "train")
 ROBUST_CLIP = 2.0
 """GLOBEM clips robust-scaled features to [-2, 2] (``normalize_along_axis``)."""
 
-__all__ = ["globem_attributes", "load_globem"]
+# Where to obtain the source and the files it needs, for `fairssl data` (keys: fairssl.cli_data).
+OBTAIN: dict[str, str] = {
+    "title": "GLOBEM (Xu et al. 2022): four years of phone and wearable data with depression surveys",
+    "url": "https://physionet.org/content/globem/ (release); https://github.com/UW-EXP/GLOBEM (sample, code)",
+    "access": "PhysioNet credentialed access and data use agreement; demographics on request from the "
+    "GLOBEM team",
+}
+EXPECTED_FILES: tuple[dict[str, Any], ...] = (
+    {
+        "glob": ("INS-W_*/FeatureData/*.csv", "INS-W-sample_*/FeatureData/*.csv"),
+        "header": ("pid", "date"),
+        "what": "daily feature files",
+    },
+    {
+        "glob": ("INS-W_*/SurveyData/dep_weekly.csv", "INS-W-sample_*/SurveyData/dep_weekly.csv"),
+        "what": 'weekly depression labels (label = "dep_weekly", the default)',
+        "header": ("pid", "date", "dep"),
+    },
+    {
+        "glob": ("INS-W_*/SurveyData/dep_endterm.csv", "INS-W-sample_*/SurveyData/dep_endterm.csv"),
+        "what": 'end-of-term depression labels (label = "dep_endterm")',
+        "header": ("pid", "date", "dep"),
+        "optional": True,
+    },
+    {
+        "glob": ("INS-W*/ParticipantsInfoData/demographics.csv", "demographics.csv"),
+        "what": "demographics (on request; without them there are no attributes)",
+        "header": ("PID",),
+        "optional": True,
+    },
+    {"glob": ("overlapping_pids.json",), "what": "returning-participant linkage", "optional": True},
+)
+
+__all__ = ["EXPECTED_FILES", "OBTAIN", "globem_attributes", "load_globem"]
 
 
 def _window_rows(features: pd.DataFrame, labels: pd.DataFrame, window_days: int) -> np.ndarray:

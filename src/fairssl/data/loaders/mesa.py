@@ -66,9 +66,46 @@ from fairssl.errors import ConfigError, DataError
 MISSING_LIGHTS = ("flag", "mask", "drop")
 MASK_CHANNEL = "lights_recorded"
 
+# Where to obtain the source and the files it needs, for `fairssl data` (keys: fairssl.cli_data).
+OBTAIN: dict[str, str] = {
+    "title": "MESA sleep actigraphy with PSG sleep/wake (NSRR), task 1 of Palotti et al. 2019",
+    "url": "https://sleepdata.org/datasets/mesa (data); "
+    "https://github.com/qcri/sleep_awake_benchmark (task 1)",
+    "access": "NSRR data access request and data use agreement (free for research)",
+}
+EXPECTED_FILES: tuple[dict[str, Any], ...] = (
+    {
+        "glob": (
+            "dftrain_task1.csv",
+            "*task1*.csv",
+            "mesa_*.csv",
+            "task1/mesa_*.csv",
+            "datasets/mesa_*.csv",
+            "mesa-sleep-*.csv",
+        ),
+        "what": "task-1 epochs: benchmark split files, a combined or per-user task-1 CSV, or raw actigraphy "
+        "(raw needs labels=)",
+        "header": ("mesaid", *CHANNELS),
+    },
+    {
+        "glob": ("dftest_task1.csv",),
+        "what": "the benchmark's test users (else test_ids or test_fraction)",
+        "header": ("mesaid", "gt", *CHANNELS),
+        "optional": True,
+    },
+    {
+        "glob": ("demographics.csv",),
+        "what": "MESA demographics (or pass demographics=; without them there are no attributes)",
+        "header": ("mesaid",),
+        "optional": True,
+    },
+)
+
 __all__ = [
     "CHANNELS",
+    "EXPECTED_FILES",
     "LIGHT_CHANNELS",
+    "OBTAIN",
     "RAW_COLUMNS",
     "TASK_COLUMNS",
     "load_mesa",

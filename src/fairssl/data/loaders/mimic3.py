@@ -216,11 +216,56 @@ def load_mimic3(
     )
 
 
+# Where to obtain the source and the files it needs, for `fairssl data` (keys: fairssl.cli_data).
+OBTAIN: dict[str, str] = {
+    "title": "MIMIC-III in-hospital-mortality benchmark (mimic3-benchmarks, Harutyunyan et al. 2019)",
+    "url": "https://physionet.org/content/mimiciii/1.4/ (data); "
+    "https://github.com/YerevaNN/mimic3-benchmarks (scripts that build the benchmark folder from it)",
+    "access": "PhysioNet credentialed access: CITI human-research training and the MIMIC-III data use "
+    "agreement",
+}
+EXPECTED_FILES: tuple[dict[str, Any], ...] = (
+    {
+        "glob": ("in-hospital-mortality/train/listfile.csv", "train/listfile.csv"),
+        "what": "training listfile",
+        "header": ("stay", "y_true"),
+    },
+    {
+        "glob": ("in-hospital-mortality/test/listfile.csv", "test/listfile.csv"),
+        "what": "test listfile",
+        "header": ("stay", "y_true"),
+    },
+    {
+        "glob": ("in-hospital-mortality/train/*_timeseries.csv", "train/*_timeseries.csv"),
+        "what": "training stays",
+        "header": STAY_COLUMNS,
+    },
+    {
+        "glob": ("in-hospital-mortality/test/*_timeseries.csv", "test/*_timeseries.csv"),
+        "what": "test stays",
+        "header": STAY_COLUMNS,
+    },
+    {
+        "glob": ("all_stays.csv", "root/all_stays.csv", "root/root/all_stays.csv"),
+        "what": "the benchmark's all_stays.csv (demographics; or pass all_stays=)",
+        "header": ("SUBJECT_ID", "GENDER", "AGE", "ETHNICITY"),
+    },
+    {"glob": ("ADMISSIONS.csv", "ADMISSIONS.csv.gz"), "what": "MIMIC-III ADMISSIONS table", "optional": True},
+    {
+        "glob": ("in-hospital-mortality/val_listfile.csv", "val_listfile.csv"),
+        "what": "validation listfile of split_train_val.py",
+        "header": ("stay", "y_true"),
+        "optional": True,
+    },
+)
+
 __all__ = [
     "CATEGORIES",
     "CHANNEL_NAMES",
     "CONTINUOUS_CHANNELS",
+    "EXPECTED_FILES",
     "NORMAL_VALUES",
+    "OBTAIN",
     "STAY_COLUMNS",
     "VARIABLES",
     "age_group",

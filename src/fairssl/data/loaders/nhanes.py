@@ -17,11 +17,15 @@ only when all 1,440 minutes are present with ``PAXSTAT == 1`` and ``PAXCAL == 1`
 ``PAXINTEN`` (and ``PAXSTEP`` if asked), each minute at its clock position (``resolution="minute"``,
 T = 1,440) or summed per clock hour (``resolution="hour"``, T = 24); ``transform="log1p"`` (default)
 takes log(1 + count) to tame the heavy right tail; then scaling with training statistics only.
-Label: PHQ-9 total (sum of the nine items) >= ``phq_cutoff`` (10 = moderate depression); unknown when
-any item is 7, 9 or missing (such participants are dropped, or put in the unlabelled ``pool`` with
-``unlabelled="pool"``). Attributes: ``sex``, ``age`` (``"<T"``/``">=T"``), ``race`` (:data:`RACES`),
-``income`` (``"<1.3"``/``">=1.3"`` of the poverty ratio, the SNAP eligibility line); unknown values are
-``missing``.
+Label (``label="depression"``, default): PHQ-9 total (sum of the nine items) >= ``phq_cutoff``
+(10 = moderate depression); unknown when any item is 7, 9 or missing (such participants are dropped, or
+put in the unlabelled ``pool`` with ``unlabelled="pool"``). ``label="mortality"``: death within
+``horizon_months`` of the exam from the NCHS Linked Mortality File (``mortality_file``, by default
+``NHANES_2005_2006_MORT_2019_PUBLIC.dat`` in ``path``; DPQ is then not needed): 1 died within the
+horizon, 0 alive at it; ineligible, censored and unlinked participants are unknown, counted in
+``info`` and in a warning the audit shows (:mod:`fairssl.data.loaders.nhanes_mortality`).
+Attributes: ``sex``, ``age`` (``"<T"``/``">=T"``), ``race`` (:data:`RACES`), ``income``
+(``"<1.3"``/``">=1.3"`` of the poverty ratio, the SNAP eligibility line); unknown values are ``missing``.
 """
 
 from __future__ import annotations
@@ -35,6 +39,13 @@ import pandas as pd
 
 from fairssl.data.dataset import MISSING, WindowDataset
 from fairssl.data.loaders.mimic3 import age_group
+from fairssl.data.loaders.nhanes_mortality import (
+    EXCLUSIONS,
+    check_horizon,
+    find_mortality_file,
+    mortality_labels,
+    read_mortality,
+)
 from fairssl.data.scaling import check_scaling, scale_train_fitted
 from fairssl.data.splits import subject_split
 from fairssl.errors import ConfigError, DataError
@@ -169,10 +180,34 @@ def demographics(table: pd.DataFrame, *, age_threshold: float) -> pd.DataFrame:
     )
 
 
+def _mortality(
+    root: Path, cycle: str, mortality_file: str | Path | None, horizon_months: int, seqn: np.ndarray
+) -> tuple[pd.Series, dict[str, Any]]:
+    """Labels per SEQN and, for the participants in ``seqn`` (those with a complete valid day), the
+    excluded counts ``n_mortality_<reason>`` plus a warning line."""
+    path = find_mortality_file(root, cycle, mortality_file)
+    labels, reason = mortality_labels(read_mortality(path), horizon_months=horizon_months)
+    people = np.unique(seqn)
+    why = reason.reindex(people).fillna("not_in_file")
+    counts = {f"n_mortality_{r}": int((why == r).sum()) for r in (*EXCLUSIONS, "not_in_file")}
+    excluded = sum(counts.values())
+    info: dict[str, Any] = {"mortality_file": str(path), "horizon_months": int(horizon_months), **counts}
+    if excluded:
+        detail = ", ".join(f"{k.removeprefix('n_mortality_')} {v}" for k, v in counts.items() if v)
+        info["warnings"] = [
+            f"mortality label: {excluded} of {len(people)} participant(s) with a complete day have no "
+            f"{horizon_months}-month outcome and are excluded from the labelled splits ({detail})"
+        ]
+    return labels, info
+
+
 def load_nhanes(
     path: str | Path,
     *,
     cycle: str = "D",
+    label: str = "depression",
+    mortality_file: str | Path | None = None,
+    horizon_months: int = 120,
     resolution: str = "minute",
     channels: Sequence[str] = ("PAXINTEN",),
     transform: str = "log1p",
@@ -185,7 +220,8 @@ def load_nhanes(
     clip: float | None = None,
     chunksize: int = 2_000_000,
 ) -> WindowDataset:
-    """Participant-day windows ``X`` (N, len(channels), 1440 or 24), ``y`` PHQ-9 >= ``phq_cutoff``.
+    """Participant-day windows ``X`` (N, len(channels), 1440 or 24), ``y`` PHQ-9 >= ``phq_cutoff``
+    (``label="depression"``) or death within ``horizon_months`` of the exam (``label="mortality"``).
 
     Subject = SEQN; window id ``"<SEQN>_d<day>"``. Split: subject-disjoint ``fractions`` with ``seed``,
     stratified by the label; participants without a known label are dropped (``unlabelled="drop"``)
@@ -197,6 +233,8 @@ def load_nhanes(
         raise ConfigError(f"resolution = {resolution!r} must be 'minute' (1,440 steps) or 'hour' (24 sums)")
     if transform not in ("log1p", "none"):
         raise ConfigError(f"transform = {transform!r} must be 'log1p' or 'none'")
+    if label not in ("depression", "mortality"):
+        raise ConfigError(f"label = {label!r} must be 'depression' (PHQ-9) or 'mortality' (NCHS linked file)")
     if unlabelled not in ("drop", "pool"):
         raise ConfigError(f"unlabelled = {unlabelled!r} must be 'drop' or 'pool'")
     chosen = list(channels)
@@ -205,10 +243,18 @@ def load_nhanes(
     if not 0 < phq_cutoff <= 27:
         raise ConfigError(f"phq_cutoff = {phq_cutoff} must be in 1..27 (the PHQ-9 total's range is 0-27)")
     root = Path(path)
-    pax, demo_path, dpq_path = (_find(root, stem, cycle) for stem in ("PAXRAW", "DEMO", "DPQ"))
-    labels = phq9_labels(_read_xpt(dpq_path, ("SEQN", *PHQ_ITEMS)), cutoff=phq_cutoff)
+    pax, demo_path = (_find(root, stem, cycle) for stem in ("PAXRAW", "DEMO"))
+    label_info: dict[str, Any] = {}
+    if label == "depression":
+        dpq_path = _find(root, "DPQ", cycle)
+        labels = phq9_labels(_read_xpt(dpq_path, ("SEQN", *PHQ_ITEMS)), cutoff=phq_cutoff)
+    else:
+        check_horizon(horizon_months)  # fail before the long PAXRAW read
+        find_mortality_file(root, cycle, mortality_file)
     demo = demographics(_read_xpt(demo_path, DEMO_COLUMNS), age_threshold=age_threshold)
     seqn, day, values, n_partial = read_days(pax, chosen, chunksize=chunksize)
+    if label == "mortality":
+        labels, label_info = _mortality(root, cycle, mortality_file, horizon_months, seqn)
 
     y = labels.reindex(seqn).fillna(-1).to_numpy(np.int64)
     keep = y >= 0 if unlabelled == "drop" else np.ones(len(y), dtype=bool)
@@ -216,8 +262,8 @@ def load_nhanes(
     labelled = y >= 0
     if len(np.unique(seqn[labelled])) < 3:
         raise DataError(
-            f"only {len(np.unique(seqn[labelled]))} participant(s) have a complete valid day and a PHQ-9 "
-            "label; check that PAXRAW, DEMO and DPQ are of the same cycle"
+            f"only {len(np.unique(seqn[labelled]))} participant(s) have a complete valid day and a "
+            f"{label} label; check that PAXRAW, DEMO and the label file are of the same cycle"
         )
     split = np.full(len(seqn), "pool", dtype=object)
     split[labelled] = subject_split(seqn[labelled], fractions=fractions, seed=seed, stratify=y[labelled])
@@ -228,13 +274,17 @@ def load_nhanes(
     scaled, scale_info = scale_train_fitted(values, split, method=scaling, clip=clip, channel_names=chosen)
     attributes = demo.reindex(seqn).reset_index(drop=True)
     info: dict[str, Any] = {
-        "source": f"NHANES accelerometry cycle {cycle} (PAXRAW, DEMO, DPQ)",
+        "source": f"NHANES accelerometry cycle {cycle} (PAXRAW, DEMO, "
+        + ("DPQ)" if label == "depression" else "NCHS linked mortality file)"),
         "root": str(root),
-        "label": f"PHQ-9 total >= {phq_cutoff}",
+        "label": f"PHQ-9 total >= {phq_cutoff}"
+        if label == "depression"
+        else f"died within {horizon_months} months of the exam (PERMTH_EXM)",
         "resolution": resolution,
         "transform": transform,
         "n_partial_or_invalid_days": int(n_partial),
         "n_participants_without_demographics": len(np.setdiff1d(np.unique(seqn), demo.index)),
+        **label_info,
         **scale_info,
     }
     return WindowDataset.build(
@@ -250,4 +300,44 @@ def load_nhanes(
     )
 
 
-__all__ = ["PHQ_ITEMS", "RACES", "demographics", "load_nhanes", "phq9_labels", "read_days"]
+# Where to obtain the source and the files it needs, for `fairssl data` (keys: fairssl.cli_data).
+OBTAIN: dict[str, str] = {
+    "title": "NHANES 2005-2006 accelerometry, demographics, PHQ-9 depression screener; NCHS linked mortality",
+    "url": "https://wwwn.cdc.gov/nchs/nhanes/continuousnhanes/default.aspx?BeginYear=2005 (PAXRAW_D, DEMO_D, "
+    "DPQ_D); https://ftp.cdc.gov/pub/Health_Statistics/NCHS/datalinkage/linked_mortality/ (mortality)",
+    "access": "public domain (US CDC/NCHS); no registration or credentials",
+}
+EXPECTED_FILES: tuple[dict[str, Any], ...] = (
+    {
+        "glob": ("PAXRAW_*.XPT",),
+        "what": "minute accelerometry (SAS transport, ~5 GB)",
+        "starts_with": "HEADER RECORD*******LIBRARY HEADER RECORD!!!!!!!",
+    },
+    {
+        "glob": ("DEMO_*.XPT",),
+        "what": "demographics (SAS transport)",
+        "starts_with": "HEADER RECORD*******LIBRARY HEADER RECORD!!!!!!!",
+    },
+    {
+        "glob": ("DPQ_*.XPT",),
+        "what": 'PHQ-9 depression screener (SAS transport; for label = "depression", the default)',
+        "starts_with": "HEADER RECORD*******LIBRARY HEADER RECORD!!!!!!!",
+    },
+    {
+        "glob": ("NHANES_*_MORT_2019_PUBLIC.dat",),
+        "what": 'NCHS linked mortality file (fixed-width; for label = "mortality")',
+        "first_line": r"^[0-9 ]{14}[123]",
+        "optional": True,
+    },
+)
+
+__all__ = [
+    "EXPECTED_FILES",
+    "OBTAIN",
+    "PHQ_ITEMS",
+    "RACES",
+    "demographics",
+    "load_nhanes",
+    "phq9_labels",
+    "read_days",
+]

@@ -328,4 +328,42 @@ def load_physionet2012(
     )
 
 
-__all__ = ["DESCRIPTORS", "VARIABLES", "bin_record", "forward_fill", "load_physionet2012", "parse_record"]
+# Where to obtain the source and the files it needs, for `fairssl data` (keys: fairssl.cli_data).
+OBTAIN: dict[str, str] = {
+    "title": "PhysioNet/Computing in Cardiology Challenge 2012 (ICU in-hospital mortality)",
+    "url": "https://physionet.org/content/challenge-2012/1.0.0/",
+    "access": "open access on PhysioNet (Open Data Commons Attribution licence); no credentials",
+}
+EXPECTED_FILES: tuple[dict[str, Any], ...] = (
+    {"glob": ("set-a/*.txt", "set-a/set-a/*.txt"), "what": "set A records", "header": HEADER},
+    {
+        "glob": ("Outcomes-a.txt",),
+        "what": "set A outcomes",
+        "header": ("RecordID", "SAPS-I", "SOFA", "Length_of_stay", "Survival", "In-hospital_death"),
+    },
+    {
+        "glob": ("set-b/*.txt", "set-b/set-b/*.txt"),
+        "what": "set B records",
+        "header": HEADER,
+        "optional": True,
+    },
+    {
+        "glob": ("set-c/*.txt", "set-c/set-c/*.txt"),
+        "what": "set C records",
+        "header": HEADER,
+        "optional": True,
+    },
+    {"glob": ("Outcomes-b.txt",), "what": "set B outcomes", "header": ("RecordID",), "optional": True},
+    {"glob": ("Outcomes-c.txt",), "what": "set C outcomes", "header": ("RecordID",), "optional": True},
+)
+
+__all__ = [
+    "DESCRIPTORS",
+    "EXPECTED_FILES",
+    "OBTAIN",
+    "VARIABLES",
+    "bin_record",
+    "forward_fill",
+    "load_physionet2012",
+    "parse_record",
+]

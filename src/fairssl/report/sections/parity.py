@@ -15,6 +15,7 @@ from fairssl.report.conventions import FOUR_FIFTHS, SUPERVISED, records, setup_r
 from fairssl.report.html_table import ci_cell, html_table, verdict_cell
 from fairssl.report.page import ReportWriter, Section
 from fairssl.report.sections.paired_tests import paired_tests_view
+from fairssl.report.sentences import checkpoint_sentence
 
 
 def parity_section(
@@ -74,10 +75,16 @@ def parity_section(
             "as its scores are degraded towards noise without regard to groups (mean over seeds). A less "
             "accurate model has a lower parity deviation even without bias: a setup is fairer at equal "
             "accuracy only if it lies below the dashed curve (tested against the matched point: "
-            "'matched' columns of comparison.csv).",
+            "'matched' columns of comparison.csv). Solid, where the supervised runs stored their training "
+            "trajectory: each epoch's test AUROC and parity deviation (mean over seeds), the trained "
+            "references ('checkpoint' columns: the epoch chosen on validation AUROC).",
             lambda: figures.fairness_accuracy(comp, curve),
         )
     )
+    for r in records(comp) if not comp.empty else []:
+        sentence = checkpoint_sentence(r)
+        if sentence:
+            sec.text(sentence)
     if (comp["setup"] != SUPERVISED).any() and (comp["setup"] == SUPERVISED).any():
         sec.figure(
             writer.figure(

@@ -13,7 +13,7 @@ from fairssl.report import figures
 from fairssl.report.analysis_record import lower_first
 from fairssl.report.html_table import html_table
 from fairssl.report.page import ReportWriter, Section
-from fairssl.report.sentences import ratio_null_sentence
+from fairssl.report.similarity_sentences import ratio_null_sentence
 
 __all__ = ["ratio_null_sentence", "similarity_section"]
 

@@ -1,7 +1,11 @@
-"""``fairssl data``: where to obtain each real cohort, and whether a folder holds what its loader reads.
+"""``fairssl data``: where to obtain each real cohort, whether a folder holds what its loader reads, and
+(for the public ones) fetching their files.
 
-Nothing is downloaded: ``list`` prints addresses as text. What each source needs is declared once, in
-its loader module (the one :data:`fairssl.data.loaders.SOURCES` names), as two constants:
+``list`` prints addresses as text; only ``download`` touches the network (the logic, the file table
+and the publishers' addresses are in :mod:`fairssl.data.download`; here it is only printed).
+
+What each source needs is declared once, in its loader module (the one
+:data:`fairssl.data.loaders.SOURCES` names), as two constants:
 
 - ``OBTAIN``: ``{"title", "url", "access"}`` (access = licence / credentials needed);
 - ``EXPECTED_FILES``: a tuple of requirements, each a dict with ``glob`` (folder-relative patterns,
@@ -33,8 +37,8 @@ from fairssl.errors import ConfigError
 
 data_app = typer.Typer(
     no_args_is_help=True,
-    help="Real cohorts: where to obtain each one (`data list`) and whether a folder is complete "
-    "(`data check`).",
+    help="Real cohorts: where to obtain each one (`data list`), whether a folder is complete "
+    "(`data check`), and fetching the public ones (`data download`).",
 )
 
 _HEADER_BYTES = 65536
@@ -145,10 +149,21 @@ def _print(line: str, *, to_err: bool = False) -> None:
 def list_sources() -> None:
     """Every real cohort: where to obtain it (text only, nothing is fetched), what access it needs, and
     the files its loader expects."""
+    from fairssl.data.download import DOWNLOADS
+
     for source, (obtain, expected) in real_sources().items():
         _print(f"{source}: {obtain['title']}")
         _print(f"  obtain: {obtain['url']}")
         _print(f"  access: {obtain['access']}")
+        if source in DOWNLOADS:
+            table = DOWNLOADS[source]
+            always = [d for d in table if d.group is None]
+            groups = sorted({d.group for d in table if d.group is not None})
+            more = f"; --include {', '.join(groups)} for more" if groups else ""
+            approx = _size(sum(d.approx_bytes for d in always))
+            _print(
+                f"  fetch:  fairssl data download {source} DIR ({len(always)} files, about {approx}{more})"
+            )
         for requirement in expected:
             tag = " (optional)" if requirement.get("optional") else ""
             _print(f"  file:   {' or '.join(requirement['glob'])}{tag}: {requirement['what']}")
@@ -165,6 +180,11 @@ def check(
 ) -> None:
     """Verify that PATH holds the files SOURCE's loader reads (names, headers / first bytes) and report
     their sizes: one line per problem and exit 2 when something is missing or wrong, else a summary."""
+    _check_folder(source, path)
+
+
+def _check_folder(source: str, path: Path) -> None:
+    """``fairssl data check SOURCE PATH``: prints the result; ``typer.Exit(2)`` when incomplete."""
     sources = real_sources()
     if source not in sources:
         raise ConfigError(f"unknown real data source {source!r}; choose one of: {', '.join(sources)}")
@@ -196,6 +216,68 @@ def check(
     n_files = sum(len(f.files) for f in results)
     total = sum(f.size for f in results)
     _print(f"{source}: {path} is complete: {n_files} file(s), {_size(total)}")
+
+
+class _Bars:
+    """A rich progress bar per file on stderr (``--quiet`` or a non-terminal stderr: none)."""
+
+    def __init__(self, *, show: bool) -> None:
+        from rich.progress import (
+            BarColumn,
+            DownloadColumn,
+            Progress,
+            TextColumn,
+            TimeRemainingColumn,
+            TransferSpeedColumn,
+        )
+
+        columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn())
+        self.bar = Progress(*columns, TimeRemainingColumn(), console=err, disable=not show)
+        self.tasks: dict[str, Any] = {}
+
+    def __call__(self, name: str, done: int, total: int | None) -> None:
+        if name not in self.tasks:
+            self.tasks[name] = self.bar.add_task(name, total=total, completed=done)
+        self.bar.update(self.tasks[name], completed=done, total=total)
+
+
+@data_app.command("download")
+@user_errors
+def download_files(
+    source: Annotated[str, typer.Argument(help="nhanes or physionet2012")],
+    path: Annotated[Path, typer.Argument(help="the folder to download into (created if needed)")],
+    include: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--include", help="an optional part to fetch too (physionet2012: set-b, set-c); repeatable"
+        ),
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar or per-file lines")] = False,
+) -> None:
+    """Fetch SOURCE's public files into PATH over HTTPS from the publisher (resumable: run it again after
+    an interruption), record their sha256 in PATH/fairssl-download.json, extract archives, then run
+    `fairssl data check`. Exit 2 on a network error, a checksum mismatch or an incomplete folder."""
+    from fairssl.data.download import MANIFEST, download, select
+
+    chosen = select(source, tuple(include or ()))
+    if not quiet:
+        approx = _size(sum(item.approx_bytes for item in chosen))
+        _print(f"{source}: {len(chosen)} file(s), about {approx} as published, into {path}")
+    bars = _Bars(show=not quiet and err.is_terminal)
+    with bars.bar:
+        results = download(source, path, include=tuple(include or ()), progress=bars)
+    for fetched in results:
+        if not quiet:
+            extra = f", {len(fetched.extracted)} file(s) extracted" if fetched.extracted else ""
+            name, size = fetched.item.name, _size(fetched.size)
+            _print(f"{fetched.status:<10} {name}  {size}  sha256 {fetched.sha256[:12]}{extra}")
+    problems = [f for f in results if f.problem]
+    for fetched in problems:
+        _print(f"problem: {fetched.item.name}: {fetched.problem}", to_err=True)
+    if problems:
+        _print(f"error: {len(problems)} file(s) in {path} do not match {path / MANIFEST}", to_err=True)
+        raise typer.Exit(2)
+    _check_folder(source, path)
 
 
 __all__ = ["Found", "check_requirement", "data_app", "real_sources"]

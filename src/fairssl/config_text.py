@@ -96,6 +96,8 @@ augmentation = "paper"       # paper (scale+negate) | paper_fixed | default | no
 pool = "full"                # pre-training data: full | balanced:race | group:sex=female | exclude:race=black
 # seed = 2                   # one encoder pre-trained with seed 2 serves every seed (the paper); default:
                              # each seed pre-trains its own (intervals then include pre-training variation)
+# weights = "/abs/path/encoder.pt"  # assess an existing encoder: loaded instead of pre-training
+                             # (a state dict for [model]'s architecture; other pretrain keys unused)
 
 [finetune]
 setups = ["supervised", "0", "1-first", "1-middle", "2-first-middle", "2-first-last", "3"]

@@ -61,6 +61,14 @@ class PretrainConfig(_Section):
     pre-training variation). An integer: one encoder, pre-trained with this seed, serves every fine-tuning
     seed, as in the paper (seed 2); pre-training then costs one run instead of one per seed, and the
     across-seed intervals cover fine-tuning variation only."""
+    weights: str | None = None
+    """None: pre-train as configured. A path: assess an existing encoder instead. The file is a torch
+    state dict of the encoder (``Encoder.state_dict()`` keys, as ``torch.save(encoder.state_dict(),
+    path)`` writes), or a dict with an ``"encoder"`` entry (a fairssl pre-training checkpoint, a run's
+    ``encoder.pt``), for the architecture given by ``[model]``. Pre-training is then skipped: one
+    pre-training run per study loads these weights (no random numbers drawn; the other ``pretrain.*``
+    settings are unused) and every SSL setup starts from them. The run's id follows the file's content
+    (sha256), not its path; the run's ``spec.json`` records both."""
 
     @field_validator("pool")
     @classmethod

@@ -114,6 +114,10 @@ TABLES_JS = """() => {
 }"""
 
 
+MARKED_JS = """() => Array.from(document.querySelectorAll("div.scroll")).every(
+  d => (d.scrollWidth > d.clientWidth + 1) === d.classList.contains("overflows"))"""
+
+
 def test_no_table_header_is_clipped_and_wide_tables_scroll(browser, partial_report: Path) -> None:
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     page.goto((partial_report / "report.html").resolve().as_uri())
@@ -129,6 +133,9 @@ def test_no_table_header_is_clipped_and_wide_tables_scroll(browser, partial_repo
     assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 1280
     # the same page in a narrow window: more tables scroll, none is cut
     page.set_viewport_size({"width": 800, "height": 900})
+    # the page re-marks wide tables in its resize handler, which runs after the resize returns: wait for
+    # it (on a busy machine it can lag) rather than read the marks mid-way
+    page.wait_for_function(MARKED_JS, timeout=15_000)
     narrow = page.evaluate(TABLES_JS)
     assert not narrow["problems"], narrow["problems"]
     assert len(narrow["wide"]) > len(found["wide"])

@@ -15,6 +15,14 @@ supervised baseline and the ``random:<setup>`` controls start from a seeded rand
 hold no pre-training id (``"pretrain": None``), they have no ``depends_on``, and a study of only such setups
 has no pre-training run.
 
+With ``pretrain.weights`` set (an existing encoder to assess) the pre-training run trains nothing: it
+loads the file. Its id then hashes the data, the model and the file's sha256 only, so a copy of the file
+elsewhere keeps the run, a changed weight gets a new one, and the ``pretrain.*`` hyper-parameters and the
+seed (unused: nothing is drawn) do not enter it; one such run serves every seed. Its payload (recorded in
+the run folder's ``spec.json``) holds ``weights = {"path": ..., "sha256": ...}``. The file is hashed once
+per :func:`expand`; a missing or unreadable one is a :class:`~fairssl.errors.ConfigError` there, before
+anything is trained.
+
 A spec also carries the torch intra-op thread count its run uses (``threads``, from ``runtime.threads``,
 default :data:`~fairssl.runtime.DEFAULT_THREADS_PER_RUN`): CPU kernels split their sums by
 thread, so the thread count is part of what determines a run's bits. It is not part of the run id (a
@@ -31,6 +39,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fairssl.config import StudyConfig
+from fairssl.errors import ConfigError
 from fairssl.finetune.setups import get_setup
 from fairssl.loader_options import REPLICATE_STRIDE, replicate_key
 from fairssl.runtime import threads_per_run
@@ -42,7 +51,7 @@ REPLICATE_KEY = "replicate"
 """The name of the replicate axis in variant names (``replicate=2``, ``key=value, replicate=2``)."""
 
 ID_NEUTRAL_DEFAULTS: dict[str, dict[str, Any]] = {
-    "pretrain": {"method": "simclr", "objective": {}},
+    "pretrain": {"method": "simclr", "objective": {}, "weights": None},
     "finetune": {"mitigation": "none", "mitigation_attributes": [], "mitigation_options": {}},
 }
 """Settings added after run ids were first issued: at these values they are left out of a run's id, so
@@ -60,6 +69,23 @@ def _id_section(section: str, values: dict[str, Any], *, drop: tuple[str, ...] =
         # plain recipe's run whatever the study sets them to
         drop = (*drop, "mitigation_attributes", "mitigation_options")
     return {k: v for k, v in values.items() if k not in drop and not (k in neutral and v == neutral[k])}
+
+
+def weights_digest(path: str) -> str:
+    """The sha256 (64 hex) of the file ``pretrain.weights`` names; a one-line ConfigError if it cannot
+    be read."""
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+    except OSError as err:
+        reason = err.strerror or type(err).__name__
+        raise ConfigError(
+            f"pretrain.weights = '{path}' cannot be read ({reason}); set it to a saved encoder state "
+            "dict (torch.save(encoder.state_dict(), path)) or remove it to pre-train"
+        ) from None
+    return digest.hexdigest()
 
 
 def content_id(prefix: str, payload: dict[str, Any]) -> str:
@@ -174,7 +200,30 @@ def replicate_settings(config: StudyConfig, replicate: int) -> dict[str, Any]:
     return {key: int(base) + REPLICATE_STRIDE * replicate}
 
 
-def _expand_variant(variant: Variant) -> tuple[list[RunSpec], list[RunSpec]]:
+def _pretrain_payloads(
+    config: StudyConfig, seed: int, digests: dict[str, str]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(what the pre-training run's id hashes, its spec payload) for fine-tuning seed ``seed``.
+
+    Without ``pretrain.weights`` both are data, model, the pre-training settings (less ``seed``) and
+    the pre-training seed. With it, the id hashes data, model and the file's sha256 (``digests`` caches
+    path -> sha256 across one expansion) and the payload adds the path.
+    """
+    cfg = config.to_dict()
+    base = {"data": dataset_key(config), "model": cfg["model"]}
+    path = config.pretrain.weights
+    if path is None:
+        pre_seed = seed if config.pretrain.seed is None else config.pretrain.seed
+        pre_cfg = _id_section("pretrain", cfg["pretrain"], drop=("seed",))  # ids as before the option
+        payload = {**base, "pretrain": pre_cfg, "seed": pre_seed}
+        return payload, payload
+    if path not in digests:
+        digests[path] = weights_digest(path)
+    sha = digests[path]
+    return {**base, "weights": {"sha256": sha}}, {**base, "weights": {"path": path, "sha256": sha}}
+
+
+def _expand_variant(variant: Variant, digests: dict[str, str]) -> tuple[list[RunSpec], list[RunSpec]]:
     config = variant.config
     cfg = config.to_dict()
     data = dataset_key(config)
@@ -182,11 +231,10 @@ def _expand_variant(variant: Variant) -> tuple[list[RunSpec], list[RunSpec]]:
     finetunes: list[RunSpec] = []
     layers = [f"conv{i + 1}" for i in range(len(config.model.widths))]
     threads = threads_per_run(config.runtime)
-    pre_cfg = _id_section("pretrain", cfg["pretrain"], drop=("seed",))  # ids as before the option
     for seed in config.seeds:
         pre_seed = seed if config.pretrain.seed is None else config.pretrain.seed
-        pre_payload = {"data": data, "model": cfg["model"], "pretrain": pre_cfg, "seed": pre_seed}
-        pre_id = content_id("pre", pre_payload)
+        id_payload, pre_payload = _pretrain_payloads(config, seed, digests)
+        pre_id = content_id("pre", id_payload)
         needs_pretrain = False
         for name in config.finetune.setups:
             setup = get_setup(name, layers)
@@ -226,8 +274,9 @@ def expand(config: StudyConfig) -> list[RunSpec]:
     """
     pretrains: list[RunSpec] = []
     finetunes: list[RunSpec] = []
+    digests: dict[str, str] = {}  # each pretrain.weights file hashed once
     for variant in variants(config):
-        pre, ft = _expand_variant(variant)
+        pre, ft = _expand_variant(variant, digests)
         pretrains += pre
         finetunes += ft
     return pretrains + finetunes

@@ -330,6 +330,11 @@ def _run_locked(
         check_replicates_differ(groups)
     for v in groups:  # every variant's encoder must fit its windows: one line before any training
         check_mitigation_attributes(v.config, dataset_for(v.config))
+        if v.config.pretrain.weights is not None:  # a given encoder must fit [model]: DataError now
+            from fairssl.experiments.training import load_encoder_weights
+
+            d = dataset_for(v.config)
+            load_encoder_weights(v.config.pretrain.weights, v.config, d.n_channels, d.n_steps)
         check_input_length(
             v.config.model, dataset_for(v.config).n_steps, window_key=window_key(v.config.data)
         )

@@ -20,6 +20,7 @@ intact run from a damaged one (:mod:`fairssl.experiments.integrity`)."""
 from __future__ import annotations
 
 import os
+import pickle
 import shutil
 import time
 from pathlib import Path
@@ -48,9 +49,12 @@ from fairssl.experiments.workspace import Workspace, epoch_reporter
 from fairssl.finetune.mitigation import needs_groups
 from fairssl.finetune.setups import get_setup
 from fairssl.finetune.train import finetune, predict_proba
-from fairssl.runtime import resolve_device
+from fairssl.runtime import keeps_global_rng, resolve_device
 from fairssl.similarity.activations import capture_activations
-from fairssl.ssl.pretrain import pretrain
+from fairssl.ssl.encoder import Encoder
+from fairssl.ssl.pretrain import PretrainResult, build_encoder, pretrain
+
+_ARCHITECTURE_FIX = "set [model] widths/kernels/padding to the encoder's architecture"
 
 
 def _labelled_arrays(ds: WindowDataset, split: str) -> tuple[np.ndarray, np.ndarray]:
@@ -127,12 +131,94 @@ def trajectory_table(
     return pd.concat(frames, ignore_index=True)[columns] if frames else pd.DataFrame(columns=columns)
 
 
+def _read_state(path: str) -> dict[str, Any]:
+    """The encoder state dict in the ``pretrain.weights`` file: the file's dict itself, or its
+    ``"encoder"`` entry (a fairssl checkpoint). Loaded with ``weights_only=True`` (a checkpoint's
+    :class:`~fairssl.ssl.pretrain.PretrainResult` allowed where torch supports allow-lists)."""
+    try:
+        try:
+            obj = torch.load(path, map_location="cpu", weights_only=True)
+        except pickle.UnpicklingError:
+            allow = getattr(torch.serialization, "safe_globals", None)  # torch >= 2.5
+            if allow is None:
+                raise
+            with allow([PretrainResult]):
+                obj = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise DataError(
+            f"pretrain.weights = '{path}' is not a loadable torch state dict ({first[:200]}); save it with "
+            "torch.save(encoder.state_dict(), path)"
+        ) from None
+    if isinstance(obj, dict) and isinstance(obj.get("encoder"), dict):
+        obj = obj["encoder"]
+    if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
+        raise DataError(
+            f"pretrain.weights = '{path}' holds a {type(obj).__name__}, not a state dict of tensors; save "
+            "it with torch.save(encoder.state_dict(), path)"
+        )
+    return obj
+
+
+def _shape(t: torch.Tensor) -> tuple[int, ...]:
+    return tuple(t.shape)
+
+
+def architecture_mismatch(encoder: Encoder, state: dict[str, torch.Tensor]) -> str | None:
+    """What keeps ``state`` from loading strictly into ``encoder``: the first key (in the encoder's
+    order, then the file's) that is missing, unexpected or of another shape, with its shapes; None when
+    it fits."""
+    expected = encoder.state_dict()
+    for key, value in expected.items():
+        if key not in state:
+            return f"key '{key}' {_shape(value)} of the [model] encoder is missing from the file"
+        if _shape(state[key]) != _shape(value):
+            theirs, ours = _shape(state[key]), _shape(value)
+            return f"key '{key}' has shape {theirs} in the file, {ours} in the [model] encoder"
+    for key, value in state.items():
+        if key not in expected:
+            return f"the file's key '{key}' {_shape(value)} is not in the [model] encoder"
+    return None
+
+
+@keeps_global_rng  # building the encoder initialises weights that are then overwritten
+def load_encoder_weights(path: str, config: StudyConfig, in_channels: int, n_steps: int) -> Encoder:
+    """The ``[model]`` encoder for windows (C = ``in_channels``, T = ``n_steps``) holding the weights of
+    the ``pretrain.weights`` file, loaded strictly; a one-line DataError naming the first mismatching key
+    and its shapes when the file's architecture differs. Draws no random numbers (the global states are
+    restored after the throwaway initialisation)."""
+    state = _read_state(path)
+    encoder = build_encoder(config.model, in_channels, n_steps)
+    problem = architecture_mismatch(encoder, state)
+    if problem is not None:
+        raise DataError(f"pretrain.weights = '{path}' does not fit [model]: {problem}; {_ARCHITECTURE_FIX}")
+    encoder.load_state_dict(state, strict=True)
+    return encoder
+
+
+def _loaded_run(spec: RunSpec, ds: WindowDataset, config: StudyConfig, out: Path) -> dict[str, Any]:
+    """The pre-training run of ``pretrain.weights``: the file's encoder saved as the run's ``encoder.pt``
+    (as a trained run saves it, so fine-tuning, CKA and probes read it unchanged) and a one-row
+    ``history.csv`` (epoch 0, source ``loaded``, path, sha256). No ``pool.csv``: the encoder was not
+    trained on this study's pool, so its shares would describe nothing (the report leaves the run out)."""
+    path = str(config.pretrain.weights)
+    sha = str(spec.payload.get("weights", {}).get("sha256", ""))
+    encoder = load_encoder_weights(path, config, ds.n_channels, ds.n_steps)
+    torch_save_atomic(encoder.state_dict(), out / "encoder.pt")
+    history = pd.DataFrame([{"epoch": 0, "source": "loaded", "path": path, "sha256": sha}])
+    write_csv_atomic(history, out / "history.csv")
+    return {"best_epoch": 0, "stopped_early": False, "epochs": 0, "weights_sha256": sha}
+
+
 def _pretrain_run(spec: RunSpec, ds: WindowDataset, config: StudyConfig, out: Path) -> dict[str, Any]:
     """Pre-train on the pool and train windows (labels unused, composition per ``pretrain.pool``).
 
     Early stopping watches the val windows. The pool's group shares are written to ``pool.csv`` and
-    returned as run metrics ``pool_windows`` and ``pool_share:<attribute>=<group>``.
+    returned as run metrics ``pool_windows`` and ``pool_share:<attribute>=<group>``. With
+    ``pretrain.weights`` set nothing is trained: the file's encoder is the run's (:func:`_loaded_run`).
     """
+    if config.pretrain.weights is not None:
+        return _loaded_run(spec, ds, config, out)
     pool = select_pool(ds, config.pretrain.pool, seed=spec.seed)
     shares = pool_shares(ds, pool)
     write_csv_atomic(shares, out / "pool.csv")
@@ -259,4 +345,4 @@ def execute_run(spec: RunSpec, ds: WindowDataset, config: StudyConfig, ws: Works
     return summary
 
 
-__all__ = ["execute_run", "trajectory_table"]
+__all__ = ["architecture_mismatch", "execute_run", "load_encoder_weights", "trajectory_table"]

@@ -41,6 +41,7 @@ from fairssl.data.dataset import MISSING, WindowDataset
 from fairssl.data.loaders.mimic3 import age_group
 from fairssl.data.loaders.nhanes_mortality import (
     EXCLUSIONS,
+    MORTALITY_URL,
     check_horizon,
     find_mortality_file,
     mortality_labels,
@@ -301,10 +302,14 @@ def load_nhanes(
 
 
 # Where to obtain the source and the files it needs, for `fairssl data` (keys: fairssl.cli_data).
+CYCLE_PAGE_URL = "https://wwwn.cdc.gov/nchs/nhanes/continuousnhanes/default.aspx?BeginYear=2005"
+"""The CDC's page of the 2005-2006 cycle (documentation and links to every data file)."""
+DATA_FILES_URL = "https://wwwn.cdc.gov/Nchs/Data/Nhanes/Public/2005/DataFiles/"
+"""The CDC folder the 2005-2006 data files are served from (``DEMO_D.xpt``, ``DPQ_D.xpt``,
+``PAXRAW_D.zip``; `fairssl data download` fetches them from here)."""
 OBTAIN: dict[str, str] = {
     "title": "NHANES 2005-2006 accelerometry, demographics, PHQ-9 depression screener; NCHS linked mortality",
-    "url": "https://wwwn.cdc.gov/nchs/nhanes/continuousnhanes/default.aspx?BeginYear=2005 (PAXRAW_D, DEMO_D, "
-    "DPQ_D); https://ftp.cdc.gov/pub/Health_Statistics/NCHS/datalinkage/linked_mortality/ (mortality)",
+    "url": f"{CYCLE_PAGE_URL} (PAXRAW_D, DEMO_D, DPQ_D); {MORTALITY_URL} (mortality)",
     "access": "public domain (US CDC/NCHS); no registration or credentials",
 }
 EXPECTED_FILES: tuple[dict[str, Any], ...] = (
@@ -332,6 +337,8 @@ EXPECTED_FILES: tuple[dict[str, Any], ...] = (
 )
 
 __all__ = [
+    "CYCLE_PAGE_URL",
+    "DATA_FILES_URL",
     "EXPECTED_FILES",
     "OBTAIN",
     "PHQ_ITEMS",

@@ -75,6 +75,10 @@ CYCLE_YEARS = {
 EXCLUSIONS = ("ineligible", "censored", "no_follow_up")
 
 
+MORTALITY_URL = "https://ftp.cdc.gov/pub/Health_Statistics/NCHS/datalinkage/linked_mortality/"
+"""NCHS's public folder of the linked mortality files (``<MORTALITY_URL><mortality_file_name(cycle)>``)."""
+
+
 def mortality_file_name(cycle: str) -> str:
     """The NCHS file name of a cycle's LMF: ``"D"`` -> ``NHANES_2005_2006_MORT_2019_PUBLIC.dat``."""
     if cycle.upper() not in CYCLE_YEARS:
@@ -99,9 +103,8 @@ def find_mortality_file(root: Path, cycle: str, given: str | Path | None) -> Pat
             if candidate.name.lower() == wanted.lower():
                 return candidate
     raise DataError(
-        f"{wanted} not found in {root}; download it from "
-        "https://ftp.cdc.gov/pub/Health_Statistics/NCHS/datalinkage/linked_mortality/ into that folder "
-        "or pass mortality_file="
+        f"{wanted} not found in {root}; download it from {MORTALITY_URL} into that folder "
+        "(`fairssl data download nhanes DIR` does) or pass mortality_file="
     )
 
 
@@ -194,6 +197,7 @@ __all__ = [
     "CYCLE_YEARS",
     "EXCLUSIONS",
     "LAYOUT",
+    "MORTALITY_URL",
     "check_horizon",
     "find_mortality_file",
     "mortality_file_name",

@@ -329,9 +329,13 @@ def load_physionet2012(
 
 
 # Where to obtain the source and the files it needs, for `fairssl data` (keys: fairssl.cli_data).
+PAGE_URL = "https://physionet.org/content/challenge-2012/1.0.0/"
+"""PhysioNet's page of the challenge's version 1.0.0 (description, licence, file list)."""
+FILES_URL = "https://physionet.org/files/challenge-2012/1.0.0/"
+"""Where PhysioNet serves that version's files (``set-a.tar.gz``, ``Outcomes-a.txt``, ...)."""
 OBTAIN: dict[str, str] = {
     "title": "PhysioNet/Computing in Cardiology Challenge 2012 (ICU in-hospital mortality)",
-    "url": "https://physionet.org/content/challenge-2012/1.0.0/",
+    "url": PAGE_URL,
     "access": "open access on PhysioNet (Open Data Commons Attribution licence); no credentials",
 }
 EXPECTED_FILES: tuple[dict[str, Any], ...] = (
@@ -360,7 +364,9 @@ EXPECTED_FILES: tuple[dict[str, Any], ...] = (
 __all__ = [
     "DESCRIPTORS",
     "EXPECTED_FILES",
+    "FILES_URL",
     "OBTAIN",
+    "PAGE_URL",
     "VARIABLES",
     "bin_record",
     "forward_fill",

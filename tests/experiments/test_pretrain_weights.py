@@ -180,7 +180,7 @@ def test_architecture_mismatch_stops_the_study_before_any_training(tmp_path, tin
     wide["output_dir"] = str(tmp_path / "runs")
     wide["runtime"] = {"workers": 1}
     config = _config(wide, path)
-    with pytest.raises(DataError, match="conv3.0.weight"):
+    with pytest.raises(DataError, match=r"conv3\.0\.weight"):
         run_study(config, log=lambda _m: None)
     assert not list((tmp_path / "runs").glob("*/runs/*/done.json"))  # nothing trained
 

@@ -18,7 +18,8 @@ and the analysis runs with the same count, so the worker count never changes a r
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import hashlib
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -41,6 +42,7 @@ from fairssl.experiments.progress import LogProgress, Progress
 from fairssl.experiments.store import Store, lock_run_dir, open_store
 from fairssl.experiments.study_analysis import analyse_study
 from fairssl.experiments.workspace import Workspace, run_dir_for, study_digest, study_label
+from fairssl.finetune.mitigation import check_target_attributes
 from fairssl.loader_options import window_key
 from fairssl.runtime import threads_per_run
 from fairssl.ssl.encoder import check_input_length
@@ -166,34 +168,50 @@ def _distinct_data(groups: Sequence[Variant]) -> list[Variant]:
     return list(seen.values())
 
 
-def check_mitigation_attributes(config: StudyConfig, ds: WindowDataset) -> None:
+@dataclass(frozen=True)
+class DataFacts:
+    """What the checks before training need from one dataset, read once per distinct ``data`` section
+    (the process keeps only the last two datasets loaded)."""
+
+    n_channels: int
+    n_steps: int
+    attribute_names: tuple[str, ...]
+    test_key: str
+    """sha256 of the sorted test subjects, the test window count and the first 64 test windows."""
+
+
+def data_facts(ds: WindowDataset) -> DataFacts:
+    """:class:`DataFacts` of ``ds``."""
+    test = ds.indices("test")
+    digest = hashlib.sha256()
+    digest.update("\n".join(sorted(set(ds.subject[test].astype(str).tolist()))).encode())
+    digest.update(str(len(test)).encode())
+    digest.update(np.ascontiguousarray(ds.X[test[:64]]).tobytes())
+    return DataFacts(ds.n_channels, ds.n_steps, tuple(ds.attribute_names), digest.hexdigest())
+
+
+def check_mitigation_attributes(config: StudyConfig, ds: WindowDataset | DataFacts) -> None:
     """DataError (one line, before any training) when ``finetune.mitigation_attributes`` names an
     attribute the dataset does not have; nothing to check without a mitigation."""
-    ft = config.finetune
-    if ft.mitigation == "none":
-        return
-    missing = [a for a in ft.mitigation_attributes if a not in ds.attribute_names]
-    if missing:
-        raise DataError(
-            f"finetune.mitigation_attributes names {missing}, which the data does not have; its "
-            f"attributes are {ds.attribute_names}: set finetune.mitigation_attributes to some of them"
-        )
+    if config.finetune.mitigation != "none":
+        check_target_attributes(config.finetune.mitigation_attributes, ds.attribute_names)
 
 
-def check_replicates_differ(groups: Sequence[Variant]) -> None:
+def check_replicates_differ(groups: Sequence[Variant], facts: Mapping[str, DataFacts] | None = None) -> None:
     """DataError when a replicate's test set is its point's replicate 0's (same test subjects, same
     windows): the source ignored the redrawn seed (e.g. the files give their own split), so the
-    replicates would repeat one experiment and their pooled interval would be meaningless."""
+    replicates would repeat one experiment and their pooled interval would be meaningless. ``facts``:
+    :class:`DataFacts` by data digest (read from each dataset when not given)."""
+
+    def key(v: Variant) -> str:
+        digest = v.config.digest("data")
+        return facts[digest].test_key if facts else data_facts(dataset_for(v.config)).test_key
+
     first = {v.point: v for v in groups if v.replicate == 0}
     for v in groups:
         if v.replicate == 0 or v.point not in first:
             continue
-        a, b = dataset_for(first[v.point].config), dataset_for(v.config)
-        ia, ib = a.indices("test"), b.indices("test")
-        same = set(a.subject[ia].tolist()) == set(b.subject[ib].tolist()) and (
-            len(ia) == len(ib) and np.array_equal(a.X[ia[:64]], b.X[ib[:64]])
-        )
-        if same:
+        if key(first[v.point]) == key(v):
             raise DataError(
                 f"replicate {v.replicate} of {v.point} has the same test set as replicate 0: data source "
                 f"'{v.config.data.source}' did not redraw its split (the data gives its own split?); "
@@ -317,9 +335,11 @@ def _run_locked(
     groups = variants(config)
     specs = expand(config)
     distinct = _distinct_data(groups)
+    facts: dict[str, DataFacts] = {}
     for i, v in enumerate(distinct):
         ds = dataset_for(v.config)
         _check_binary(ds)
+        facts[v.config.digest("data")] = data_facts(ds)
         which = "" if len(distinct) == 1 else f" ({v.name})"
         log(
             f"data{which}: {ds.name}, {ds.X.shape[0]} windows x {ds.n_channels} channels x {ds.n_steps} steps"
@@ -327,17 +347,15 @@ def _run_locked(
         if i == 0:
             write_audit(ds, v.config, ws.root / "dataset")
     if config.replicates > 1:
-        check_replicates_differ(groups)
+        check_replicates_differ(groups, facts)
     for v in groups:  # every variant's encoder must fit its windows: one line before any training
-        check_mitigation_attributes(v.config, dataset_for(v.config))
+        d = facts[v.config.digest("data")]
+        check_mitigation_attributes(v.config, d)
         if v.config.pretrain.weights is not None:  # a given encoder must fit [model]: DataError now
             from fairssl.experiments.training import load_encoder_weights
 
-            d = dataset_for(v.config)
             load_encoder_weights(v.config.pretrain.weights, v.config, d.n_channels, d.n_steps)
-        check_input_length(
-            v.config.model, dataset_for(v.config).n_steps, window_key=window_key(v.config.data)
-        )
+        check_input_length(v.config.model, d.n_steps, window_key=window_key(v.config.data))
     if len(groups) > 1:
         reps = f" ({config.replicates} data replicates each)" if config.replicates > 1 else ""
         log(
@@ -361,10 +379,12 @@ def _run_locked(
 
 
 __all__ = [
+    "DataFacts",
     "ResumePlan",
     "check_mitigation_attributes",
     "check_replicates_differ",
     "check_same_study",
+    "data_facts",
     "execute_grid",
     "plan_resume",
     "run_study",

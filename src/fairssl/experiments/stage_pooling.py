@@ -28,6 +28,7 @@ from fairssl.evaluation.verdicts import setup_table
 from fairssl.experiments.grid import Variant
 from fairssl.experiments.stage_inference import inference_settings
 from fairssl.loader_options import REPLICATE_STRIDE, replicate_key
+from fairssl.report.inputs import read_csv_table, text_columns
 
 POOLED_TABLES = ("comparison", "setups", "changes")
 """Tables of ``results/`` that hold pooled values in a study with replicates."""
@@ -35,9 +36,8 @@ REPLICATES_NAME = "replicates.json"
 
 
 def _read(path: Path) -> pd.DataFrame:
-    if not (path.is_file() and path.stat().st_size > 1):
-        return pd.DataFrame()
-    return pd.read_csv(path, dtype={"setup": str, "baseline": str, "quantity": str})
+    """A stored table with its setup names as text (setup ``0`` is not the number 0)."""
+    return text_columns(read_csv_table(path), ("setup", "baseline", "quantity"))
 
 
 def replicate_inference(results: Path) -> StudyInference:

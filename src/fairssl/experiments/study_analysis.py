@@ -19,6 +19,7 @@ from fairssl.experiments.grid import RunSpec, Variant, expand, specs_by_variant,
 from fairssl.experiments.record import RECORD_NAME, AnalysisRecord
 from fairssl.experiments.store import Store, lock_run_dir
 from fairssl.experiments.workspace import ANALYSIS_SECTIONS, Workspace
+from fairssl.report.inputs import read_csv_table
 from fairssl.runtime import threads_per_run
 
 Log = Callable[[str], None]
@@ -164,7 +165,7 @@ def _unfinished(ws: Workspace, specs: list[RunSpec]) -> list[str]:
 def _read_table(path: Path) -> pd.DataFrame:
     if path.suffix == ".parquet":
         return pd.read_parquet(path)
-    return pd.read_csv(path) if path.stat().st_size > 1 else pd.DataFrame()
+    return read_csv_table(path)
 
 
 def stack_tables(out: Path, parts: Sequence[tuple[str, Path]]) -> None:

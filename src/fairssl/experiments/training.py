@@ -46,7 +46,7 @@ from fairssl.evaluation.thresholds import apply_group_thresholds, fit_group_thre
 from fairssl.experiments.grid import RunSpec
 from fairssl.experiments.integrity import fingerprint
 from fairssl.experiments.workspace import Workspace, epoch_reporter
-from fairssl.finetune.mitigation import needs_groups
+from fairssl.finetune.mitigation import check_target_attributes, needs_groups
 from fairssl.finetune.setups import get_setup
 from fairssl.finetune.train import finetune, predict_proba
 from fairssl.runtime import keeps_global_rng, resolve_device
@@ -65,12 +65,7 @@ def _labelled_arrays(ds: WindowDataset, split: str) -> tuple[np.ndarray, np.ndar
 def mitigation_groups(ds: WindowDataset, idx: np.ndarray, names: list[str]) -> np.ndarray:
     """The group label (N,) of windows ``idx`` for ``finetune.mitigation_attributes`` ``names``: the
     attribute's value, or for several attributes their intersection (``"female & 65+"``)."""
-    absent = [n for n in names if n not in ds.attribute_names]
-    if absent:
-        raise DataError(
-            f"finetune.mitigation_attributes names {absent}, which the dataset does not have; its "
-            f"attributes: {', '.join(ds.attribute_names) or 'none'}. Fix the names"
-        )
+    check_target_attributes(names, ds.attribute_names)
     attrs = ds.attributes.iloc[idx]
     labels = attrs[names[0]] if len(names) == 1 else intersect(attrs, names)
     return np.asarray(labels.astype(str))

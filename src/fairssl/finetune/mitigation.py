@@ -39,12 +39,14 @@ per-window cross-entropy l_i = -log softmax(z_i)[y_i], class weights c_k = N / (
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 import torch
 from torch import nn
 
 from fairssl.config import FinetuneConfig
+from fairssl.errors import DataError
 
 IN_TRAINING = ("reweigh", "balanced", "group_dro", "penalty")
 """The mitigations that change training and so need the training windows' groups."""
@@ -53,6 +55,17 @@ IN_TRAINING = ("reweigh", "balanced", "group_dro", "penalty")
 def needs_groups(mitigation: str) -> bool:
     """Whether training under ``mitigation`` needs the training windows' groups."""
     return mitigation in IN_TRAINING
+
+
+def check_target_attributes(names: Sequence[str], available: Sequence[str]) -> None:
+    """One-line DataError when ``finetune.mitigation_attributes`` ``names`` are not all among the
+    dataset's attributes ``available`` (checked before any training and again by each run)."""
+    absent = [n for n in names if n not in available]
+    if absent:
+        raise DataError(
+            f"finetune.mitigation_attributes names {absent}, which the dataset does not have; its "
+            f"attributes are {list(available)}: set finetune.mitigation_attributes to some of them"
+        )
 
 
 def encode_groups(labels: np.ndarray) -> tuple[np.ndarray, list[str]]:
@@ -250,6 +263,7 @@ __all__ = [
     "Reweighed",
     "TrainingLoss",
     "balanced_batches",
+    "check_target_attributes",
     "encode_groups",
     "kamiran_calders_weights",
     "needs_groups",

@@ -125,3 +125,21 @@ def test_report_md_carries_the_html_caveats(partial_report: Path, handmade_repor
     assert caveats[4].startswith("The dataset audit raised 1 warning(s)")
     old = _md_caveats((handmade_report / "report.md").read_text(encoding="utf-8"))
     assert "the analysis record (results/analysis.json) is missing" in " ".join(old).lower()
+
+
+def test_chance_caveat_with_high_estimates_says_the_intervals_are_too_wide() -> None:
+    comp = pd.DataFrame(
+        {
+            "setup": ["supervised", "3"],
+            "n_seeds": [2, 2],
+            "auroc": [0.81, 0.78],
+            "verdict": ["baseline", "at_chance"],
+            "verdict_reason": ["", "auroc_interval_includes_0.5:3"],
+        }
+    )
+    assert chance_caveat(comp).endswith(
+        "Their AUROC estimates are at least 0.6, but the intervals are too wide (few seeds: t on n - 1 df) "
+        "to show the models beat chance; run more seeds before reading these rows."
+    )
+    low = chance_caveat(comp.assign(auroc=[0.81, 0.52]))
+    assert low.endswith("Check the data preparation (channel scaling, labels) before reading these rows.")

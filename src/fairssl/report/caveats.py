@@ -23,7 +23,7 @@ from fairssl.report.chance import (
     count_marks,
 )
 from fairssl.report.conventions import SUPERVISED, VARIANT, numeric_column, variant_names
-from fairssl.report.sentences import WIDE_NOT_WEAK
+from fairssl.report.sentences import WIDE_INTERVAL_AUROC
 
 
 def seed_caveat(comp: pd.DataFrame) -> str:
@@ -84,15 +84,16 @@ def chance_caveat(comp: pd.DataFrame) -> str:
     which = "setup" if len(setups) == 1 else "setups"
     one = len(set(models)) == 1
     estimates = numeric_column(rows, "auroc")
-    wide = bool(estimates.size) and bool(np.all(np.isfinite(estimates) & (estimates >= WIDE_NOT_WEAK)))
+    wide = bool(estimates.size) and bool(np.all(np.isfinite(estimates) & (estimates >= WIDE_INTERVAL_AUROC)))
     return (
         f"No fairness verdict for {which} {_names(setups)}: the AUROC interval"
         f"{'' if one else 's'} of {_names(models)} include{'s' if one else ''} 0.5, so "
         f"{'that model' if one else 'those models'} may be no better than chance and a parity-deviation "
         "change says nothing about fairness. "
         + (
-            f"Their AUROC estimates are at least {WIDE_NOT_WEAK:g}: the intervals are wide (few seeds: t on "
-            "n - 1 df), not the models weak; run more seeds before reading these rows."
+            f"Their AUROC estimates are at least {WIDE_INTERVAL_AUROC:g}, but the intervals are too wide "
+            "(few seeds: t on n - 1 df) to show the models beat chance; run more seeds before reading these "
+            "rows."
             if wide
             else "Check the data preparation (channel scaling, labels) before reading these rows."
         )

@@ -205,21 +205,22 @@ def _names_text(names: Sequence[str]) -> str:
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
-WIDE_NOT_WEAK = 0.6
-"""An AUROC estimate at or above this, whose interval still includes 0.5, is a wide interval rather than
-a model at chance: the sentences then say so."""
+WIDE_INTERVAL_AUROC = 0.6
+"""An AUROC estimate at or above this, whose interval still includes 0.5, is read as a wide interval (the
+sentences say so) rather than left as "may be no better than chance" alone; it is not evidence that the
+model beats chance."""
 
 
-def _wide_not_weak(row: Mapping[str, Any]) -> str:
-    """`` The point estimate ... is well above 0.5 ...`` when the setup's AUROC estimate is at least
-    :data:`WIDE_NOT_WEAK` (its interval includes 0.5 because it is wide: few seeds, t on n - 1 df)."""
+def _wide_interval(row: Mapping[str, Any]) -> str:
+    """`` Its AUROC estimate ... is above 0.5, but ...`` when the setup's own AUROC interval includes 0.5
+    while its estimate is at least :data:`WIDE_INTERVAL_AUROC` (few seeds: t on n - 1 df)."""
     auroc, low, n = _float(row, "auroc"), _float(row, "auroc_low"), _float(row, "n_seeds")
-    if not (np.isfinite(auroc) and auroc >= WIDE_NOT_WEAK and np.isfinite(low) and low <= 0.5):
+    if not (np.isfinite(auroc) and auroc >= WIDE_INTERVAL_AUROC and np.isfinite(low) and low <= 0.5):
         return ""  # only the setup's own wide interval is explained here
-    count = f" with {_seeds_text(int(n), row)} (t on {int(n) - 1} df)" if np.isfinite(n) and n >= 2 else ""
+    count = f"with {_seeds_text(int(n), row)} (t on {int(n) - 1} df) " if np.isfinite(n) and n >= 2 else ""
     return (
-        f" Its AUROC estimate ({auroc:.3f}) is well above 0.5: the interval is wide{count}, not the model "
-        "weak; more seeds (or replicates) would narrow it."
+        f" Its AUROC estimate ({auroc:.3f}) is above 0.5, but {count}the interval is too wide to show the "
+        "model beats chance; more seeds (or replicates) would narrow it."
     )
 
 
@@ -262,7 +263,7 @@ def verdict_sentence(row: Mapping[str, Any], *, baseline: Mapping[str, Any] | No
             f"{which[2]} may be no better than chance and a parity-deviation change says nothing about "
             "fairness."
         )
-        return text + _wide_not_weak(row)
+        return text + _wide_interval(row)
     if verdict == "one_seed":
         return (
             f"Setup {setup}: {body}. No verdict: with one seed per setup the interval covers test-set "

@@ -5,7 +5,8 @@ An in-memory :class:`~fairssl.data.dataset.WindowDataset` is saved once into the
 (``<run_dir>/input/<content hash>/``, the ``folder`` data source) so worker processes can load it, and
 the run folder's name depends on the dataset's content: the same dataset resumes in the same folder,
 a different one never shares it. Calls print nothing unless given a ``log`` and leave the caller's
-process-wide settings as they were (:func:`~fairssl.study.caller_state_kept`).
+process-wide settings as they were (:func:`~fairssl.study.caller_state_kept`), with no dataset left in
+the process's dataset cache (:func:`~fairssl.experiments.executor_tasks.clear_dataset_cache`).
 """
 
 from __future__ import annotations
@@ -102,6 +103,7 @@ def assess(
     >>> study.comparison[["setup", "auroc", "parity_deviation", "verdict"]]  # doctest: +SKIP
     """
     with caller_state_kept(log):  # from the first import on: some libraries draw random numbers on import
+        from fairssl.experiments.executor_tasks import clear_dataset_cache
         from fairssl.experiments.runner import check_same_study, run_study
         from fairssl.experiments.workspace import run_dir_for
 
@@ -111,7 +113,10 @@ def assess(
             if not force:
                 check_same_study(cfg, root)  # before writing the dataset into another study's folder
             stage_dataset(data, staged)
-        run_study(cfg, run_dir=root, log=log or quiet, progress=progress, force=force)
+        try:
+            run_study(cfg, run_dir=root, log=log or quiet, progress=progress, force=force)
+        finally:
+            clear_dataset_cache()  # the next call reads its data afresh; the caller keeps no dataset
     return Study(root)
 
 

@@ -239,11 +239,9 @@ class Study:
     @cached_property
     @_reads
     def _setups(self) -> pd.DataFrame:
-        from fairssl.report.inputs import TEXT_COLUMNS, read_csv_table, text_columns
+        from fairssl.results_schema import read_result
 
-        return text_columns(
-            read_csv_table(self.run_dir / "results" / "setups.csv"), (*TEXT_COLUMNS, "quantity")
-        )
+        return read_result(self.run_dir / "results", "setups")
 
     @property
     def setups(self) -> pd.DataFrame:
@@ -354,11 +352,15 @@ class Study:
         ``config.toml`` and tables are replaced; returns a fresh :class:`Study` of the same folder (this
         one keeps the tables it already read). ``log``: None = quiet, or a callable taking one line.
         """
+        from fairssl.experiments.executor_tasks import clear_dataset_cache
         from fairssl.experiments.study_analysis import reanalyse
 
         merged = {**flatten_settings(settings), **flatten_settings(sections)}
         with caller_state_kept(log):  # reanalyse pins torch's threads as the training did
-            reanalyse(self.run_dir, merged, log=log or quiet)
+            try:
+                reanalyse(self.run_dir, merged, log=log or quiet)
+            finally:
+                clear_dataset_cache()
         return Study(self.run_dir)
 
     # ------------------------------------------------------------------ display

@@ -44,6 +44,7 @@ from fairssl.experiments.stage_inference import infer_study
 from fairssl.experiments.stage_similarity import similarity_stage
 from fairssl.experiments.unavailable import evaluation_gaps, inference_gaps
 from fairssl.experiments.workspace import ANALYSIS_SECTIONS, Workspace
+from fairssl.results_schema import write_result
 
 Log = Callable[[str], None]
 
@@ -122,8 +123,7 @@ def analyse(
         record.write()
         return out, record
     results, preds = evaluated
-    write_table_atomic(results, ws.results / "results.parquet")
-    write_table_atomic(results, ws.results / "results.csv")
+    write_result(ws.results, "results", results)
     out["results"] = results
     record.add_gaps(evaluation_gaps(results, settings))
     log(f"inference: {len(runs)} models on {ev.n_boot} shared resamples of test subjects")

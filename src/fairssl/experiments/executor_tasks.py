@@ -94,13 +94,57 @@ def one_line(exc: BaseException) -> str:
 
 _DATASETS: OrderedDict[str, WindowDataset] = OrderedDict()
 _DATASET_CACHE_SIZE = 2
+FINGERPRINT_MAX_FILES = 10_000
+"""Files of a data folder whose size and modification time enter :func:`input_fingerprint` (a bounded
+walk: a folder with more files is fingerprinted by its first ones, in sorted order, and its count)."""
+
+
+def _stat_entries(path: Path) -> list[str]:
+    """``relative path, size, mtime_ns, inode`` of ``path`` (a file) or of the files under it (a
+    folder; sorted walk, at most :data:`FINGERPRINT_MAX_FILES`), or ``missing``."""
+    if path.is_file():
+        st = path.stat()
+        return [f"{path.name}\t{st.st_size}\t{st.st_mtime_ns}\t{st.st_ino}"]
+    if not path.is_dir():
+        return [f"{path}\tmissing"]
+    rows: list[str] = []
+    for folder, dirs, files in os.walk(path):
+        dirs.sort()
+        for name in sorted(files):
+            if len(rows) >= FINGERPRINT_MAX_FILES:
+                return [*rows, "truncated"]
+            st = os.stat(os.path.join(folder, name))
+            rel = os.path.relpath(os.path.join(folder, name), path)
+            rows.append(f"{rel}\t{st.st_size}\t{st.st_mtime_ns}\t{st.st_ino}")
+    return rows
+
+
+def input_fingerprint(config: StudyConfig) -> str:
+    """A cheap fingerprint of the files ``config.data`` reads: size, modification time (ns) and inode of
+    ``data.path`` (each file under it, for a folder) and of every string option naming an existing path
+    (``demographics = "demo.csv"``). "" for the simulator and sources without a path (the config says
+    everything). Rewriting or replacing an input file changes it; reading the data does not."""
+    import hashlib
+
+    data = config.data
+    if data.source == "simulate" or not data.path:
+        return ""
+    paths = [Path(data.path)]
+    paths += [Path(v) for v in data.options.values() if isinstance(v, str) and v and Path(v).exists()]
+    h = hashlib.sha256()
+    for path in paths:
+        h.update("\n".join([str(path), *_stat_entries(path)]).encode() + b"\x1e")
+    return h.hexdigest()
 
 
 def dataset_for(config: StudyConfig) -> WindowDataset:
-    """The dataset of ``config.data``, loaded once per process (the last two kept)."""
+    """The dataset of ``config.data``, loaded once per process (the last two kept).
+
+    Keyed on the data section's digest and :func:`input_fingerprint`, so a file rewritten between two
+    studies in one process (a notebook) is read again, never served from the cache."""
     from fairssl.experiments.workspace import load_study_data
 
-    key = config.digest("data")
+    key = f"{config.digest('data')}:{input_fingerprint(config)}"
     if key in _DATASETS:
         _DATASETS.move_to_end(key)
         return _DATASETS[key]
@@ -109,6 +153,12 @@ def dataset_for(config: StudyConfig) -> WindowDataset:
     while len(_DATASETS) > _DATASET_CACHE_SIZE:
         _DATASETS.popitem(last=False)
     return ds
+
+
+def clear_dataset_cache() -> None:
+    """Forget every dataset :func:`dataset_for` holds in this process (a library call ends with it, so a
+    notebook keeps no dataset, and no state, of a finished study)."""
+    _DATASETS.clear()
 
 
 def run_task(task: Task) -> Outcome:

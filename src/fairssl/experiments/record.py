@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 
 import pandas as pd
 
-from fairssl.atomic import write_json_atomic, write_table_atomic
+from fairssl.atomic import write_json_atomic
 from fairssl.errors import FairsslError
 from fairssl.report.analysis_record import (  # the files' schema: one definition, read by the report
     GAPS_NAME,
@@ -35,6 +35,7 @@ from fairssl.report.analysis_record import (  # the files' schema: one definitio
     STAGES,
 )
 from fairssl.report.analysis_record import UNAVAILABLE_COLUMNS as GAP_COLUMNS
+from fairssl.results_schema import write_result
 
 T = TypeVar("T")
 
@@ -127,7 +128,7 @@ class AnalysisRecord:
         """``analysis.json`` and ``unavailable.csv``, each replaced atomically."""
         self.folder.mkdir(parents=True, exist_ok=True)
         write_json_atomic(self.folder / RECORD_NAME, self.to_dict())
-        write_table_atomic(self.gaps_frame(), self.folder / GAPS_NAME)
+        write_result(self.folder, "unavailable", self.gaps_frame())
 
 
 __all__ = [

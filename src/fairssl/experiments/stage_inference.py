@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
-from fairssl.atomic import write_json_atomic, write_table_atomic
+from fairssl.atomic import write_json_atomic
 from fairssl.config import StudyConfig
 from fairssl.errors import DataError
 from fairssl.evaluation.amplification import AMPLIFICATION_COLUMNS, label_bias_amplification
@@ -38,6 +38,7 @@ from fairssl.evaluation.verdicts import setup_table
 from fairssl.experiments.grid import RunSpec
 from fairssl.experiments.stage_evaluation import fairness_options
 from fairssl.experiments.workspace import Workspace
+from fairssl.results_schema import write_result
 
 
 def _resample(
@@ -380,7 +381,7 @@ def infer_study(
     }
     write_json_atomic(ws.results / "family.json", inference.family)
     for name, frame in out.items():
-        write_table_atomic(frame, ws.results / f"{name}.csv")
+        write_result(ws.results, name, frame)
     return out
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from fairssl.atomic import write_json_atomic, write_table_atomic
+from fairssl.atomic import write_json_atomic
 from fairssl.config import StudyConfig
 from fairssl.errors import DataError
 from fairssl.evaluation.inference import StudyInference
@@ -28,27 +28,22 @@ from fairssl.evaluation.verdicts import setup_table
 from fairssl.experiments.grid import Variant
 from fairssl.experiments.stage_inference import inference_settings
 from fairssl.loader_options import REPLICATE_STRIDE, replicate_key
-from fairssl.report.inputs import read_csv_table, text_columns
+from fairssl.results_schema import read_result, write_result
 
 POOLED_TABLES = ("comparison", "setups", "changes")
 """Tables of ``results/`` that hold pooled values in a study with replicates."""
 REPLICATES_NAME = "replicates.json"
 
 
-def _read(path: Path) -> pd.DataFrame:
-    """A stored table with its setup names as text (setup ``0`` is not the number 0)."""
-    return text_columns(read_csv_table(path), ("setup", "baseline", "quantity"))
-
-
 def replicate_inference(results: Path) -> StudyInference:
     """One replicate's stored inference (``setups.csv``, ``changes.csv``, ``family.json``) from its
     results folder; a DataError when its inference did not complete."""
-    setups = _read(results / "setups.csv")
+    setups = read_result(results, "setups")
     if setups.empty:
         raise DataError(f"{results} has no setups.csv: that replicate's inference did not complete")
     family_path = results / "family.json"
     family = json.loads(family_path.read_text()) if family_path.is_file() else {}
-    return StudyInference(setups, _read(results / "changes.csv"), pd.DataFrame(), family)
+    return StudyInference(setups, read_result(results, "changes"), pd.DataFrame(), family)
 
 
 def pool_study(
@@ -99,8 +94,7 @@ def pool_study(
         frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
         if "variant" in frame:
             frame = frame[["variant", *[c for c in frame.columns if c != "variant"]]]
-        write_table_atomic(frame, out / f"{name}.csv")
-        written[name] = frame
+        written[name] = write_result(out, name, frame)
     return written
 
 

@@ -3,13 +3,14 @@ and again (:func:`reanalyse`) whenever only an analysis setting changed, without
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from fairssl.atomic import write_json_atomic, write_table_atomic
+from fairssl.atomic import write_json_atomic
 from fairssl.checksums import MANIFEST_NAME, write_manifest
 from fairssl.config import StudyConfig, load_config, save_config
 from fairssl.errors import ConfigError, DataError, RunError
@@ -19,7 +20,7 @@ from fairssl.experiments.grid import RunSpec, Variant, expand, specs_by_variant,
 from fairssl.experiments.record import RECORD_NAME, AnalysisRecord
 from fairssl.experiments.store import Store, lock_run_dir
 from fairssl.experiments.workspace import ANALYSIS_SECTIONS, Workspace
-from fairssl.report.inputs import read_csv_table
+from fairssl.results_schema import TABLES, UndeclaredColumnWarning, read_result, table_for_file, write_result
 from fairssl.runtime import threads_per_run
 
 Log = Callable[[str], None]
@@ -162,26 +163,27 @@ def _unfinished(ws: Workspace, specs: list[RunSpec]) -> list[str]:
     return sorted(runs - done)
 
 
-def _read_table(path: Path) -> pd.DataFrame:
-    if path.suffix == ".parquet":
-        return pd.read_parquet(path)
-    return read_csv_table(path)
-
-
 def stack_tables(out: Path, parts: Sequence[tuple[str, Path]]) -> None:
     """Each results table of ``parts`` (variant name, results folder) with a leading ``variant`` column,
-    stacked into ``out`` (which may be one of the parts' folders)."""
-    names = sorted(
-        {p.name for _, folder in parts for p in folder.iterdir() if p.suffix in (".csv", ".parquet")}
-    )
+    stacked into ``out`` (which may be one of the parts' folders).
+
+    Every table is read and written through :mod:`fairssl.results_schema` (typed, validated); a file
+    there that no declaration names is an :class:`~fairssl.results_schema.UndeclaredColumnWarning` and is
+    left where it is (the study's check in the tests refuses it)."""
+    files = {p.name for _, folder in parts for p in folder.iterdir() if p.suffix in (".csv", ".parquet")}
+    undeclared = sorted(f for f in files if table_for_file(f) is None)
+    if undeclared:
+        warnings.warn(
+            f"results files {undeclared} are not declared in fairssl.results_schema.TABLES; not stacked",
+            UndeclaredColumnWarning,
+            stacklevel=2,
+        )
+    names = [name for name, table in TABLES.items() if any(f in files for f in table.files)]
     stacked: dict[str, pd.DataFrame] = {}
     for name in names:
         frames = []
         for variant, folder in parts:
-            path = folder / name
-            if not path.is_file():
-                continue
-            frame = _read_table(path)
+            frame = read_result(folder, name)
             if frame.empty:
                 continue
             if "variant" in frame.columns:
@@ -189,9 +191,8 @@ def stack_tables(out: Path, parts: Sequence[tuple[str, Path]]) -> None:
             frame.insert(0, "variant", variant)
             frames.append(frame)
         stacked[name] = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-    out.mkdir(parents=True, exist_ok=True)
     for name, frame in stacked.items():
-        write_table_atomic(frame, out / name)
+        write_result(out, name, frame)
 
 
 __all__ = ["analyse_study", "reanalyse", "stack_tables"]

@@ -54,7 +54,9 @@ def _reference_probe(C: float = 1.0, n_components: int | None = None) -> Any:
     steps: list[Any] = [StandardScaler()]
     if n_components is not None:
         steps.append(PCA(n_components=n_components, random_state=0))
-    steps.append(LogisticRegression(C=C, class_weight="balanced", max_iter=MAX_ITER))
+    # converged tightly: the estimand is the optimum, which the default Newton solver reaches and lbfgs at
+    # its default tol=1e-4 stops about 1e-3 short of (the sklearn solver: test_probe_solver.py)
+    steps.append(LogisticRegression(C=C, class_weight="balanced", tol=1e-10, max_iter=100 * MAX_ITER))
     return make_pipeline(*steps)
 
 
@@ -230,7 +232,8 @@ def test_out_of_fold_proba_matches_cross_val_predict(k: int, n_components: int |
     expected = cross_val_predict(
         _reference_probe(n_components=n_components), X, labels, cv=_cv(folds), method="predict_proba"
     )
-    np.testing.assert_allclose(proba, expected, atol=1e-6)
+    # binomial fits are Newton-exact; multinomial L-BFGS stops at 1e-6 of sklearn's gradient scale
+    np.testing.assert_allclose(proba, expected, atol=1e-6 if k == 2 else 1e-5)
 
 
 def test_estimates_and_intervals_match_a_loop_over_resamples() -> None:

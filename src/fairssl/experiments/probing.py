@@ -23,12 +23,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from fairssl.atomic import write_table_atomic
 from fairssl.config import StudyConfig
 from fairssl.experiments.artifacts import load_activations
 from fairssl.experiments.grid import RunSpec
 from fairssl.experiments.unavailable import attribute_gap, skipped_group_gaps, study_gap
 from fairssl.experiments.workspace import Workspace
+from fairssl.results_schema import write_result
 from fairssl.similarity.probes import demographic_probe, group_task_probe, relate_to_cka
 
 Log = Callable[[str], None]
@@ -101,7 +101,7 @@ def run_probes(
         "probes_cka_relation": _relation(runs, task_frames, cka_best_worst),
     }
     for name, frame in out.items():
-        write_table_atomic(frame, ws.results / f"{name}.csv")
+        write_result(ws.results, name, frame)
     if gaps is not None:
         gaps += _probe_gaps(skipped, skipped_attributes, {"n_splits": pc.n_splits, **ev.model_dump()})
     log(f"probes done ({time.perf_counter() - started:.0f} s)")

@@ -10,17 +10,19 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from fairssl.atomic import write_table_atomic
 from fairssl.config import StudyConfig
 from fairssl.evaluation.testing import adjust_pvalues
 from fairssl.experiments.artifacts import load_activations
 from fairssl.experiments.grid import RunSpec
 from fairssl.experiments.unavailable import attribute_gap, skipped_group_gaps, study_gap
 from fairssl.experiments.workspace import Workspace
+from fairssl.results_schema import write_result
 from fairssl.similarity.cka import cka_matrix
 from fairssl.similarity.conditioned import (
+    KERNEL_BYTES_LIMIT,
     PERMUTATION,
     REFERENCE_SETUP,
+    LayerKernels,
     RatioNull,
     best_worst_difference,
     conditioned_cka,
@@ -99,6 +101,7 @@ def similarity_stage(
     mats, conds, diffs, ratios = [], [], [], []
     nulls: dict[str, list[tuple[int, RatioNull]]] = {}  # setup -> [(seed, null)]
     sup_acts: dict[str, tuple[np.ndarray, dict[str, np.ndarray]]] = {}  # read once per supervised run
+    sup_kernels: dict[str, LayerKernels] = {}  # N x N kernels, computed once per supervised run
     sup_seeds = sorted(sup)
     reference = [
         _Pair(REFERENCE_SETUP, seed, sup[sup_seeds[(i + 1) % len(sup_seeds)]].run_id)
@@ -126,8 +129,10 @@ def similarity_stage(
         window_ids = preds[spec.run_id]["window_id"].to_numpy()
         if base.run_id not in sup_acts or not np.array_equal(sup_acts[base.run_id][0], window_ids):
             sup_acts[base.run_id] = (window_ids, load_activations(ws, base.run_id, window_ids))
+            sup_kernels.pop(base.run_id, None)
         acts_sup = sup_acts[base.run_id][1]
         acts_ssl = load_activations(ws, spec.run_id, window_ids)
+        kernels = _kernels(sup_kernels, base.run_id, acts_sup, acts_ssl)
         mat = cka_matrix(acts_sup, acts_ssl, debiased=sim.debiased)
         mats.append(
             mat.rename_axis("layer_a")
@@ -147,6 +152,7 @@ def similarity_stage(
             debiased=sim.debiased,
             seed=spec.seed,
             subjects=preds[spec.run_id]["subject"].to_numpy(),
+            kernels=kernels,
         )
         skipped += cond.attrs.get("skipped", [])
         summ = summarise_conditioned(cond)
@@ -193,6 +199,7 @@ def similarity_stage(
                         include_missing=config.evaluation.include_missing,
                         debiased=sim.debiased,
                         seed=RATIO_NULL_SEED,
+                        kernels=kernels,
                     )
                     nulls.setdefault(spec.setup, []).append((spec.seed, null))
                     table = table.assign(
@@ -233,9 +240,27 @@ def similarity_stage(
         ("cka_ratio_null", [_null_draws(nulls)] if nulls else []),
     ):
         frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-        write_table_atomic(frame, ws.results / f"{name}.csv")
+        write_result(ws.results, name, frame)
         out[name] = frame
     return out
+
+
+def _kernels(
+    cache: dict[str, LayerKernels],
+    base_id: str,
+    acts_sup: dict[str, np.ndarray],
+    acts_ssl: dict[str, np.ndarray],
+) -> tuple[LayerKernels, LayerKernels] | None:
+    """The N x N layer kernels of the supervised model (``cache``d: every SSL setup of its seed
+    and the reference reuse them) and of the compared model, shared by conditioned CKA and the ratio
+    null; None when they exceed :data:`KERNEL_BYTES_LIMIT` (each draw then works from features)."""
+    n_rows = len(next(iter(acts_sup.values())))
+    if n_rows * n_rows * 8 * (len(acts_sup) + len(acts_ssl)) > KERNEL_BYTES_LIMIT:
+        return None
+    if base_id not in cache:
+        cache.clear()  # one supervised model's kernels at a time (they can be large)
+        cache[base_id] = LayerKernels.of(acts_sup)
+    return cache[base_id], LayerKernels.of(acts_ssl)
 
 
 def _null_draws(nulls: dict[str, list[tuple[int, RatioNull]]]) -> pd.DataFrame:

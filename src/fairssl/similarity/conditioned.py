@@ -43,20 +43,22 @@ from fairssl.similarity.group_sampling import (
     KERNEL_BYTES_LIMIT,
     LONG_COLUMNS,
     PERMUTATION,
+    SubjectDraws,
     attribute_values,
     check_acts,
     check_int,
     draw_cka,
     group_rng,
     group_table,
-    subject_permutation_draws,
 )
+from fairssl.similarity.kernel_draws import LayerKernels
 
 __all__ = [
     "KERNEL_BYTES_LIMIT",
     "PERMUTATION",
     "REFERENCE_SETUP",
     "DissimilarityRatio",
+    "LayerKernels",
     "RatioNull",
     "best_worst_difference",
     "conditioned_cka",
@@ -73,22 +75,29 @@ REFERENCE_SETUP = "supervised~supervised"
 model of another seed, analysed like an SSL model (what two models that differ only by seed show)."""
 
 
-def _long_rows(
-    matrix: pd.DataFrame, attribute: str, group: str, n: int, draw: int, perm_draw: int = -1
+def _long_table(
+    blocks: list[tuple[str, str, int, int, int, np.ndarray]], layers_a: list[str], layers_b: list[str]
 ) -> pd.DataFrame:
-    """A (layers_a, layers_b) CKA matrix as layers_a * layers_b long rows (row-major). ``perm_draw``: the
-    subject permutation a pseudo-group row belongs to (-1 otherwise)."""
-    n_a, n_b = matrix.shape
+    """The long table of :data:`LONG_COLUMNS` from draws ``(attribute, group, n, draw, perm_draw, matrix
+    (layers_a, layers_b))``: layers_a * layers_b rows per draw (row-major), in the order given.
+    ``perm_draw``: the subject permutation a pseudo-group row belongs to (-1 otherwise)."""
+    if not blocks:
+        return pd.DataFrame(columns=LONG_COLUMNS)
+    cells = len(layers_a) * len(layers_b)
+
+    def per_draw(j: int, dtype: Any) -> np.ndarray:  # (draws * cells,) field j of each draw, repeated
+        return np.repeat(np.array([blk[j] for blk in blocks], dtype=dtype), cells)
+
     return pd.DataFrame(
         {
-            "attribute": attribute,
-            "group": group,
-            "n": n,
-            "draw": draw,
-            "layer_a": np.repeat(matrix.index.to_numpy(dtype=object), n_b),  # (n_a * n_b,)
-            "layer_b": np.tile(matrix.columns.to_numpy(dtype=object), n_a),  # (n_a * n_b,)
-            "cka": matrix.to_numpy(dtype=float).reshape(-1),  # (n_a, n_b) -> (n_a * n_b,)
-            "perm_draw": perm_draw,
+            "attribute": per_draw(0, object),
+            "group": per_draw(1, object),
+            "n": per_draw(2, np.int64),
+            "draw": per_draw(3, np.int64),
+            "layer_a": np.tile(np.repeat(np.array(layers_a, dtype=object), len(layers_b)), len(blocks)),
+            "layer_b": np.tile(np.array(layers_b, dtype=object), len(layers_a) * len(blocks)),
+            "cka": np.stack([blk[5] for blk in blocks]).reshape(-1),  # (draws, la, lb) -> (draws*la*lb,)
+            "perm_draw": per_draw(4, np.int64),
         }
     )
 
@@ -106,6 +115,7 @@ def conditioned_cka(
     debiased: bool = True,
     seed: int = 0,
     subjects: np.ndarray | None = None,
+    kernels: tuple[LayerKernels, LayerKernels] | None = None,
 ) -> pd.DataFrame:
     """Layer-by-layer CKA between two models on equal-size random samples of each demographic group.
 
@@ -135,6 +145,10 @@ def conditioned_cka(
     Skipped groups are listed in ``result.attrs["skipped"]`` as records
     ``{"attribute", "group", "size", "status"}`` (status ``"too_small"`` or ``"missing_excluded"``);
     :func:`group_table` returns the full table of used and skipped groups as a DataFrame.
+
+    ``kernels``: the :class:`~fairssl.similarity.kernel_draws.LayerKernels` of ``acts_a`` and ``acts_b``
+    when the caller reuses them (the stage shares a supervised model's kernels across its comparisons and
+    with :func:`ratio_null`); computed here when omitted and they fit in :data:`KERNEL_BYTES_LIMIT`.
     """
     table = group_table(
         sensitive_features,
@@ -149,9 +163,11 @@ def conditioned_cka(
     arrays_a = check_acts(acts_a, "acts_a", n_rows)
     arrays_b = check_acts(acts_b, "acts_b", n_rows)
 
-    cka_on = draw_cka(arrays_a, arrays_b, debiased=debiased, kernel_bytes_limit=KERNEL_BYTES_LIMIT)
+    cka_on = draw_cka(
+        arrays_a, arrays_b, debiased=debiased, kernel_bytes_limit=KERNEL_BYTES_LIMIT, kernels=kernels
+    )
 
-    parts: list[pd.DataFrame] = []
+    blocks: list[tuple[str, str, int, int, int, np.ndarray]] = []  # one CKA matrix per draw
     for attribute in sensitive_features.columns:
         attr = str(attribute)
         values = attribute_values(sensitive_features[attribute])
@@ -164,20 +180,19 @@ def conditioned_cka(
             rng = group_rng(seed, attr, group)
             for draw in range(n_draws):
                 idx = np.sort(rng.choice(members, size=n, replace=False))
-                parts.append(_long_rows(cka_on(idx), attr, group, n, draw))
+                blocks.append((attr, group, n, draw, -1, cka_on(idx)))
         rng = group_rng(seed, attr, PERMUTATION)
         if subjects is None:
             for draw in range(n_permutations):
                 idx = np.sort(rng.choice(n_rows, size=n, replace=False))
-                parts.append(_long_rows(cka_on(idx), attr, PERMUTATION, n, draw))
+                blocks.append((attr, PERMUTATION, n, draw, -1, cka_on(idx)))
             continue
         groups = [str(g) for g in used["group"]]
+        by_subject = SubjectDraws.of(values, np.asarray(subjects))
         for draw in range(n_permutations):
-            for k, idx in enumerate(subject_permutation_draws(values, np.asarray(subjects), groups, n, rng)):
-                parts.append(_long_rows(cka_on(idx), attr, PERMUTATION, n, draw * len(groups) + k, draw))
-    result = (pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=LONG_COLUMNS))[
-        LONG_COLUMNS
-    ]
+            for k, idx in enumerate(by_subject.draws(groups, n, rng)):
+                blocks.append((attr, PERMUTATION, n, draw * len(groups) + k, draw, cka_on(idx)))
+    result = _long_table(blocks, list(arrays_a), list(arrays_b))[LONG_COLUMNS]
     skipped = table[table["status"] != "used"]
     result.attrs["skipped"] = skipped[["attribute", "group", "size", "status"]].to_dict("records")
     return result

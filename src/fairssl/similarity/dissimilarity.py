@@ -28,11 +28,13 @@ from fairssl.similarity.group_sampling import (
     attribute_values,
     check_acts,
     check_int,
+    coded_group_members,
     draw_cka,
     group_table,
-    pseudo_group_members,
+    subject_codes,
     subject_labels,
 )
+from fairssl.similarity.kernel_draws import LayerKernels
 
 __all__ = [
     "DissimilarityRatio",
@@ -195,6 +197,7 @@ def ratio_null(
     debiased: bool = True,
     seed: int = 0,
     kernel_bytes_limit: int = KERNEL_BYTES_LIMIT,
+    kernels: tuple[LayerKernels, LayerKernels] | None = None,
 ) -> RatioNull:
     """The dissimilarity ratio's permutation null: the ratio recomputed with labels permuted between subjects.
 
@@ -220,7 +223,10 @@ def ratio_null(
     D_S is an absolute difference of two noisy group CKAs, so null ratios have a heavy upper tail (in
     the simulation of ``tests/similarity/test_ratio_null.py``, a group whose representation is copied
     between the models gives p of 0.05-0.2, mean about 0.13, with 19 permutations). Cost:
-    n_permutations x 4 x n_draws CKA matrices of n windows.
+    n_permutations x 4 x n_draws CKA matrices of n windows, each batched over layers from N x N kernels
+    (``kernels``: those :func:`~fairssl.similarity.conditioned.conditioned_cka` used for the observed
+    ratio, reused rather than recomputed; computed here when omitted and they fit in
+    ``kernel_bytes_limit``).
     """
     if not isinstance(ratio, DissimilarityRatio):
         raise DataError(
@@ -257,11 +263,13 @@ def ratio_null(
         labels = subject_labels(attribute_values(sensitive_features[attribute]), subj)
         ids = labels.index.to_numpy()  # (S,) sorted subject ids, the same for every attribute
         plan.append((best, worst, int(used["n"].iloc[0]), labels.to_numpy(dtype=object)))
+    codes = subject_codes(subj, ids)  # (N,) each window's subject position in ids
     cka_on = draw_cka(
         check_acts(acts_a, "acts_a", n_rows),
         check_acts(acts_b, "acts_b", n_rows),
         debiased=debiased,
         kernel_bytes_limit=kernel_bytes_limit,
+        kernels=kernels,
     )
     null = np.empty(n_permutations)
     for j in range(n_permutations):
@@ -272,10 +280,9 @@ def ratio_null(
             shuffled = subject_label[order]  # (S,)
             means = []
             for group in (best, worst):
-                members = pseudo_group_members(subj, ids, shuffled, group, n)
+                members = coded_group_members(codes, shuffled, group, n)
                 mats = [
-                    cka_on(np.sort(rng.choice(members, size=n, replace=False))).to_numpy(dtype=float)
-                    for _ in range(n_draws)
+                    cka_on(np.sort(rng.choice(members, size=n, replace=False))) for _ in range(n_draws)
                 ]  # n_draws x (layers_a, layers_b)
                 means.append(np.mean(mats, axis=0))
             d.append(float(np.mean(np.abs(means[0] - means[1]))))

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -21,19 +22,23 @@ import pandas as pd
 
 from fairssl.data.dataset import MISSING, normalise_attributes
 from fairssl.errors import ConfigError, DataError
-from fairssl.similarity.cka import cka_matrix, kernel_cka_matrix, linear_kernels
+from fairssl.similarity.cka import cka_matrix
+from fairssl.similarity.kernel_draws import LayerKernels, PairKernels, kernel_cka_batch
 
 __all__ = [
     "KERNEL_BYTES_LIMIT",
     "LONG_COLUMNS",
     "PERMUTATION",
+    "SubjectDraws",
     "attribute_values",
     "check_acts",
     "check_int",
+    "coded_group_members",
     "draw_cka",
     "group_rng",
     "group_table",
     "pseudo_group_members",
+    "subject_codes",
     "subject_labels",
     "subject_permutation_draws",
 ]
@@ -141,28 +146,38 @@ def draw_cka(
     *,
     debiased: bool,
     kernel_bytes_limit: int,
-) -> Callable[[np.ndarray], pd.DataFrame]:
-    """A function ``idx`` (n,) -> the (layers_a, layers_b) CKA matrix of those windows.
+    kernels: tuple[LayerKernels, LayerKernels] | None = None,
+) -> Callable[[np.ndarray], np.ndarray]:
+    """A function ``idx`` (n,) -> the (layers_a, layers_b) CKA matrix (ndarray, rows and columns in the
+    order of ``arrays_a`` and ``arrays_b``) of those windows.
 
-    When the N x N float64 kernels of all layers of both models fit in ``kernel_bytes_limit`` bytes they
-    are computed once and every draw gathers from them (O(n^2) per draw); otherwise each draw recomputes
-    its features' statistics. Both give the same :func:`~fairssl.similarity.cka.cka_matrix` up to rounding.
+    With ``kernels`` (the :class:`~fairssl.similarity.kernel_draws.LayerKernels` of both models, e.g.
+    shared by several calls), or when the N x N float64 kernels of all layers of both models fit in
+    ``kernel_bytes_limit`` bytes (then computed here), every draw gathers from them, batched over layers
+    (:func:`~fairssl.similarity.kernel_draws.kernel_cka_batch`, O(n^2) per layer pair); otherwise each draw
+    recomputes its features' statistics. Both give the same :func:`~fairssl.similarity.cka.cka_matrix` up
+    to rounding.
     """
     n_rows = len(next(iter(arrays_a.values())))
-    if n_rows * n_rows * 8 * (len(arrays_a) + len(arrays_b)) <= kernel_bytes_limit:
-        grams_a, grams_b = linear_kernels(arrays_a), linear_kernels(arrays_b)
+    if kernels is None and n_rows * n_rows * 8 * (len(arrays_a) + len(arrays_b)) <= kernel_bytes_limit:
+        kernels = (LayerKernels.of(arrays_a), LayerKernels.of(arrays_b))
+    if kernels is not None:
+        ka, kb = kernels
+        ka.check(arrays_a, "acts_a")
+        kb.check(arrays_b, "acts_b")
+        pair = PairKernels.of(ka, kb)
 
-        def from_kernels(idx: np.ndarray) -> pd.DataFrame:
-            return kernel_cka_matrix(grams_a, grams_b, idx, debiased=debiased)
+        def from_kernels(idx: np.ndarray) -> np.ndarray:
+            return kernel_cka_batch(pair, idx, debiased=debiased)
 
         return from_kernels
 
-    def from_features(idx: np.ndarray) -> pd.DataFrame:
+    def from_features(idx: np.ndarray) -> np.ndarray:
         return cka_matrix(
             {k: v[idx] for k, v in arrays_a.items()},
             {k: v[idx] for k, v in arrays_b.items()},
             debiased=debiased,
-        )
+        ).to_numpy(dtype=float)
 
     return from_features
 
@@ -186,8 +201,20 @@ def pseudo_group_members(
 ) -> np.ndarray:
     """Window indices (into ``subjects`` (N,)) of the subjects whose permuted label ``shuffled`` (S,) is
     ``group``; all N windows when they hold fewer than n (so a draw of n always exists)."""
-    members = np.flatnonzero(np.isin(subjects, subject_ids[shuffled == group]))
-    return members if members.size >= n else np.arange(len(subjects))
+    return coded_group_members(subject_codes(subjects, subject_ids), shuffled, group, n)
+
+
+def subject_codes(subjects: np.ndarray, subject_ids: np.ndarray) -> np.ndarray:
+    """Each window's position in ``subject_ids`` (S,): int64 (N,), -1 for a subject not listed."""
+    return pd.Index(subject_ids).get_indexer(np.asarray(subjects)).astype(np.int64)
+
+
+def coded_group_members(codes: np.ndarray, shuffled: np.ndarray, group: str, n: int) -> np.ndarray:
+    """:func:`pseudo_group_members` from the windows' subject codes (N,) (:func:`subject_codes`): the
+    windows (ascending) whose subject now carries ``group``, or all N windows when fewer than n."""
+    carries = np.append(shuffled == group, False)  # (S + 1,): code -1 (unlisted subject) reads False
+    members = np.flatnonzero(carries[codes])
+    return members if members.size >= n else np.arange(codes.size)
 
 
 def subject_permutation_draws(
@@ -199,13 +226,28 @@ def subject_permutation_draws(
     frequent window value (:func:`subject_labels`); the labels are shuffled between subjects once, and each
     of ``groups`` gets n windows of the subjects now carrying its label (as many subjects as really carry
     it), so pseudo-groups of one permutation are disjoint like the real groups. A pseudo-group with fewer
-    than n windows draws from all windows.
+    than n windows draws from all windows. Many draws of one attribute: :class:`SubjectDraws`, which
+    computes the subject labels once and gives the same draws from the same ``rng``.
     """
-    label = subject_labels(values, subjects)
-    shuffled = rng.permutation(label.to_numpy())  # (S,) labels, permuted between subjects
-    ids = label.index.to_numpy()
-    out = []
-    for group in groups:
-        members = pseudo_group_members(subjects, ids, shuffled, group, n)
-        out.append(np.sort(rng.choice(members, size=n, replace=False)))
-    return out
+    return SubjectDraws.of(values, subjects).draws(groups, n, rng)
+
+
+@dataclass(frozen=True)
+class SubjectDraws:
+    """One attribute's subject labels, prepared for many :func:`subject_permutation_draws`."""
+
+    labels: np.ndarray  # (S,) each subject's label, subjects in sorted id order
+    codes: np.ndarray  # (N,) each window's subject position in that order
+
+    @classmethod
+    def of(cls, values: np.ndarray, subjects: np.ndarray) -> SubjectDraws:
+        label = subject_labels(values, subjects)
+        return cls(labels=label.to_numpy(dtype=object), codes=subject_codes(subjects, label.index.to_numpy()))
+
+    def draws(self, groups: list[str], n: int, rng: np.random.Generator) -> list[np.ndarray]:
+        """:func:`subject_permutation_draws` (the same random stream): n sorted windows per group."""
+        shuffled = rng.permutation(self.labels)  # (S,) labels, permuted between subjects
+        return [
+            np.sort(rng.choice(coded_group_members(self.codes, shuffled, group, n), size=n, replace=False))
+            for group in groups
+        ]

@@ -49,6 +49,17 @@ def _check_options(
         raise ConfigError(f"confidence must lie strictly between 0 and 1, got {conf!r}; pass e.g. 0.95")
 
 
+SOLVERS = ("newton", "sklearn")
+"""Logistic-regression solvers of the probes: ``newton`` (:mod:`fairssl.similarity.probe_solver`, default)
+and ``sklearn`` (scikit-learn's lbfgs, the reference it is tested against)."""
+
+
+def _check_solver(solver: Any) -> str:
+    if solver not in SOLVERS:
+        raise ConfigError(f"solver must be one of {SOLVERS}, got {solver!r}; pass 'newton' (default)")
+    return str(solver)
+
+
 def _check_frame(sensitive_features: Any) -> pd.DataFrame:
     if not isinstance(sensitive_features, pd.DataFrame) or sensitive_features.shape[1] == 0:
         raise DataError(

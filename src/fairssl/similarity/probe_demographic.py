@@ -17,6 +17,7 @@ from fairssl.similarity.probe_common import (
     _check_frame,
     _check_int,
     _check_options,
+    _check_solver,
     _check_subjects,
     _GroupSelection,
     _interval,
@@ -88,6 +89,7 @@ def demographic_probe(
     C: float = 1.0,
     confidence: float = 0.95,
     n_permutations: int = 0,
+    solver: str = "newton",
 ) -> pd.DataFrame:
     """How well a linear probe recovers each protected attribute from each layer's frozen activations.
 
@@ -114,6 +116,8 @@ def demographic_probe(
             folds are redrawn and the probe refitted on every layer; ``p_value`` = (1 + #{null >= observed})
             / (1 + R), one-sided, valid under the null of no group information (use R >= 99 for p < 0.05
             to be attainable with room; costs R times the probe fits). 0 (default) leaves ``p_value`` NaN.
+        solver: the logistic regression's solver, ``"newton"`` (default) or ``"sklearn"`` (the reference;
+            the same optimum to lbfgs's tolerance, :mod:`fairssl.similarity.probe_solver`).
 
     For each layer and attribute with K >= 2 used groups, the out-of-fold probabilities P (n, K) of the
     probe (:func:`out_of_fold_proba`; multinomial for K > 2, balanced class weights) give, over the n windows
@@ -140,6 +144,7 @@ def demographic_probe(
     frame = _check_frame(sensitive_features)
     _check_options(n_splits, min_group_size, n_boot, seed, max_features, C, confidence)
     n_permutations = _check_int(n_permutations, "n_permutations", 0, "pass e.g. 99, or 0 to skip the test")
+    solver = _check_solver(solver)
     n_rows = len(frame)
     arrays = _check_acts(acts, n_rows)
     subj = _check_subjects(subjects, n_rows)
@@ -166,7 +171,13 @@ def demographic_probe(
             perm_labels = subject_label[shuffled][units]  # (n,) every window gets its subject's new group
             nulls.append((perm_labels, subject_folds(subj[rows], perm_labels, n_splits=n_splits, seed=seed)))
         for layer, X in arrays.items():
-            fit: dict[str, Any] = {"C": C, "max_features": max_features, "seed": seed, "log": log}
+            fit: dict[str, Any] = {
+                "C": C,
+                "max_features": max_features,
+                "seed": seed,
+                "log": log,
+                "solver": solver,
+            }
             Xr = X[rows]  # (n, features) windows of the used groups
             proba = _oof(Xr, labels, folds, k, **fit)
             hit, ranked = _hits_and_ranks(labels, proba, units, n_units)

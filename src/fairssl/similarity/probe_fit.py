@@ -7,8 +7,10 @@ A fit is split in two steps so that later probes can reuse the first:
    ``StandardScaler``) and, for layers wider than ``max_features``, project onto the leading principal
    components of the standardised training rows (scikit-learn's ``PCA(random_state=seed)``, same solver
    choice). Both steps are label-free.
-2. :func:`_logistic_proba`: L2 logistic regression (``C``, ``class_weight="balanced"``, lbfgs,
-   :data:`MAX_ITER` iterations) on the prepared training rows, probabilities of the prepared test rows.
+2. :func:`_logistic_proba`: L2 logistic regression (``C``, ``class_weight="balanced"``) on the prepared
+   training rows, probabilities of the prepared test rows: by default solved in
+   :mod:`~fairssl.similarity.probe_solver` (Newton / L-BFGS), with ``solver="sklearn"`` by scikit-learn's
+   lbfgs (:data:`MAX_ITER` iterations).
 
 The group task probe fits step 1 once per fold (on the training windows of all groups) and reuses its
 features for every group's own probe (:func:`fairssl.similarity.probe_task.group_task_probe`).
@@ -30,10 +32,12 @@ from sklearn.linear_model import LogisticRegression
 from threadpoolctl import ThreadpoolController
 
 from fairssl.errors import ConfigError, DataError
-from fairssl.similarity.probe_common import _check_int, _check_options, _check_subjects
+from fairssl.similarity.probe_common import _check_int, _check_options, _check_solver, _check_subjects
+from fairssl.similarity.probe_solver import ridge_logistic_proba
 
 MAX_ITER = 1000
-"""lbfgs iterations of every probe; fits that do not converge are counted in ``attrs["not_converged"]``."""
+"""lbfgs iterations of a ``solver="sklearn"`` probe; fits that do not converge (with either solver) are
+counted in ``attrs["not_converged"]``."""
 
 _SMALL_FIT_ELEMENTS = 20_000_000  # below this many training values a probe fit runs on one BLAS thread
 _EPS64 = float(np.finfo(np.float64).eps)
@@ -142,10 +146,19 @@ def _prepare(
 
 
 def _logistic_proba(
-    Z_train: np.ndarray, y_train: np.ndarray, Z_test: np.ndarray, n_classes: int, *, C: float, log: _FitLog
+    Z_train: np.ndarray,
+    y_train: np.ndarray,
+    Z_test: np.ndarray,
+    n_classes: int,
+    *,
+    C: float,
+    log: _FitLog,
+    solver: str = "newton",
 ) -> np.ndarray:
     """Fit the logistic regression on prepared (Z_train, y_train in 0..K-1); P(class | Z_test) (n_test, K).
 
+    ``solver``: ``"newton"`` (:func:`~fairssl.similarity.probe_solver.ridge_logistic_proba`, the default)
+    or ``"sklearn"`` (scikit-learn's lbfgs, the reference): the same optimum, to lbfgs's tolerance.
     A training set with a single class (or none) cannot be fitted: the prediction is then constant
     (that class, or uniform), which ranks all test windows as ties.
     """
@@ -157,6 +170,11 @@ def _logistic_proba(
             out[:, int(present[0])] = 1.0
         else:
             out[:] = 1.0 / n_classes
+        return out
+    if solver == "newton":
+        proba, converged = ridge_logistic_proba(Z_train, y_train, Z_test, C=C)
+        log.not_converged += not converged
+        out[:, present] = proba  # columns follow the sorted classes present
         return out
     model = LogisticRegression(C=C, class_weight="balanced", max_iter=MAX_ITER)
     with warnings.catch_warnings(record=True) as caught:
@@ -177,11 +195,12 @@ def _fit_prepared(
     max_features: int | None,
     seed: int,
     log: _FitLog,
+    solver: str = "newton",
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The probe on raw features: (P(class | X_test) (n_test, K), prepared train, prepared test)."""
     with _blas_threads(X_train.size):
         Z_train, Z_test = _prepare(X_train, X_test, max_features=max_features, seed=seed)
-        proba = _logistic_proba(Z_train, y_train, Z_test, n_classes, C=C, log=log)
+        proba = _logistic_proba(Z_train, y_train, Z_test, n_classes, C=C, log=log, solver=solver)
     return proba, Z_train, Z_test
 
 
@@ -195,12 +214,13 @@ def _fit_proba(
     max_features: int | None,
     seed: int,
     log: _FitLog,
+    solver: str = "newton",
 ) -> np.ndarray:
     """Fit the probe on (X_train, y_train in 0..K-1) and return P(class | X_test): (n_test, K)."""
     if np.unique(y_train).size < 2:  # nothing to fit (constant prediction), nothing to prepare
-        return _logistic_proba(X_train, y_train, X_test, n_classes, C=C, log=log)
+        return _logistic_proba(X_train, y_train, X_test, n_classes, C=C, log=log, solver=solver)
     return _fit_prepared(
-        X_train, y_train, X_test, n_classes, C=C, max_features=max_features, seed=seed, log=log
+        X_train, y_train, X_test, n_classes, C=C, max_features=max_features, seed=seed, log=log, solver=solver
     )[0]
 
 
@@ -214,6 +234,7 @@ def _oof(
     max_features: int | None,
     seed: int,
     log: _FitLog,
+    solver: str = "newton",
 ) -> np.ndarray:
     """Out-of-fold probabilities (N, K): rows of fold k from the probe fitted on the other folds."""
     out = np.full((X.shape[0], n_classes), np.nan)
@@ -221,7 +242,15 @@ def _oof(
         test = folds == k
         train = ~test
         out[test] = _fit_proba(
-            X[train], labels[train], X[test], n_classes, C=C, max_features=max_features, seed=seed, log=log
+            X[train],
+            labels[train],
+            X[test],
+            n_classes,
+            C=C,
+            max_features=max_features,
+            seed=seed,
+            log=log,
+            solver=solver,
         )
     return out
 
@@ -235,6 +264,7 @@ def out_of_fold_proba(
     seed: int = 0,
     max_features: int | None = None,
     C: float = 1.0,
+    solver: str = "newton",
 ) -> tuple[np.ndarray, np.ndarray]:
     """Subject-disjoint cross-validated probabilities of a linear probe.
 
@@ -242,6 +272,9 @@ def out_of_fold_proba(
     :func:`subject_folds` stratified by ``labels``; for each fold the probe
     ``StandardScaler -> [PCA(max_features)] -> LogisticRegression(C, class_weight="balanced")`` is fitted
     on the other folds. PCA is applied only when p > max_features and is fitted on the training folds.
+
+    ``solver``: ``"newton"`` (default) or ``"sklearn"`` (:data:`~fairssl.similarity.probe_common.SOLVERS`;
+    the same optimum, see :mod:`fairssl.similarity.probe_solver`).
 
     Returns ``(proba (N, K), folds (N,))``; row i of ``proba`` comes from the model that never saw
     subject ``subjects[i]``.
@@ -256,7 +289,10 @@ def out_of_fold_proba(
     _check_options(n_splits, 1, 1, seed, max_features, C, 0.95)
     subj = _check_subjects(subjects, X.shape[0])
     folds = subject_folds(subj, y, n_splits=n_splits, seed=seed)
-    proba = _oof(X, y, folds, int(y.max()) + 1, C=C, max_features=max_features, seed=seed, log=_FitLog())
+    solver = _check_solver(solver)
+    proba = _oof(
+        X, y, folds, int(y.max()) + 1, C=C, max_features=max_features, seed=seed, log=_FitLog(), solver=solver
+    )
     return proba, folds
 
 

@@ -19,6 +19,7 @@ from fairssl.similarity.probe_common import (
     _check_enough_subjects,
     _check_frame,
     _check_options,
+    _check_solver,
     _check_subjects,
     _GroupSelection,
     _interval,
@@ -59,6 +60,7 @@ def _pooled_and_own_proba(
     seed: int,
     group_pca: str,
     log: _FitLog,
+    solver: str = "newton",
 ) -> tuple[np.ndarray, np.ndarray]:
     """Out-of-fold P(y = 1) (n,) of the pooled probe and of each window's own-group probe.
 
@@ -70,7 +72,7 @@ def _pooled_and_own_proba(
     are the same probe; with PCA ``"pooled"`` fits one PCA per fold instead of one per group and fold.
     """
     pooled, own = np.full(X.shape[0], np.nan), np.full(X.shape[0], np.nan)
-    fit: dict[str, Any] = {"C": C, "seed": seed, "log": log}
+    fit: dict[str, Any] = {"C": C, "seed": seed, "log": log, "solver": solver}
     for k in np.unique(folds):
         test = folds == k
         train, test_rows = ~test, np.flatnonzero(test)
@@ -111,6 +113,7 @@ def group_task_probe(
     C: float = 1.0,
     confidence: float = 0.95,
     group_pca: str = "own",
+    solver: str = "newton",
 ) -> pd.DataFrame:
     """Does a group need its own decision boundary? Group-specific vs pooled linear task probes.
 
@@ -131,6 +134,8 @@ def group_task_probe(
     group probe gets a basis estimated on more windows, and its AUROC and the gap moved by about twice
     the seed-to-seed difference of the ``"own"`` estimator in ``benchmarks/probes.py``.
 
+    ``solver`` as in :func:`demographic_probe`.
+
     On the out-of-fold scores, for each group g:
 
     - ``auroc_group_probe`` = AUROC of g's own probe on g's windows (reference 0.5),
@@ -150,6 +155,7 @@ def group_task_probe(
     """
     frame = _check_frame(sensitive_features)
     _check_options(n_splits, min_group_size, n_boot, seed, max_features, C, confidence)
+    solver = _check_solver(solver)
     if group_pca not in GROUP_PCA:
         raise ConfigError(f"group_pca must be one of {GROUP_PCA}, got {group_pca!r}; pass 'own' (default)")
     n_rows = len(frame)
@@ -187,6 +193,7 @@ def group_task_probe(
                 seed=seed,
                 group_pca=group_pca,
                 log=log,
+                solver=solver,
             )
             for g, name in enumerate(used):
                 member = group == g

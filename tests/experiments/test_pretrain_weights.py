@@ -100,7 +100,8 @@ def test_ids_without_weights_are_those_of_the_original_formula(tiny_config_dict)
     pretrain = {
         k: v for k, v in cfg["pretrain"].items() if k not in ("seed", "weights", "method", "objective")
     }
-    payload = {"data": cfg["data"], "model": cfg["model"], "pretrain": pretrain, "seed": 0}
+    model = {k: v for k, v in cfg["model"].items() if k not in ("arch", "factory", "patch_length", "heads")}
+    payload = {"data": cfg["data"], "model": model, "pretrain": pretrain, "seed": 0}
     digest = hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:12]
     assert [p.run_id for p in _pre(expand(config))] == [f"pre-{digest}"]
 
@@ -165,7 +166,8 @@ def test_architecture_mismatch_is_one_line_naming_key_and_shapes(tmp_path, tiny_
         execute_run(pre, load_study_data(config), config, ws)
     message = str(err.value)
     assert "\n" not in message
-    assert "'conv3.0.weight'" in message and "(8, 8, 8)" in message and "(16, 8, 8)" in message
+    k = config.model.kernels[2]  # the third conv's kernel: weight shape (out, in, k)
+    assert "'conv3.0.weight'" in message and f"(8, 8, {k})" in message and f"(16, 8, {k})" in message
     assert "set [model] widths/kernels/padding" in message
     assert not ws.run(pre.run_id).exists()  # nothing published
 

@@ -61,7 +61,10 @@ def test_settings_added_later_leave_run_ids_alone_at_their_neutral_value() -> No
         "lr": 0.1,
         "method": "vicreg",
     }
-    assert set(ID_NEUTRAL_DEFAULTS) == {"pretrain", "finetune"}
+    assert set(ID_NEUTRAL_DEFAULTS) == {"model", "pretrain", "finetune"}
+    neutral_model = {"widths": [8], "arch": "cnn", "factory": None, "patch_length": 8, "heads": 4}
+    assert _id_section("model", neutral_model) == {"widths": [8]}
+    assert _id_section("model", {"widths": [8], "arch": "resnet1d"}) == {"widths": [8], "arch": "resnet1d"}
     # without a mitigation, its targets and options do not enter the id (a grid's `none` cell)
     ft = {
         "lr": 1e-3,

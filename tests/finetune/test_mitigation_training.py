@@ -54,7 +54,7 @@ def _today(
     frozen = [getattr(net.encoder, name) for name in setup.frozen]
     for module in frozen:
         freeze(module)
-    optimizer = train._optimizer(config, list(trainable_parameters(net)))
+    optimizer = train.make_optimizer(config, list(trainable_parameters(net)))
     bs = min(config.batch_size, X.shape[0])
     schedule = cosine_lambda(config.epochs * math.ceil(X.shape[0] / bs))
     step = 0

@@ -127,7 +127,7 @@ def test_random_control_frozen_layers_stay_the_seeded_random_init(name: str, mon
     import fairssl.finetune.train as train
 
     seen: dict[str, list] = {"optimised": [], "eval_modules": []}
-    make_optimizer, set_mode = train._optimizer, train.set_train_mode
+    make_optimizer, set_mode = train.make_optimizer, train.set_train_mode
 
     def spy_optimizer(config, params):  # type: ignore[no-untyped-def]
         seen["optimised"] = list(params)
@@ -137,7 +137,7 @@ def test_random_control_frozen_layers_stay_the_seeded_random_init(name: str, mon
         seen["eval_modules"] = list(frozen)
         set_mode(model, frozen)
 
-    monkeypatch.setattr(train, "_optimizer", spy_optimizer)
+    monkeypatch.setattr(train, "make_optimizer", spy_optimizer)
     monkeypatch.setattr(train, "set_train_mode", spy_mode)
     X, y = task(120, 0)
     Xv, yv = task(40, 1)

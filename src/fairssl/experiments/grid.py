@@ -51,6 +51,7 @@ REPLICATE_KEY = "replicate"
 """The name of the replicate axis in variant names (``replicate=2``, ``key=value, replicate=2``)."""
 
 ID_NEUTRAL_DEFAULTS: dict[str, dict[str, Any]] = {
+    "model": {"arch": "cnn", "factory": None, "patch_length": 8, "heads": 4},
     "pretrain": {"method": "simclr", "objective": {}, "weights": None},
     "finetune": {"mitigation": "none", "mitigation_attributes": [], "mitigation_options": {}},
 }
@@ -210,7 +211,7 @@ def _pretrain_payloads(
     path -> sha256 across one expansion) and the payload adds the path.
     """
     cfg = config.to_dict()
-    base = {"data": dataset_key(config), "model": cfg["model"]}
+    base = {"data": dataset_key(config), "model": _id_section("model", cfg["model"])}
     path = config.pretrain.weights
     if path is None:
         pre_seed = seed if config.pretrain.seed is None else config.pretrain.seed
@@ -229,7 +230,9 @@ def _expand_variant(variant: Variant, digests: dict[str, str]) -> tuple[list[Run
     data = dataset_key(config)
     pretrains: list[RunSpec] = []
     finetunes: list[RunSpec] = []
-    layers = [f"conv{i + 1}" for i in range(len(config.model.widths))]
+    from fairssl.ssl.encoders import encoder_layer_names  # torch only once a grid expands
+
+    layers = encoder_layer_names(config.model)
     threads = threads_per_run(config.runtime)
     for seed in config.seeds:
         pre_seed = seed if config.pretrain.seed is None else config.pretrain.seed
@@ -241,7 +244,7 @@ def _expand_variant(variant: Variant, digests: dict[str, str]) -> tuple[list[Run
             needs_pretrain |= setup.pretrained
             payload = {
                 "data": data,
-                "model": cfg["model"],
+                "model": _id_section("model", cfg["model"]),
                 "finetune": _id_section("finetune", cfg["finetune"], drop=("setups",)),
                 "setup": name,
                 "seed": seed,

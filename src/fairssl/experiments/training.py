@@ -52,9 +52,13 @@ from fairssl.finetune.train import finetune, predict_proba
 from fairssl.runtime import keeps_global_rng, resolve_device
 from fairssl.similarity.activations import capture_activations
 from fairssl.ssl.encoder import Encoder
+from fairssl.ssl.encoders import encoder_layer_names
 from fairssl.ssl.pretrain import PretrainResult, build_encoder, pretrain
 
-_ARCHITECTURE_FIX = "set [model] widths/kernels/padding to the encoder's architecture"
+_ARCHITECTURE_FIX = (
+    "set [model] widths/kernels/padding to the encoder's architecture (and model.arch or model.factory "
+    "to its kind)"
+)
 
 
 def _labelled_arrays(ds: WindowDataset, split: str) -> tuple[np.ndarray, np.ndarray]:
@@ -246,7 +250,7 @@ def _finetune_run(
     id; apply the post-processing mitigation to the test scores."""
     device = resolve_device(config.runtime.device)
     ft = config.finetune
-    setup = get_setup(spec.setup or "supervised", [f"conv{i + 1}" for i in range(len(config.model.widths))])
+    setup = get_setup(spec.setup or "supervised", encoder_layer_names(config.model))
     encoder_state = None
     if spec.depends_on is not None:
         encoder_state = torch.load(ws.run(spec.depends_on) / "encoder.pt", weights_only=True)

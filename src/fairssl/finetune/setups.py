@@ -1,19 +1,34 @@
-"""The fine-tuning setups of the paper, by name, custom frozen sets, and random-init controls.
+"""The fine-tuning setups of the paper, by block position, custom frozen sets, and random-init controls.
 
-=========================  =====================  ==========================================
-name                       frozen conv layers     initialisation
-=========================  =====================  ==========================================
-``supervised``             none                   random (baseline)
-``0``                      none                   SSL
-``1-first``                conv1                  SSL
-``1-middle``               conv2                  SSL
-``2-first-middle``         conv1, conv2           SSL
-``2-first-last``           conv1, conv3           SSL
-``3``                      conv1, conv2, conv3    SSL
-``linear-probe``           all; linear head       SSL
-``freeze:conv1,conv3``     the listed layers      SSL
-``random:<setup>``         as ``<setup>``         random, seeded like ``supervised`` (control)
-=========================  =====================  ==========================================
+Setups name block POSITIONS of the encoder, resolved against its ``layer_names`` (n blocks, in order), so
+they apply to every architecture (:mod:`fairssl.ssl.encoders`): first = ``names[0]``, middle =
+``names[(n - 1) // 2]`` (the lower middle for even n), last = ``names[-1]``. For the paper's 3-layer CNN
+that is conv1, conv2, conv3:
+
+=========================  ==========================  ===================  ===========================
+name                       frozen blocks               paper CNN            initialisation
+=========================  ==========================  ===================  ===========================
+``supervised``             none                        none                 random (baseline)
+``0``                      none                        none                 SSL
+``1-first``                first                       conv1                SSL
+``1-middle``               middle (n >= 3)             conv2                SSL
+``2-first-middle``         first, middle (n >= 3)      conv1, conv2         SSL
+``2-first-last``           first, last (n >= 2)        conv1, conv3         SSL
+``3``                      all (n >= 3)                conv1, conv2, conv3  SSL
+``linear-probe``           all; linear head            all                  SSL
+``freeze:conv1,conv3``     the listed blocks           conv1, conv3         SSL
+``freeze:first``           first                       conv1                SSL
+``freeze:first-2``         the first k (here 2)        conv1, conv2         SSL
+``freeze:last``            last (``last-k``: last k)   conv3                SSL
+``freeze:middle``          middle                      conv2                SSL
+``freeze:all``             all                         conv1, conv2, conv3  SSL
+``random:<setup>``         as ``<setup>``              as ``<setup>``       random, seeded like
+                                                                            ``supervised`` (control)
+=========================  ==========================  ===================  ===========================
+
+A ``freeze:`` list may mix block names and position words (a block named like a position word wins);
+blocks are frozen once each, in the order given. A paper setup on an encoder with fewer blocks than its
+positions need (``1-middle`` on two blocks) is a ConfigError: use ``freeze:`` there.
 
 ``random:<setup>`` is the control of an SSL setup: the same frozen set, head and training recipe, but the
 encoder keeps the random initialisation that ``supervised`` starts from (the run's seed), so "SSL vs
@@ -62,18 +77,22 @@ class Setup:
         return self.control_of is not None
 
 
-_PAPER = {
+_PAPER: dict[str, tuple[str, ...]] = {
     "supervised": (),
     "0": (),
-    "1-first": ("conv1",),
-    "1-middle": ("conv2",),
-    "2-first-middle": ("conv1", "conv2"),
-    "2-first-last": ("conv1", "conv3"),
-    "3": ("conv1", "conv2", "conv3"),
+    "1-first": ("first",),
+    "1-middle": ("middle",),
+    "2-first-middle": ("first", "middle"),
+    "2-first-last": ("first", "last"),
+    "3": ("all",),
 }
+"""The paper's setups as block positions (see the module's table)."""
+
+_MIN_BLOCKS = {"1-middle": 3, "2-first-middle": 3, "2-first-last": 2, "3": 3}
+"""Blocks a paper setup needs so that its positions are distinct blocks (``3``: at least three)."""
 
 _ALLOWED = (
-    f"allowed: {', '.join(_PAPER)}, {LINEAR_PROBE}, {FREEZE_PREFIX}<layer,...> "
+    f"allowed: {', '.join(_PAPER)}, {LINEAR_PROBE}, {FREEZE_PREFIX}<layer or position,...> "
     f"or {RANDOM_PREFIX}<setup> (a random-init control)"
 )
 
@@ -102,7 +121,7 @@ def _control_base(name: str) -> str:
         raise ConfigError(
             f"unknown setup {name!r}: {base!r} is not a setup; random:<setup> takes an SSL setup that "
             f"freezes layers ({', '.join(n for n, f in _PAPER.items() if f)}, {LINEAR_PROBE} or "
-            f"{FREEZE_PREFIX}<layer,...>), e.g. random:3"
+            f"{FREEZE_PREFIX}<layer or position,...>), e.g. random:3"
         )
     if not _freezes_layers(base):
         raise ConfigError(
@@ -122,8 +141,47 @@ def check_setup_name(name: str) -> None:
         raise ConfigError(f"unknown setup {name!r}; {_ALLOWED}")
 
 
+def resolve_positions(parts: Sequence[str], layer_names: Sequence[str]) -> tuple[str, ...] | None:
+    """The blocks of ``layer_names`` that ``parts`` name, each once, in the order given: a block name, or
+    a position word ``first``, ``middle``, ``last``, ``all``, ``first-k`` or ``last-k`` (k >= 1).
+    None when a part is neither (the caller names it)."""
+    names = list(layer_names)
+    if not names:
+        return None
+    out: list[str] = []
+    for part in parts:
+        picked = _position(part, names)
+        if picked is None:
+            return None
+        out.extend(p for p in picked if p not in out)
+    return tuple(out)
+
+
+def _position(part: str, names: list[str]) -> list[str] | None:
+    """The blocks one part of a frozen set names (see :func:`resolve_positions`); None if none."""
+    n = len(names)
+    if part in names:
+        return [part]
+    if part == "first":
+        return names[:1]
+    if part == "middle":
+        return [names[(n - 1) // 2]]
+    if part == "last":
+        return names[-1:]
+    if part == "all":
+        return names
+    for prefix, take_first in (("first-", True), ("last-", False)):
+        if part.startswith(prefix) and part[len(prefix) :].isdigit():
+            k = int(part[len(prefix) :])
+            if not 1 <= k <= n:
+                return None
+            return names[:k] if take_first else names[n - k :]
+    return None
+
+
 def get_setup(name: str, layer_names: Sequence[str] = ("conv1", "conv2", "conv3")) -> Setup:
-    """Resolve a setup name against the encoder's layer names; unknown names raise ConfigError."""
+    """Resolve a setup name against the encoder's layer names (input to output); unknown names raise
+    ConfigError. Paper setups and position words resolve by block position (module docstring)."""
     if name.startswith(RANDOM_PREFIX):
         base_name = _control_base(name)
         base = get_setup(base_name, layer_names)
@@ -131,21 +189,28 @@ def get_setup(name: str, layer_names: Sequence[str] = ("conv1", "conv2", "conv3"
     if name == LINEAR_PROBE:
         return Setup(name, tuple(layer_names), pretrained=True, linear_head=True)
     if name.startswith(FREEZE_PREFIX):
-        layers = _freeze_layers(name)
-        unknown = [layer for layer in layers if layer not in layer_names]
+        parts = _freeze_layers(name)
+        unknown = [part for part in parts if resolve_positions([part], layer_names) is None]
         if unknown:
             raise ConfigError(
-                f"setup {name!r} names unknown layer(s) {unknown}; "
-                f"the encoder's layers are {list(layer_names)}"
+                f"setup {name!r} names unknown layer(s) {unknown}; the encoder's layers are "
+                f"{list(layer_names)} (or positions first, middle, last, all, first-k, last-k)"
             )
-        return Setup(name, layers, pretrained=True)
+        return Setup(name, resolve_positions(parts, layer_names) or (), pretrained=True)
     if name not in _PAPER:
         raise ConfigError(f"unknown setup {name!r}; {_ALLOWED}")
-    frozen = _PAPER[name]
-    missing = [layer for layer in frozen if layer not in layer_names]
-    if missing:
-        raise ConfigError(
-            f"setup {name!r} freezes {missing}, which this encoder lacks (layers {list(layer_names)}); "
-            "use freeze:<layer,...> setups for encoders of another depth"
+    need = _MIN_BLOCKS.get(name, 0)
+    if len(layer_names) < need:
+        paper = resolve_positions(_PAPER[name], ("conv1", "conv2", "conv3")) or ()
+        missing = [layer for layer in paper if layer not in layer_names]
+        what = (
+            f"freezes {missing}"  # the paper CNN's names, for a shallower CNN
+            if all(layer.startswith("conv") for layer in layer_names)
+            else f"needs {need} distinct block positions"
         )
+        raise ConfigError(
+            f"setup {name!r} {what}, which this encoder lacks (layers {list(layer_names)}; by position it "
+            f"needs {need} blocks); use freeze:<layer or position,...> setups for encoders of another depth"
+        )
+    frozen = resolve_positions(_PAPER[name], layer_names) or ()
     return Setup(name, frozen, pretrained=name != "supervised")

@@ -8,9 +8,11 @@ class weights, regularisation and model selection are identical (fixing paper.md
 its head, data order and dropout draws are those of ``<setup>`` and ``supervised`` too.
 
 Loss on a batch: weighted cross-entropy (w_c = N / (K N_c) from the training labels) plus L2 penalties
-``l2_conv * sum ||W_conv||^2`` over *trainable* conv kernels and ``l2_head * ||W_hidden||^2`` on the head's
-hidden layer. Model selection uses the validation split only (weighted cross-entropy without the L2 terms,
-or AUROC) with early stopping; the test split is never seen here.
+``l2_conv * sum ||W||^2`` over the *trainable* blocks' weights (the CNN's conv kernels; in general every
+block parameter of two or more dimensions, :func:`fairssl.ssl.encoders.penalised_weights`) and
+``l2_head * ||W_hidden||^2`` on the head's hidden layer. Model selection uses the validation split only
+(weighted cross-entropy without the L2 terms, or AUROC) with early stopping; the test split is never seen
+here.
 
 ``finetune.mitigation`` swaps the batch loss and, for ``balanced``, the epoch's data order
 (:mod:`fairssl.finetune.mitigation`); everything else, model selection included, is the recipe. With
@@ -35,6 +37,7 @@ from fairssl.finetune.mitigation import balanced_batches, encode_groups, needs_g
 from fairssl.finetune.setups import Setup
 from fairssl.runtime import keeps_global_rng, seed_everything
 from fairssl.ssl.encoder import Encoder
+from fairssl.ssl.encoders import penalised_weights
 from fairssl.ssl.heads import Classifier, ClassifierHead
 from fairssl.ssl.pretrain import EpochCallback, batch_tensor, batches, build_encoder, cosine_lambda
 
@@ -75,7 +78,7 @@ def build_classifier(
     return Classifier(encoder, head)
 
 
-def _optimizer(config: FinetuneConfig, params: list[nn.Parameter]) -> torch.optim.Optimizer:
+def make_optimizer(config: FinetuneConfig, params: list[nn.Parameter]) -> torch.optim.Optimizer:
     if config.optimizer == "adadelta":
         return torch.optim.Adadelta(params, lr=config.lr, rho=0.95, eps=1e-7)
     if config.optimizer == "adam":
@@ -86,9 +89,9 @@ def _optimizer(config: FinetuneConfig, params: list[nn.Parameter]) -> torch.opti
 def _l2(model: Classifier, config: FinetuneConfig) -> torch.Tensor:
     penalty = torch.zeros((), device=next(model.parameters()).device)
     for block in model.encoder.blocks():
-        w = block.conv.weight
-        if w.requires_grad and config.l2_conv:
-            penalty = penalty + config.l2_conv * (w**2).sum()
+        for w in penalised_weights(block):  # the CNN's: each block's conv kernel
+            if w.requires_grad and config.l2_conv:
+                penalty = penalty + config.l2_conv * (w**2).sum()
     first = model.head[0]
     if isinstance(first, nn.Linear) and first.weight.requires_grad and config.l2_head and len(model.head) > 1:
         penalty = penalty + config.l2_head * (first.weight**2).sum()
@@ -113,10 +116,10 @@ def _val_metrics(
     model: Classifier, X: np.ndarray, y: np.ndarray, weight: torch.Tensor, device: torch.device
 ) -> tuple[float, float]:
     """(weighted validation loss, validation AUROC) of ``model`` on windows ``X`` (N, C, T)."""
-    return _prob_metrics(predict_proba(model, X, device=device), y, weight, device)
+    return prob_metrics(predict_proba(model, X, device=device), y, weight, device)
 
 
-def _prob_metrics(
+def prob_metrics(
     prob: np.ndarray, y: np.ndarray, weight: torch.Tensor, device: torch.device
 ) -> tuple[float, float]:
     """(weighted cross-entropy, AUROC) of class probabilities ``prob`` (N, K) on labels ``y`` (N,)."""
@@ -133,12 +136,12 @@ def _prob_metrics(
     return loss, auc
 
 
-def _positive(prob: np.ndarray) -> np.ndarray:
+def positive_scores(prob: np.ndarray) -> np.ndarray:
     """P(y=1) (N,) float32 of class probabilities (N, K)."""
     return np.asarray(prob[:, 1] if prob.shape[1] > 1 else prob[:, 0], dtype=np.float32)
 
 
-def _group_codes(
+def group_codes(
     config: FinetuneConfig, groups: np.ndarray | None, n: int
 ) -> tuple[np.ndarray | None, list[str]]:
     """The training windows' group codes when ``config.mitigation`` needs them (else None)."""
@@ -151,6 +154,39 @@ def _group_codes(
             f"({n}); got {got}. Pass the windows' labels of finetune.mitigation_attributes as groups"
         )
     return encode_groups(groups)
+
+
+def seeded_classifier(
+    setup: Setup,
+    model: ModelConfig,
+    encoder_state: dict[str, torch.Tensor] | None,
+    in_channels: int,
+    n_steps: int,
+    n_classes: int,
+    seed: int,
+) -> tuple[Classifier, torch.Generator]:
+    """The classifier a run of ``setup`` starts from, and its data-order generator.
+
+    Seeds every generator with ``seed`` (so the random encoder, the head and every later draw match
+    across setups), builds the encoder, loads ``encoder_state`` (required for SSL setups, refused for
+    ``supervised`` and ``random:<setup>`` controls) and freezes the setup's blocks. Shared by
+    :func:`finetune` and the batched trainer, so both start from the same weights and random state.
+    """
+    generator = seed_everything(seed)
+    encoder = build_encoder(model, in_channels, n_steps)
+    if setup.pretrained:
+        if encoder_state is None:
+            raise ValueError(f"setup {setup.name!r} needs a pre-trained encoder state")
+        encoder.load_state_dict(encoder_state)
+    elif encoder_state is not None:
+        raise ValueError(
+            f"setup {setup.name!r} starts from a random encoder, but an encoder state was given; "
+            "pass encoder_state only to SSL setups"
+        )
+    net = build_classifier(model, encoder, n_classes, linear_head=setup.linear_head)
+    for name in setup.frozen:
+        freeze(getattr(net.encoder, name))
+    return net, generator
 
 
 @keeps_global_rng
@@ -185,23 +221,11 @@ def finetune(
     choice made here.
     """
     device = torch.device(device)
-    generator = seed_everything(seed)
     _n, c, t = X_train.shape
-    encoder = build_encoder(model, c, t)
-    if setup.pretrained:
-        if encoder_state is None:
-            raise ValueError(f"setup {setup.name!r} needs a pre-trained encoder state")
-        encoder.load_state_dict(encoder_state)
-    elif encoder_state is not None:
-        raise ValueError(
-            f"setup {setup.name!r} starts from a random encoder, but an encoder state was given; "
-            "pass encoder_state only to SSL setups"
-        )
-    net = build_classifier(model, encoder, n_classes, linear_head=setup.linear_head).to(device)
+    net, generator = seeded_classifier(setup, model, encoder_state, c, t, n_classes, seed)
+    net = net.to(device)
     frozen = [getattr(net.encoder, name) for name in setup.frozen]
-    for module in frozen:
-        freeze(module)
-    optimizer = _optimizer(config, list(trainable_parameters(net)))
+    optimizer = make_optimizer(config, list(trainable_parameters(net)))
     bs = min(config.batch_size, X_train.shape[0])
     steps_per_epoch = math.ceil(X_train.shape[0] / bs)
     schedule = cosine_lambda(config.epochs * steps_per_epoch)  # set by hand: groups may be added later
@@ -210,7 +234,7 @@ def finetune(
         class_weights(y_train, n_classes) if config.class_weights else np.ones(n_classes), dtype=torch.float32
     ).to(device)
     y_t = torch.from_numpy(np.asarray(y_train, dtype=np.int64))
-    codes, names = _group_codes(config, groups, X_train.shape[0])
+    codes, names = group_codes(config, groups, X_train.shape[0])
     loss_fn = training_loss(
         config, weight, groups=codes, group_names=names, y=y_t.numpy(), n_classes=n_classes
     )
@@ -244,11 +268,11 @@ def finetune(
                 group["lr"] = config.lr * schedule(step)
             total += float(loss.detach()) * len(idx)
         val_prob = predict_proba(net, X_val, device=device)
-        val_loss, val_auroc = _prob_metrics(val_prob, np.asarray(y_val, dtype=np.int64), weight, device)
+        val_loss, val_auroc = prob_metrics(val_prob, np.asarray(y_val, dtype=np.int64), weight, device)
         if record_splits is not None:
-            result.trajectory[(epoch + 1, "val")] = _positive(val_prob)
+            result.trajectory[(epoch + 1, "val")] = positive_scores(val_prob)
             for name, X in record_splits.items():
-                result.trajectory[(epoch + 1, name)] = _positive(predict_proba(net, X, device=device))
+                result.trajectory[(epoch + 1, name)] = positive_scores(predict_proba(net, X, device=device))
         row = {
             "epoch": float(epoch + 1),
             "train_loss": total / X_train.shape[0],

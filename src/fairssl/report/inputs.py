@@ -5,7 +5,9 @@
 ``probes*.csv`` tables) and
 :func:`read_audit` reads ``dataset/`` (the audit's groups, sizes, references, overlap and warnings). A
 missing or empty file reads as an empty frame (its section says what is missing); group-like columns are
-read as text, since a CSV round trip turns setup ``0`` or group ``1`` into numbers. :func:`layer_names` and
+read as text, since a CSV round trip turns setup ``0`` or group ``1`` into numbers (``results/`` through
+:func:`fairssl.results_schema.read_result`, typed by the tables' declarations; a stored table that lacks a
+required column is a DataError naming the file and ``fairssl analyse``). :func:`layer_names` and
 :func:`variant_links` read what the page needs from ``config.toml`` and a grid study's ``variants/``.
 """
 
@@ -22,6 +24,7 @@ import pandas as pd
 from fairssl.checksums import check_manifest
 from fairssl.errors import DataError
 from fairssl.report.analysis_record import read_analysis_record, reanalyse_hint, status_sentence
+from fairssl.results_schema import read_result
 
 TEXT_COLUMNS = (
     "variant",
@@ -101,31 +104,25 @@ def read_stored_results(root: Path) -> StoredResults:
             f"{res} cannot be trusted: {damaged} (the analysis recorded every table it wrote); "
             f"recompute it with {reanalyse_hint(root)}"
         )
-    summary = text_columns(read_csv_table(res / "summary.csv"))
-    if "setup" not in summary:
-        summary = pd.DataFrame()
-    comparison = text_columns(read_csv_table(res / "comparison.csv"), (*TEXT_COLUMNS, "control", "kind"))
-    if comparison.empty or "setup" not in comparison:
+    summary = read_result(res, "summary")
+    comparison = read_result(res, "comparison")
+    if comparison.empty:
         raise DataError(_no_comparison(root, has_summary=not summary.empty))
-    if (res / "results.parquet").is_file():
-        results = pd.read_parquet(res / "results.parquet")
-    else:
-        results = read_csv_table(res / "results.csv")
     return StoredResults(
         summary=summary,
         comparison=comparison,
-        results=text_columns(results),
-        tests=text_columns(read_csv_table(res / "changes.csv"), (*TEXT_COLUMNS, "baseline", "quantity")),
-        cka=text_columns(read_csv_table(res / "cka.csv")),
-        best_worst=text_columns(read_csv_table(res / "cka_best_worst.csv")),
-        ratio=text_columns(read_csv_table(res / "cka_ratio.csv")),
-        conditioned=read_csv_table(res / "cka_conditioned.csv"),
-        probes_demographic=text_columns(read_csv_table(res / "probes_demographic.csv")),
-        probes_task=text_columns(read_csv_table(res / "probes_task.csv")),
-        probes_relation=text_columns(read_csv_table(res / "probes_cka_relation.csv")),
-        pool=text_columns(read_csv_table(res / "pool.csv")),
-        accuracy_curve=read_csv_table(res / "accuracy_curve.csv"),
-        label_amplification=text_columns(read_csv_table(res / "label_amplification.csv")),
+        results=read_result(res, "results"),
+        tests=read_result(res, "changes"),
+        cka=read_result(res, "cka"),
+        best_worst=read_result(res, "cka_best_worst"),
+        ratio=read_result(res, "cka_ratio"),
+        conditioned=read_result(res, "cka_conditioned"),
+        probes_demographic=read_result(res, "probes_demographic"),
+        probes_task=read_result(res, "probes_task"),
+        probes_relation=read_result(res, "probes_cka_relation"),
+        pool=read_result(res, "pool"),
+        accuracy_curve=read_result(res, "accuracy_curve"),
+        label_amplification=read_result(res, "label_amplification"),
         missing=[
             name
             for name in ("summary.csv", "results.parquet", "changes.csv", "cka.csv")
@@ -178,16 +175,19 @@ def read_audit(root: Path) -> StoredAudit:
 
 
 def layer_names(root: Path, cka: pd.DataFrame) -> list[str]:
-    """The encoder's conv layer names: from the CKA table, else one per ``model.widths`` of
-    ``config.toml``, else conv1-conv3."""
+    """The encoder's layer names in its order: from the CKA table, else those of the encoder that
+    ``config.toml``'s ``[model]`` builds, else conv1-conv3."""
     if not cka.empty and "layer_b" in cka:
-        return sorted({str(v) for v in cka["layer_b"]})
+        return list(dict.fromkeys(str(v) for v in cka["layer_b"]))  # the encoder's order, as computed
     cfg = root / "config.toml"
     if cfg.is_file():
         try:
-            widths = tomllib.loads(cfg.read_text()).get("model", {}).get("widths", [0, 0, 0])
-            return [f"conv{i + 1}" for i in range(len(widths))]
-        except tomllib.TOMLDecodeError:
+            from fairssl.config_training import ModelConfig
+            from fairssl.ssl.encoders import encoder_layer_names
+
+            model = ModelConfig.model_validate(tomllib.loads(cfg.read_text()).get("model", {}))
+            return list(encoder_layer_names(model))
+        except (tomllib.TOMLDecodeError, ValueError):  # ConfigError and pydantic's errors included
             pass
     return ["conv1", "conv2", "conv3"]
 

@@ -17,7 +17,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -25,6 +25,7 @@ import torch
 from fairssl.config import ModelConfig, PretrainConfig
 from fairssl.errors import DataError
 from fairssl.runtime import keeps_global_rng, seed_everything
+from fairssl.ssl import encoders
 from fairssl.ssl.encoder import Encoder
 from fairssl.ssl.objectives import Objective, build_objective
 
@@ -42,15 +43,10 @@ class PretrainResult:
 
 
 def build_encoder(model: ModelConfig, in_channels: int, n_steps: int) -> Encoder:
-    """The encoder of ``model`` for windows of ``in_channels`` x ``n_steps``."""
-    return Encoder(
-        in_channels,
-        widths=model.widths,
-        kernels=model.kernels,
-        padding=model.padding,
-        dropout=model.dropout,
-        n_steps=n_steps,
-    )
+    """The encoder of ``model`` (``model.arch`` or ``model.factory``, :mod:`fairssl.ssl.encoders`) for
+    windows of ``in_channels`` x ``n_steps``. Typed as the CNN class, which the objectives and heads
+    annotate; every architecture returned here has the same seam (blocks, ``layer_names``, ``out_dim``)."""
+    return cast(Encoder, encoders.build_encoder(model, in_channels, n_steps))
 
 
 def cosine_lambda(total_steps: int) -> Callable[[int], float]:

@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from fairssl.report.relative_interval import unusable_relative
+
 
 def _pct(v: float) -> str:
     """A share in whole percent, never ``-0%``."""
@@ -76,13 +78,23 @@ def _pd_bound(v: float) -> tuple[str, str]:
     return size, ("" if size == "0%" else "lower" if v > 0 else "higher")
 
 
-def change_text(row: Mapping[str, Any], *, baseline_pd: float | None = None, prefix: str = "") -> str:
+def change_text(
+    row: Mapping[str, Any],
+    *,
+    baseline_pd: float | None = None,
+    baseline_low: float | None = None,
+    prefix: str = "",
+) -> str:
     """The PD change relative to the baseline with its interval at the level of its test.
 
     E.g. ``parity deviation 40% lower [99.17% CI 6% to 73% lower]``; ``higher`` when the setup's PD is
     larger, ``unchanged (0%)`` when the change rounds to 0% (never ``-0%``); with ``baseline_pd`` the two
     values lead (``parity deviation 0.183 vs 0.307, 40% lower [...]``). ``prefix`` (``"control_"``) reads
-    the change against the random-init control instead.
+    the change against the random-init control instead. When the relative interval cannot be read
+    (:func:`unusable_relative`: a bound beyond 1000%, or ``baseline_low``, the lower end of the baseline's
+    PD interval, at or below 0) it reads ``[no usable relative interval (a bound is beyond 1000%); PD
+    change -0.021, 99.17% CI -0.310 to +0.120]``: the absolute change and its interval, from
+    ``<prefix>pd_change[_low/_high]``.
     """
     imp = _float(row, f"{prefix}improvement")
     lo, hi = _float(row, f"{prefix}improvement_low"), _float(row, f"{prefix}improvement_high")
@@ -96,6 +108,14 @@ def change_text(row: Mapping[str, Any], *, baseline_pd: float | None = None, pre
     text = f"parity deviation{values} " + (
         "unchanged (0%)" if unchanged else f"{_pct(abs(imp))} {'lower' if imp > 0 else 'higher'}"
     )
+    why = unusable_relative(lo, hi, baseline_low=baseline_low) if _finite(lo, hi) else ""
+    if why:
+        d = _float(row, f"{prefix}pd_change")
+        d_lo, d_hi = _float(row, f"{prefix}pd_change_low"), _float(row, f"{prefix}pd_change_high")
+        absolute = f"; PD change {d:+.3f}" if np.isfinite(d) else ""
+        if absolute and _finite(d_lo, d_hi):
+            absolute += f", {_ci_label(level)}{d_lo:+.3f} to {d_hi:+.3f}"
+        return text + f" [no usable relative interval ({why}){absolute}]"
     if _finite(lo, hi):
         # from the end nearest "no change" to the far end in the estimate's direction
         first, second = (
@@ -237,7 +257,9 @@ def verdict_sentence(row: Mapping[str, Any], *, baseline: Mapping[str, Any] | No
     n_pairs = _float(row, "n_pairs")
     n = int(n_pairs) if np.isfinite(n_pairs) else 0
     base_pd = _float(baseline, "parity_deviation") if baseline is not None else None
-    body = f"{change_text(row, baseline_pd=base_pd)}, {auroc_text(row)}; {_seeds_text(n, row)}"
+    base_low = _float(baseline, "pd_low") if baseline is not None else None
+    change = change_text(row, baseline_pd=base_pd, baseline_low=base_low)
+    body = f"{change}, {auroc_text(row)}; {_seeds_text(n, row)}"
     if verdict in ("fairer", "less_fair"):
         word = "fairer" if verdict == "fairer" else "less fair"
         return (

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from fairssl.report.attribution import attribution_sentence
 from fairssl.report.caveats import audit_caveat, seed_caveat
 from fairssl.report.comparison import MAX_AUROC_DROP, VERDICTS, best_tradeoff, setup_comparison
 from fairssl.report.conventions import (
@@ -31,6 +32,7 @@ from fairssl.report.conventions import (
     varies_text,
 )
 from fairssl.report.formatting import fmt_ci
+from fairssl.report.relative_interval import unusable_relative
 from fairssl.report.sentences import (  # the sentence functions are re-exported (used by tests, CLI)
     _control_sentence,
     _family_text,
@@ -133,6 +135,23 @@ def _coverage_text(row: Mapping[str, Any]) -> str:
     return text + "." if text else ""
 
 
+def attribution_points(comparison: pd.DataFrame) -> list[str]:
+    """One :func:`~fairssl.report.attribution.attribution_sentence` per SSL setup (study order) that has
+    one: its change against supervised credited to freezing or to pre-training, from the two verdicts."""
+    comp = setup_comparison(comparison)
+    if comp.empty or SUPERVISED not in set(comp["setup"]):
+        return []
+    rows = by_setup(comp)
+    out = []
+    for row in records(comp[comp["kind"].astype(str) == "ssl"]):
+        control = row.get("control")
+        control_row = rows.get(control) if isinstance(control, str) else None
+        text = attribution_sentence(row, baseline=rows[SUPERVISED], control_row=control_row)
+        if text:
+            out.append(text)
+    return out
+
+
 def summary_points(
     comparison: pd.DataFrame,
     *,
@@ -153,7 +172,9 @@ def summary_points(
             report passes False and shows :func:`~fairssl.report.caveats.report_caveats` instead.
 
     Returns:
-        Sentences: the setups by verdict; the AUROC range; the strongest label bias in the ground truth;
+        Sentences: the setups by verdict; the AUROC range; for each SSL setup with a random-init control
+        (or a verdict at chance), who gets the credit for its change (:func:`attribution_points`); the
+        strongest label bias in the ground truth;
         the representation dissimilarity ratio; caveats (few seeds, audit warnings).
     """
     points: list[str] = []
@@ -204,6 +225,7 @@ def summary_points(
             points.append(
                 f"Test AUROC: supervised {fmt_ci(sup['auroc'], sup['auroc_low'], sup['auroc_high'])}; {span}."
             )
+        points += attribution_points(comp)
     elif not comp.empty:
         points.append("No supervised baseline: setups are shown without improvements.")
     if label_bias is not None and not label_bias.empty and "disparate_impact" in label_bias:
@@ -282,7 +304,8 @@ def summary_table(comparison: pd.DataFrame, *, _level: str | None = None) -> pd.
     Columns: setup, seeds, ``AUROC [95% CI]``, ``parity deviation [95% CI]`` (the level is 1 - alpha of
     the study; ``[CI]`` when a grid's variants use different alphas) and ``PD improvement vs supervised
     [corrected CI]`` (relative, ``+28% [12, 41]`` in %: > 0 is fairer, its interval at the corrected level
-    of its test; ``baseline`` for supervised; never ``-0``). Every number is the evaluation's
+    of its test; ``baseline`` for supervised; never ``-0``; ``[no usable relative interval]`` when a bound
+    is beyond 1000% or supervised's PD interval reaches 0). Every number is the evaluation's
     (``results/comparison.csv``).
     """
     if _level is None:
@@ -296,6 +319,8 @@ def summary_table(comparison: pd.DataFrame, *, _level: str | None = None) -> pd.
         return out[[VARIANT, *[c for c in out.columns if c != VARIANT]]]
     comp = setup_comparison(comparison)
     auroc_col, pd_col = f"AUROC [{_level}]", f"parity deviation [{_level}]"
+    sup_row = by_setup(comp).get(SUPERVISED)
+    baseline_low = _float(sup_row, "pd_low") if sup_row is not None else None
     rows = []
     for r in records(comp):
         imp_value = _float(r, "improvement")
@@ -307,7 +332,8 @@ def summary_table(comparison: pd.DataFrame, *, _level: str | None = None) -> pd.
             imp = _signed_pct(imp_value)
             lo, hi = _float(r, "improvement_low"), _float(r, "improvement_high")
             if _finite(lo, hi):
-                imp += f" [{_whole(lo)}, {_whole(hi)}]"
+                unusable = unusable_relative(lo, hi, baseline_low=baseline_low)
+                imp += " [no usable relative interval]" if unusable else f" [{_whole(lo)}, {_whole(hi)}]"
         n = _float(r, "n_seeds")
         rows.append(
             {
@@ -325,6 +351,7 @@ def summary_table(comparison: pd.DataFrame, *, _level: str | None = None) -> pd.
 
 __all__ = [
     "IMPROVEMENT",
+    "attribution_points",
     "auroc_text",
     "change_text",
     "headline",

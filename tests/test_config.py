@@ -121,7 +121,7 @@ def test_example_is_valid_and_documents_every_section() -> None:
     cfg = build_config(raw)
     for section in ("data", "model", "pretrain", "finetune", "evaluation", "similarity", "runtime"):
         assert f"[{section}]" in example_toml()
-    assert cfg.seeds == [0, 1, 2]
+    assert cfg == build_config({})  # the example pins nothing but the quick defaults
 
 
 def test_digest_changes_with_settings() -> None:
@@ -197,8 +197,8 @@ def test_a_config_that_is_not_utf8_or_is_a_folder_is_one_line(tmp_path) -> None:
         load_config(tmp_path)
 
 
-def _example_profile_notes() -> list[tuple[str, str, object, object, object]]:
-    """(section, key, shown value, quick, paper) of the example's '# key = v  # profile: quick q, paper p'."""
+def _example_profile_notes() -> list[tuple[str, object, object, object]]:
+    """(dotted key, shown value, quick, paper) of the example's '# key = v  # profile: quick q, paper p'."""
     import re
 
     notes, section = [], ""
@@ -206,36 +206,41 @@ def _example_profile_notes() -> list[tuple[str, str, object, object, object]]:
         head = re.match(r"^\[([\w.]+)\]", line)
         if head:
             section = head.group(1)
-        m = re.match(r"^# (\w+) = (\S+)\s+# profile: quick (\S+?), paper (\S+?)(?:\s|$)", line)
+        m = re.match(r"^# (\w+) = (.+?)\s+# profile: quick (.+?), paper (.+)$", line)
         if m:
             key, shown, quick, paper = m.groups()
             value = [tomllib.loads(f"v = {t}")["v"] for t in (shown, quick, paper)]
-            notes.append((section, key, *value))
+            notes.append((f"{section}.{key}", *value))
     return notes
+
+
+def _flat(data: dict, prefix: str = "") -> dict[str, object]:
+    """{"a": {"b": 1}} -> {"a.b": 1} (tables of sections only; values that are dicts stay whole if empty)."""
+    out: dict[str, object] = {}
+    for key, value in data.items():
+        if isinstance(value, dict) and value:
+            out.update(_flat(value, f"{prefix}{key}."))
+        else:
+            out[prefix + key] = value
+    return out
 
 
 def test_example_matches_its_profile_and_pins_nothing_the_profiles_differ_in() -> None:
     """`profile = "quick"  # minutes` must be true: the example may not pin the paper's 200 epochs."""
     raw = tomllib.loads(example_toml())
     assert raw["profile"] == "quick"
-    quick, paper = build_config({}).to_dict(), build_config({}, profile="paper").to_dict()
-    differing = {
-        (section, key)
-        for section, values in quick.items()
-        if isinstance(values, dict)
-        for key in values
-        if values[key] != paper[section][key]
-    }
-    assert ("pretrain", "epochs") in differing and ("finetune", "epochs") in differing
+    quick, paper = _flat(build_config({}).to_dict()), _flat(build_config({}, profile="paper").to_dict())
+    differing = {key for key in quick if key != "profile" and quick[key] != paper[key]}
+    assert {"pretrain.epochs", "finetune.epochs"} <= differing
     for profile, defaults in (("quick", quick), ("paper", paper)):
-        got = build_config(raw, profile=profile).to_dict()
-        for section, key in differing:
-            assert got[section][key] == defaults[section][key], (profile, section, key)
+        got = _flat(build_config(raw, profile=profile).to_dict())
+        for key in differing:
+            assert got[key] == defaults[key], (profile, key)
     notes = _example_profile_notes()
-    assert {(s, k) for s, k, *_ in notes} == differing  # every differing key is documented
-    for section, key, shown, q, p in notes:
-        assert shown == q == quick[section][key] and p == paper[section][key], (section, key)
-    assert build_config(raw).pretrain.epochs == 15  # the quick profile's, not 200
+    assert {k for k, *_ in notes} == differing  # every differing key is documented
+    for key, shown, q, p in notes:
+        assert shown == q == quick[key] and p == paper[key], key
+    assert build_config(raw).pretrain.epochs == quick["pretrain.epochs"] != 200  # the quick profile's
 
 
 def test_window_keys_name_real_options_of_each_loader() -> None:

@@ -166,7 +166,7 @@ def test_bad_knobs_are_one_line_errors(kw: dict, match: str) -> None:
 
 def test_bad_knobs_are_rejected_by_the_study_config() -> None:
     with pytest.raises(ConfigError, match=r"data.simulate.*sampling.every 60 must be below n_steps 48"):
-        build_config({"data": {"simulate": {"sampling": {"every": 60}}}})
+        build_config({"data": {"simulate": {"n_steps": 48, "sampling": {"every": 60}}}})
 
 
 def test_inactive_knobs_may_name_absent_groups() -> None:

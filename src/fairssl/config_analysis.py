@@ -22,22 +22,30 @@ class EvaluationConfig(_Section):
     attribute can only be caught on the data (a DataError naming the groups).
     """
 
-    attributes: list[str] | None = None
+    attributes: list[str] | None = Field(None, examples=[["sex", "age_group", "race"]])
     """Protected attributes to evaluate; None = all columns of the dataset's attribute table."""
-    reference: str | dict[str, str] = "majority"
-    """Pairwise parity: each group's reference, ``majority | rest | best`` or ``{attribute = group}``."""
+    reference: str | dict[str, str] = Field("majority", examples=[{"sex": "male", "race": "white"}])
+    """Pairwise parity: each group's reference, ``majority`` (the attribute's largest group) | ``rest``
+    (each group against all other groups pooled) | ``best`` (the group with the highest accuracy) or a
+    table attribute -> group (attributes it does not name use majority)."""
     threshold: float = Field(0.5, gt=0.0, lt=1.0)
+    """Decision threshold on the positive-class probability: the predicted label behind every rate."""
     min_group_size: int = 30
-    """Minimum windows of a compared group and of its reference (at least 4)."""
+    """Minimum windows of a compared group and of its reference (at least 4); a group or reference
+    below any of the minimums gets NaN metrics with the reason."""
     min_subjects: int = 5
     """Minimum distinct subjects of a compared group and of its reference (0 = no check). With 5, a
     subject-level bootstrap resample misses the whole group with probability about e^-5 < 1%."""
     min_positives: int = 5
     """Minimum positive windows of a compared group and of its reference (0 = no check)."""
     include_missing: bool = False
+    """Evaluate the explicit ``missing`` group of an attribute like any other group (false: its windows
+    belong to no group; they are never folded into another)."""
     n_boot: int = Field(200, ge=0)
     """Resamples of test subjects behind every interval and test (0: point estimates only)."""
     cluster: Literal["subject", "window"] = "subject"
+    """Resampling unit of the per-group metric table's intervals: ``subject`` (windows nested in persons)
+    | ``window``; verdicts always resample subjects."""
     alpha: float = Field(0.05, gt=0.0, lt=0.5)
     """Family-wise error rate of the study's verdicts; intervals of single values are at 1 - alpha."""
     correction: Literal["holm", "bonferroni", "none"] = "holm"
@@ -49,8 +57,12 @@ class EvaluationConfig(_Section):
     parity: Literal["pairwise", "paper"] = "pairwise"
     """``pairwise``: each group against ``reference``; ``paper``: per attribute the privileged group
     against all other groups pooled (one comparison per attribute)."""
-    privileged: dict[str, str] = Field(default_factory=dict)
-    """Paper parity: attribute -> privileged group; required for every listed attribute."""
+    privileged: dict[str, str] = Field(
+        default_factory=dict, examples=[{"sex": "male", "age_group": "<65", "race": "white"}]
+    )
+    """Paper parity: attribute -> privileged group; required for every attribute of
+    ``evaluation.attributes`` when those are listed (otherwise an attribute without one falls back to its
+    majority group, with a warning)."""
     deviation: Literal["abs", "log"] = "abs"
     """Parity deviation of a ratio r: ``abs`` = |1 - r| (the paper's), ``log`` = |log r| (symmetric)."""
 
@@ -138,18 +150,30 @@ class EvaluationConfig(_Section):
 
 
 class SimilarityConfig(_Section):
+    """``[similarity]``: layer-by-layer CKA between each SSL model and the supervised one, on equal-size
+    samples of each demographic group (:func:`fairssl.similarity.conditioned.conditioned_cka`)."""
+
     enabled: bool = True
+    """Compute the conditioned CKA (stage 4); false skips it."""
     debiased: bool = True
-    n_per_group: int | None = Field(None, ge=10)
+    """Debiased CKA (unbiased HSIC); the biased estimate grows as the sample shrinks."""
+    n_per_group: int | None = Field(None, ge=10, examples=[200])
+    """Windows per group and draw, the same for every group of an attribute; None = the smallest eligible
+    group's size."""
     n_draws: int = Field(5, ge=1)
+    """Random samples of each group's windows, each giving one CKA matrix."""
     n_permutations: int = Field(19, ge=0)
+    """Subject permutations (group labels permuted between subjects) behind the best-vs-worst bound and
+    the dissimilarity ratio's null; 0 = neither, fewer than 19 cannot reject at 5%."""
 
 
 class ProbesConfig(_Section):
     """Linear probes of each model's frozen test activations (demographic and per-group task probes)."""
 
     enabled: bool = True
+    """Fit the probes; false skips them."""
     n_splits: int = Field(5, ge=2)
+    """Subject-disjoint cross-validation folds."""
     n_boot: int = 200
     """Resamples of test subjects behind each probe's interval (at least 1; to skip probes set
     ``probes.enabled = false``)."""

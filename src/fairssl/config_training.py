@@ -7,6 +7,7 @@ re-exports these classes.
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -19,49 +20,117 @@ SETUP_NAMES = ("supervised", "0", "1-first", "1-middle", "2-first-middle", "2-fi
 """The paper's seven setups (the default ``finetune.setups``)."""
 
 
+FACTORY_PATTERN = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*:[A-Za-z_][\w]*$")
+"""``package.module:function``."""
+
+
+def check_factory_string(spec: str) -> None:
+    """ConfigError unless ``spec`` has the shape ``package.module:function`` (nothing is imported)."""
+    if not FACTORY_PATTERN.match(spec):
+        raise ConfigError(
+            f"model.factory = {spec!r} is not of the form 'package.module:function'; "
+            "name an importable function that returns an encoder, e.g. 'mylab.models:build_encoder'"
+        )
+
+
 class ModelConfig(_Section):
+    """``[model]``: the encoder (ordered named blocks, each block's output a layer for CKA and probes)
+    and the heads on top of it; the defaults are the paper's CNN (32/64/96 channels, kernels 24/16/8)."""
+
+    arch: Literal["cnn", "resnet1d", "transformer"] = "cnn"
+    """The encoder (:mod:`fairssl.ssl.encoders`): cnn (the paper's, blocks conv1..k) | resnet1d (residual
+    blocks with batch norm, res1..k) | transformer (patch embedding + Transformer layers, layer1..k);
+    k = len(widths). A grid axis like any other key."""
+    factory: str | None = Field(None, examples=["my_package.encoders:build_encoder"])
+    """``"package.module:function"``: build the encoder with ``function(in_channels, n_steps,
+    model_config)`` instead of ``arch``; it must return an nn.Module with ``layer_names``, ``blocks()``,
+    ``out_dim`` and forward (N, C, T) -> (N, out_dim) (checked when built)."""
     widths: list[int] = Field(default_factory=lambda: [32, 64, 96])
+    """One entry per block: its width (output channels; transformer: model width)."""
     kernels: list[int] = Field(default_factory=lambda: [24, 16, 8])
+    """One entry per block: its kernel (cnn, resnet1d; unused by transformer)."""
     padding: Literal["valid", "same"] = "valid"
+    """cnn only: ``valid`` | ``same`` (for short windows such as GLOBEM's 28 days); resnet1d always pads
+    'same', transformer cuts patches."""
+    patch_length: int = Field(8, ge=1)
+    """transformer only: time steps per patch (windows need at least one patch)."""
+    heads: int = Field(4, ge=1)
+    """transformer only: attention heads; every width must be a multiple."""
     dropout: float = Field(0.1, ge=0.0, lt=1.0)
+    """Dropout probability after every encoder block."""
     head_hidden: int = Field(128, ge=1)
+    """Hidden units of the fine-tuning classifier head (encoder output -> hidden -> classes)."""
     head_dropout: float = Field(0.6, ge=0.0, lt=1.0)
+    """Dropout probability in the classifier head, before its output layer."""
     projection: list[int] = Field(default_factory=lambda: [256, 128, 50])
+    """Widths of the pre-training projection head (SimCLR's g: ReLU between layers, none after the last)."""
+
+    @field_validator("factory")
+    @classmethod
+    def _factory(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        try:
+            check_factory_string(v)
+        except ConfigError as err:  # re-raised by pydantic with the key's name
+            raise ValueError(str(err)) from None
+        return v
 
     @model_validator(mode="after")
     def _layers(self) -> ModelConfig:
         if len(self.widths) != len(self.kernels) or not self.widths:
             raise ValueError("model.widths and model.kernels must be non-empty lists of equal length")
+        bad = [w for w in self.widths if w % self.heads]
+        if self.arch == "transformer" and self.factory is None and bad:
+            raise ValueError(
+                f"model.widths {self.widths} has width(s) {bad} not divisible by model.heads = {self.heads}; "
+                "every transformer width must be a multiple of the number of heads"
+            )
         return self
 
 
 class PretrainConfig(_Section):
+    """``[pretrain]``: self-supervised pre-training of the encoder on the unlabelled pool (stage 2); the
+    learning rate follows a cosine decay to 0 over all epochs."""
+
     epochs: int = Field(200, ge=1)
+    """Passes over the pre-training pool."""
     batch_size: int = Field(128, ge=2)
+    """Windows per batch (each gives two views for the contrastive methods)."""
     lr: float = Field(0.1, gt=0.0)
+    """Initial learning rate, cosine-decayed to 0 over the configured epochs."""
     optimizer: Literal["sgd", "adam"] = "sgd"
+    """``sgd`` (the paper's) | ``adam``."""
     momentum: float = Field(0.0, ge=0.0, lt=1.0)
+    """SGD momentum (unused by adam)."""
     method: Literal["simclr", "vicreg", "byol", "masked"] = "simclr"
     """Self-supervised objective (:mod:`fairssl.ssl.objectives`): simclr (the paper's) | vicreg | byol |
     masked (reconstruction of masked time patches; uses no augmentation)."""
-    objective: dict[str, Any] = Field(default_factory=dict)
-    """The method's own options, e.g. ``{mask_ratio = 0.5}`` for masked; empty: its defaults."""
+    objective: dict[str, Any] = Field(default_factory=dict, examples=[{"mask_ratio": 0.5, "patch_length": 8}])
+    """The method's own options, declared with their defaults, meanings and ranges in
+    :data:`fairssl.objective_options.OBJECTIVE_OPTIONS` (the example is masked's); empty: the method's
+    defaults. simclr takes none (its temperature is ``pretrain.temperature``)."""
     temperature: float = Field(0.1, gt=0.0)
     """NT-Xent temperature (simclr only)."""
-    augmentation: str | list[str | dict[str, dict[str, Any]]] = "paper"
-    """The views' augmentation (simclr, vicreg, byol)."""
+    augmentation: str | list[str | dict[str, dict[str, Any]]] = Field(
+        "paper", examples=[["scaling", {"time_warp": {"sigma": 0.2}}]]
+    )
+    """The views' augmentation (simclr, vicreg, byol): a preset (:data:`fairssl.ssl.augment.PRESETS`:
+    ``paper`` = scaling + negation, ``paper_fixed`` = negation with p 0.5, ``default``, ``none``) or a list
+    of steps, each a name or ``{name = {param = value}}`` (:data:`fairssl.ssl.augment.AUGMENTATIONS`)."""
     patience: int = Field(10, ge=0)
     """Early stopping on the method's validation loss; 0 disables it."""
-    tri_axial: list[tuple[int, int, int]] = Field(default_factory=list)
+    tri_axial: list[tuple[int, int, int]] = Field(default_factory=list, examples=[[[0, 1, 2]]])
     """Channel index triples of tri-axial sensors (x, y, z), used by the rotation_3d augmentation."""
-    pool: str = "full"
-    """Pre-training data: full, balanced:<attr>, group:<attr>=<value> or exclude:<attr>=<value>."""
-    seed: int | None = None
+    pool: str = Field("full", examples=["balanced:race"])
+    """Pre-training data: ``full`` (the whole pool), ``balanced:<attr>`` (each group of the attribute
+    equally often), ``group:<attr>=<value>`` (only that group) or ``exclude:<attr>=<value>``."""
+    seed: int | None = Field(None, examples=[2])
     """None: each of the study's seeds pre-trains its own encoder (seed-to-seed intervals then include
     pre-training variation). An integer: one encoder, pre-trained with this seed, serves every fine-tuning
     seed, as in the paper (seed 2); pre-training then costs one run instead of one per seed, and the
     across-seed intervals cover fine-tuning variation only."""
-    weights: str | None = None
+    weights: str | None = Field(None, examples=["/abs/path/encoder.pt"])
     """None: pre-train as configured. A path: assess an existing encoder instead. The file is a torch
     state dict of the encoder (``Encoder.state_dict()`` keys, as ``torch.save(encoder.state_dict(),
     path)`` writes), or a dict with an ``"encoder"`` entry (a fairssl pre-training checkpoint, a run's
@@ -93,28 +162,56 @@ class PretrainConfig(_Section):
 
 
 class FinetuneConfig(_Section):
-    setups: list[str] = Field(default_factory=lambda: list(SETUP_NAMES))
+    """``[finetune]``: the setups compared and the one training recipe shared by all of them and the
+    supervised baseline (stage 3), with an optional bias mitigation on top."""
+
+    setups: list[str] = Field(
+        default_factory=lambda: list(SETUP_NAMES), examples=[["supervised", "3", "random:3", "freeze:conv1"]]
+    )
+    """Setups to train (:mod:`fairssl.finetune.setups`): ``supervised`` (random init, the baseline), ``0``
+    (SSL weights, nothing frozen), ``1-first``, ``1-middle``, ``2-first-middle``, ``2-first-last``, ``3``
+    (SSL weights, those blocks frozen), ``linear-probe``, ``freeze:<layers>`` (a custom frozen set) and
+    ``random:<setup>`` (the same frozen set on the random init: the control of an SSL setup)."""
     epochs: int = Field(200, ge=1)
+    """Maximum passes over the labelled training windows (early stopping may end sooner)."""
     batch_size: int = Field(128, ge=2)
+    """Windows per batch."""
     optimizer: Literal["adadelta", "adam", "sgd"] = "adadelta"
+    """The same for every setup (a controlled comparison): ``adadelta`` (the paper's; rho 0.95, eps 1e-7)
+    | ``adam`` | ``sgd``."""
     lr: float = Field(0.1, gt=0.0)
+    """Initial learning rate, cosine-decayed over the configured epochs."""
     patience: int = Field(10, ge=0)
+    """Early stopping: epochs without improvement of the validation criterion before training stops
+    (0 = off)."""
     selection: Literal["loss", "auroc"] = "loss"
+    """Model selection on the validation split only: ``loss`` (weighted cross-entropy without the L2
+    terms) | ``auroc``."""
     class_weights: bool = True
+    """Weighted cross-entropy, w_c = N / (K N_c) from the training labels."""
     l2_conv: float = Field(1e-4, ge=0.0)
+    """L2 penalty ``l2_conv * sum ||W||^2`` on the trainable encoder kernels."""
     l2_head: float = Field(1e-2, ge=0.0)
+    """L2 penalty on the classifier head's hidden layer."""
     unfreeze_every: int = Field(0, ge=0)
     """Gradual unfreezing (ULMFiT): unfreeze one frozen layer every k epochs from the top; 0 = off."""
     mitigation: Literal["none", "reweigh", "balanced", "group_dro", "penalty", "thresholds"] = "none"
     """A bias mitigation on top of the recipe (:mod:`fairssl.finetune.mitigation`,
     :mod:`fairssl.evaluation.thresholds`): ``none`` (the recipe as is), ``reweigh`` (Kamiran-Calders
-    weights), ``balanced`` (group-balanced sampling), ``group_dro`` (online group DRO), ``penalty`` (a
-    fairness penalty in the loss), ``thresholds`` (per-group thresholds fitted on validation)."""
-    mitigation_attributes: list[str] = Field(default_factory=list)
+    weights P(g)P(y)/P(g,y), times the class weights), ``balanced`` (each epoch draws every group equally
+    often), ``group_dro`` (online group DRO, Sagawa et al. 2020), ``penalty`` (a differentiable fairness
+    penalty in the loss), ``thresholds`` (per-group thresholds fitted on validation predictions, applied
+    to test scores as a logit shift). Model selection is the recipe's for every mitigation."""
+    mitigation_attributes: list[str] = Field(default_factory=list, examples=[["sex"]])
     """The attribute(s) a mitigation targets; several = their intersection groups. Required with a
     mitigation; ignored with ``none``."""
-    mitigation_options: dict[str, Any] = Field(default_factory=dict)
-    """Options of the chosen mitigation (see :meth:`mitigation_defaults`); ``none`` ignores them."""
+    mitigation_options: dict[str, Any] = Field(
+        default_factory=dict, examples=[{"lambda": 1.0, "relaxation": "demographic_parity"}]
+    )
+    """Options of the chosen mitigation, with defaults from :meth:`mitigation_defaults` (the example is
+    penalty's); ``none`` ignores them. group_dro: ``eta`` (step size of the group weights, > 0); penalty:
+    ``lambda`` (strength, >= 0), ``relaxation`` (``demographic_parity`` | ``equalized_odds``); thresholds:
+    ``rate`` (``tpr``: equal opportunity | ``selection``: demographic parity)."""
 
     @staticmethod
     def mitigation_defaults(mitigation: str) -> dict[str, Any]:

@@ -12,26 +12,39 @@ class MeasurementBias(_Section):
     """Offset (and extra noise) in one channel for one group, e.g. pulse-oximetry overestimation."""
 
     attribute: str = "race"
+    """The attribute whose group the mechanism acts on."""
     group: str = "black"
+    """The group it acts on (a value of ``attribute``)."""
     channel: str = "spo2"
+    """The channel read with bias (a name of the simulator's channels)."""
     offset: float = 0.0
+    """Added to the group's readings of the channel (whose response to the state is also divided by
+    1 + |offset|); 0 = off."""
     noise: float = 0.0
+    """Standard deviation of extra noise on the group's channel readings; 0 = off."""
 
 
 class LabelBias(_Section):
     """Under-recording: a true positive of ``group`` is recorded as negative with probability ``rate``."""
 
     attribute: str = "sex"
+    """The attribute whose group the mechanism acts on."""
     group: str = "female"
+    """The group it acts on (a value of ``attribute``)."""
     rate: float = Field(0.0, ge=0.0, le=1.0)
+    """Probability that a true positive of the group is recorded as negative; 0 = off."""
 
 
 class SpuriousChannel(_Section):
     """A channel that tracks the recorded label only for one group (a shortcut the model can learn)."""
 
     attribute: str = "age_group"
+    """The attribute whose group the mechanism acts on."""
     group: str = ">=65"
+    """The group it acts on (a value of ``attribute``)."""
     strength: float = Field(0.0, ge=0.0)
+    """In the group, the ``device_flag`` channel gets ``strength * (2 y - 1)`` added (y the recorded
+    label); 0 = off."""
 
 
 class SimulationConfig(_Section):
@@ -52,8 +65,11 @@ class SimulationConfig(_Section):
         """
 
         attribute: str = "race"
+        """The attribute whose group the mechanism acts on."""
         group: str = "black"
+        """The group it acts on (a value of ``attribute``)."""
         shift: float = Field(0.0, ge=-3.0, le=3.0)
+        """Standard deviations the group's latent factors move; 0 = off."""
 
     class ConceptShift(_Section):
         """The group's outcome uses other weights of the latent factors and/or a shifted threshold.
@@ -64,17 +80,24 @@ class SimulationConfig(_Section):
         """
 
         attribute: str = "race"
+        """The attribute whose group the mechanism acts on."""
         group: str = "black"
+        """The group it acts on (a value of ``attribute``)."""
         threshold: float = Field(0.0, ge=-3.0, le=3.0)
-        weights: list[float] | None = None
+        """Added to the group's decision threshold, in sd of the outcome score (> 0: fewer positives)."""
+        weights: list[float] | None = Field(None, examples=[[0.9, 0.3]])
+        """The group's weights of [state, events]; None = everyone's ``outcome_weights``."""
 
     class UnderDiagnosis(_Section):
         """Signal-dependent label bias: a true positive of the group whose true risk (Bayes score) is
         below ``threshold`` is recorded as negative (mild cases missed). 0 = off; < 1."""
 
         attribute: str = "sex"
+        """The attribute whose group the mechanism acts on."""
         group: str = "female"
+        """The group it acts on (a value of ``attribute``)."""
         threshold: float = Field(0.0, ge=0.0, lt=1.0)
+        """True risk below which a positive of the group is recorded as negative; 0 = off."""
 
     class PoolBias(_Section):
         """Bias of the external pre-training pool only (the ``pool_fraction`` subjects, never labelled).
@@ -84,12 +107,19 @@ class SimulationConfig(_Section):
         """
 
         attribute: str = "race"
+        """The attribute whose group the mechanism acts on."""
         group: str = "black"
-        share: float | None = Field(None, ge=0.0, le=1.0)
+        """The group it acts on (a value of ``attribute``)."""
+        share: float | None = Field(None, ge=0.0, le=1.0, examples=[0.05])
+        """The group's share among pool subjects; None = as drawn."""
         channels: list[str] = Field(default_factory=lambda: ["spo2"])
+        """Channels of every pool window that get the device/site shift."""
         offset: float = Field(0.0, ge=-5.0, le=5.0)
+        """Added to the shifted channels of pool windows; 0 = off."""
         gain: float = Field(1.0, gt=0.0, le=5.0)
+        """Multiplies the shifted channels of pool windows; 1 = off."""
         noise: float = Field(0.0, ge=0.0, le=5.0)
+        """Standard deviation of noise added to the shifted channels of pool windows; 0 = off."""
 
     class Missingness(_Section):
         """Unobserved steps on ``channels``, forward-filled (0 before the first observation) as in the
@@ -97,40 +127,59 @@ class SimulationConfig(_Section):
         (the group); sum < 0.95."""
 
         attribute: str = "race"
+        """The attribute whose group the mechanism acts on."""
         group: str = "black"
+        """The group it acts on (a value of ``attribute``)."""
         rate: float = Field(0.0, ge=0.0, lt=0.95)
+        """Probability that a step is missing, for everyone; 0 = off."""
         group_rate: float = Field(0.0, ge=0.0, lt=0.95)
+        """Extra probability that a step of the group is missing; 0 = off."""
         channels: list[str] = Field(
             default_factory=lambda: ["heart_rate", "spo2", "resp_rate", "temperature", "sbp"]
         )
+        """Channels with unobserved steps."""
 
     class Sampling(_Section):
         """Group-dependent sampling rate: the group's ``channels`` are observed every ``every`` steps and
         held in between (1 = off)."""
 
         attribute: str = "age_group"
+        """The attribute whose group the mechanism acts on."""
         group: str = ">=65"
+        """The group it acts on (a value of ``attribute``)."""
         every: int = Field(1, ge=1)
+        """The group's channels are observed every this many steps and held in between; 1 = off."""
         channels: list[str] = Field(
             default_factory=lambda: ["heart_rate", "spo2", "resp_rate", "temperature", "sbp"]
         )
+        """Channels sampled less often in the group."""
 
     seed: int = 0
     """Seed of the simulated dataset (the study's ``seeds`` seed the models, not the data)."""
     n_subjects: int = Field(1000, ge=20)
+    """Simulated persons."""
     windows_per_subject: int = Field(10, ge=1)
+    """Windows per person (windows of one person are alike: resampling is by subject)."""
     n_steps: int = Field(48, ge=8)
+    """Time steps per window (T)."""
     pool_fraction: float = Field(0.5, ge=0.0, lt=1.0)
+    """Share of subjects whose windows form the external unlabelled pre-training pool (the rest split
+    train/val/test 70/15/15)."""
     labelled_fraction: float = Field(1.0, gt=0.0, le=1.0)
     """Share of training subjects that keep their labels (the rest join the pool); 0.02-0.1 is the regime
     where pre-training is expected to help, 1.0 the fully supervised one."""
     prevalence: float = Field(0.2, gt=0.0, lt=1.0)
+    """Share of positive windows before label bias (one threshold for everyone)."""
     race_shares: dict[str, float] = Field(
         default_factory=lambda: {"white": 0.62, "black": 0.16, "hispanic": 0.11, "asian": 0.07, "other": 0.04}
     )
+    """Race groups and their shares among subjects (normalised to sum 1; each > 0)."""
     female_share: float = Field(0.45, gt=0.0, lt=1.0)
+    """Share of female subjects (``sex``: female | male)."""
     old_share: float = Field(0.4, gt=0.0, lt=1.0)
+    """Share of subjects aged 65 or more (``age_group``: >=65 | <65)."""
     missing_share: float = Field(0.02, ge=0.0, lt=0.5)
+    """Share of subjects whose race is unknown: the explicit ``missing`` group, never folded into another."""
     group_physiology: float = Field(1.0, ge=0.0, le=3.0)
     """Scale of group baselines (heart rate +0.4 in women, blood pressure +0.5 in the old; subject sd 0.2)."""
     outcome_weights: list[float] = Field(default_factory=lambda: [0.6, 0.8])
@@ -138,15 +187,27 @@ class SimulationConfig(_Section):
     base_rate: GroupShift = Field(
         default_factory=lambda: SimulationConfig.GroupShift(attribute="age_group", group=">=65", shift=0.35)
     )
+    """The group's slow state is higher: it is sicker (higher base rate), same signal-outcome mapping."""
     covariate_shift: GroupShift = Field(default_factory=GroupShift)
+    """The group moves orthogonally to the outcome weights: same base rate and mapping, a sparse region
+    of the signal space."""
     concept_shift: ConceptShift = Field(default_factory=ConceptShift)
+    """The group's outcome uses other weights and/or a shifted threshold: same signals, another outcome."""
     measurement_bias: MeasurementBias = Field(default_factory=lambda: MeasurementBias(offset=0.6, noise=0.3))
+    """The group's channel is read with an offset and extra noise (pulse oximetry over-reading
+    desaturation in darker skin)."""
     label_bias: LabelBias = Field(default_factory=lambda: LabelBias(rate=0.1))
+    """Random under-recording of the group's positives."""
     under_diagnosis: UnderDiagnosis = Field(default_factory=UnderDiagnosis)
+    """The group's positives with a low true risk are missed (mild cases)."""
     spurious: SpuriousChannel = Field(default_factory=SpuriousChannel)
+    """In one group the ``device_flag`` channel carries the recorded label (a shortcut)."""
     pool_bias: PoolBias = Field(default_factory=PoolBias)
+    """A different group mix and a device/site shift in the external pre-training pool only."""
     missingness: Missingness = Field(default_factory=Missingness)
+    """Steps missing at random (more in the group), forward-filled."""
     sampling: Sampling = Field(default_factory=Sampling)
+    """The group's channels sampled less often, held in between."""
     mask_channels: bool = False
     """Append one observed-mask channel (``mask_<channel>``, 1 observed) per ``missingness.channels``."""
 

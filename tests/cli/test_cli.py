@@ -7,6 +7,7 @@ import tomllib
 from typer.testing import CliRunner
 
 from fairssl.cli import app
+from fairssl.config import build_config
 
 runner = CliRunner()
 
@@ -49,7 +50,8 @@ def test_config_example_is_true_to_its_quick_profile() -> None:
     res = runner.invoke(app, ["config", "--example"])
     raw = tomllib.loads(res.stdout)
     assert raw["profile"] == "quick" and "epochs" not in raw["pretrain"] and "epochs" not in raw["finetune"]
-    assert "# epochs = 15                # profile: quick 15, paper 200" in res.stdout
+    quick, paper = build_config({}).pretrain.epochs, build_config({}, profile="paper").pretrain.epochs
+    assert f"# profile: quick {quick}, paper {paper}" in res.stdout
 
 
 def test_config_show_prints_the_loaders_options_with_defaults(tmp_path) -> None:
@@ -84,7 +86,8 @@ def test_config_show_marks_a_required_option_and_rejects_unknown_ones(tmp_path) 
 def test_config_show_of_the_simulator_prints_its_section_and_no_loader_options() -> None:
     res = runner.invoke(app, ["config"])
     shown = tomllib.loads(res.stdout)
-    assert shown["data"]["source"] == "simulate" and shown["data"]["simulate"]["n_steps"] == 48
+    assert shown["data"]["source"] == "simulate"
+    assert shown["data"]["simulate"]["n_steps"] == build_config({}).data.simulate.n_steps
     assert "options" not in shown["data"]
 
 

@@ -27,7 +27,7 @@ def _forward(model, n_steps: int) -> torch.Tensor:
     ],
 )
 def test_minimum_length_is_where_the_real_encoder_starts_to_work(model: dict, expected: int) -> None:
-    cfg = build_config({"model": model}).model
+    cfg = build_config({"model": model}, profile="paper").model
     need = min_input_length(cfg)
     assert need == expected
     assert _forward(cfg, need).shape == (2, cfg.widths[-1])
@@ -40,7 +40,7 @@ def test_minimum_length_is_where_the_real_encoder_starts_to_work(model: dict, ex
 
 
 def test_message_names_length_minimum_and_the_real_keys() -> None:
-    cfg = build_config({}).model
+    cfg = build_config({}, profile="paper").model
     with pytest.raises(ConfigError) as info:
         check_input_length(cfg, 28)
     msg = str(info.value)
@@ -82,6 +82,7 @@ def test_fairssl_run_stops_before_training_when_windows_are_too_short(tmp_path) 
             "options": {"window": 4, "attributes": ["sex"]},
         },
         "output_dir": str(tmp_path / "out"),
+        "profile": "paper",  # kernels 24/16/8 'valid' (the quick profile's 'same' fits any length)
     }
     (tmp_path / "study.toml").write_text(to_toml(study))
     res = CliRunner().invoke(app, ["run", "--config", str(tmp_path / "study.toml")])

@@ -24,7 +24,14 @@ pytestmark = pytest.mark.slow
 TINY: dict[str, Any] = {  # tests/conftest.py's TINY (a module-scoped fixture cannot use its copy)
     "name": "tiny",
     "seeds": [0],
-    "data": {"simulate": {"n_subjects": 80, "windows_per_subject": 5, "pool_fraction": 0.3}},
+    "data": {
+        "simulate": {
+            "n_subjects": 80,
+            "windows_per_subject": 5,
+            "pool_fraction": 0.3,
+            "labelled_fraction": 1.0,
+        }
+    },
     "model": {"widths": [8, 8, 8]},
     "pretrain": {"epochs": 2, "batch_size": 32},
     "finetune": {"epochs": 2, "batch_size": 32, "setups": ["supervised", "0", "2-first-last"]},

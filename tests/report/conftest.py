@@ -416,7 +416,14 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     cfg: dict[str, Any] = {
         "name": "tiny-report",
         "seeds": [0, 1],
-        "data": {"simulate": {"n_subjects": 80, "windows_per_subject": 5, "pool_fraction": 0.3}},
+        "data": {
+            "simulate": {
+                "n_subjects": 80,
+                "windows_per_subject": 5,
+                "pool_fraction": 0.3,
+                "labelled_fraction": 1.0,
+            }
+        },
         "model": {"widths": [8, 8, 8]},
         "pretrain": {"epochs": 2, "batch_size": 32},
         "finetune": {"epochs": 2, "batch_size": 32, "setups": ["supervised", "0", "2-first-last"]},

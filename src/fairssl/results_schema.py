@@ -118,7 +118,7 @@ _COMPARISON = " ".join(
         "seeds_reason:str control:str",
         _INTERVAL.format(p="control_pd_change"),
         _INTERVAL.format(p="control_improvement"),
-        "control_verdict:str",
+        "control_verdict:str control_mde_relative:float",
         _INTERVAL.format(p="control_auroc_change"),
         "matched_auroc:float",
         _INTERVAL.format(p="matched_pd_change"),

@@ -94,6 +94,7 @@ def test_an_encoder_that_learned_nothing_is_never_credited_with_a_change(untrain
     assert row["control"] == "random:3"
     assert row["verdict"] != "at_chance" and row["auroc_low"] > 0.5  # no chance guard: a real verdict
     assert row["control_verdict"] == "not_distinguishable"  # tested in the family, and not rejected
+    assert float(row["control_mde_relative"]) > 0  # what the control comparison could detect, carried
     points = attribution_points(comp)
     assert len(points) == 1  # one controlled SSL setup
     (point,) = points
@@ -113,5 +114,7 @@ def test_a_change_freezing_alone_makes_is_attributed_to_freezing(tmp_path: Path)
     (point,) = attribution_points(comp)
     assert point.startswith("Attributed to freezing: setup 3 was less fair than supervised ("), point
     assert "not distinguishable from its random-init control random:3" in point
-    assert "not distinguishable does not mean equal" in point  # never read as "equal"
+    assert "so a smaller pre-training effect may remain" in point  # never read as "equal"
     assert point in html.unescape((run / "report.html").read_text(encoding="utf-8"))
+    assert f"- {point}" in (run / "report.md").read_text(encoding="utf-8")  # report.md says it too
+    assert "could detect a parity-deviation change of" in point  # the control comparison's power

@@ -15,7 +15,8 @@ import pytest
 
 from fairssl.evaluation.verdicts import SETUP_COLUMNS
 from fairssl.report.attribution import attribution_sentence
-from fairssl.report.relative_interval import unusable_relative
+from fairssl.report.markdown import markdown_report, setup_table
+from fairssl.report.relative_interval import improvement_text, unusable_relative
 from fairssl.report.sentences import change_text
 from fairssl.report.summary import IMPROVEMENT, attribution_points, summary_points, summary_table
 
@@ -263,3 +264,25 @@ def test_a_baseline_whose_pd_interval_reaches_zero_gives_no_relative_interval() 
 def test_readable_relative_intervals_are_unchanged(lo: float, hi: float) -> None:
     assert unusable_relative(lo, hi, baseline_low=0.01) == ""
     assert "no usable" not in change_text(_row(improvement_low=lo, improvement_high=hi))
+
+
+def test_report_md_and_the_parity_table_word_an_unusable_relative_interval_the_same_way() -> None:
+    row = _row(verdict="not_distinguishable", improvement=-0.2, improvement_low=-305.71, improvement_high=1.0)
+    comp = pd.DataFrame([SUP, row])
+    md = setup_table(comp)
+    assert list(md["PD improvement"]) == ["", "-20% [no usable relative interval]"]  # never -30571%
+    # a supervised PD interval reaching 0: every relative interval against it is withheld
+    zero = pd.DataFrame([{**SUP, "pd_low": 0.0}, _row()])
+    assert list(setup_table(zero)["PD improvement"]) == ["", "40% [no usable relative interval]"]
+    # readable: the interval as before
+    assert setup_table(pd.DataFrame([SUP, _row()]))["PD improvement"].iloc[1] == "40% [13, 67]"
+    assert improvement_text(_row(), baseline_low=0.1) == "40% [13, 67]"
+
+
+def test_report_md_carries_the_attribution_statements() -> None:
+    comp = pd.DataFrame([SUP, _row(), CONTROL])
+    text = markdown_report(
+        "t", "headline", comp, cka_mean=pd.DataFrame(), ratios=pd.DataFrame(), demographic=pd.DataFrame()
+    )
+    (point,) = attribution_points(comp)
+    assert "## Freezing or pre-training" in text and f"- {point}" in text

@@ -5,27 +5,27 @@ report and the CLI print (``results/comparison.csv``). Nothing here computes an 
 number is :func:`~fairssl.evaluation.inference.study_inference`'s.
 
 Columns (:data:`SETUP_COLUMNS`): per setup ``kind`` (``baseline`` | ``ssl`` | ``control``), ``n_seeds``;
-``auroc``/``parity_deviation`` (plug-in mean over seeds) with ``*_low``/``*_high`` (at 1 - alpha, centred
-on the bias-corrected mean)
-and ``sources`` / ``not_covered`` (what the intervals cover); against the baseline: ``auroc_change``,
-``pd_change`` (setup - baseline; PD < 0 is fairer) with intervals at their corrected ``*_level``,
-``improvement`` = -pd_change / PD_baseline (> 0 fairer; 0.28 = 28% lower PD) with its interval, Holm-
-adjusted ``*_p``, ``verdict`` (PD) and ``auroc_verdict``, the minimum detectable relative PD change
+``auroc``/``parity_deviation`` (plug-in mean over seeds) with ``*_low``/``*_high`` (at 1 - alpha, centred on
+the bias-corrected mean) and ``sources`` / ``not_covered`` (what the intervals cover); against the baseline:
+``auroc_change``, ``pd_change`` (setup - baseline; PD < 0 is fairer) with intervals at their corrected
+``*_level``, ``improvement`` = -pd_change / PD_baseline (> 0 fairer; 0.28 = 28% lower PD) with its interval,
+Holm- adjusted ``*_p``, ``verdict`` (PD) and ``auroc_verdict``, the minimum detectable relative PD change
 (``mde_relative``) and the seeds that would detect the target change (``seeds_needed``, ``seeds_reason``);
-against the accuracy-matched reference ``matched:<setup>`` (the supervised model degraded group-blind to
-this setup's AUROC): ``matched_auroc``, ``matched_pd_change[_low/_high]``,
-``matched_improvement[_low/_high]``, ``matched_verdict`` ("fairer at equal accuracy"); against the
-control ``random:<setup>`` when present: ``control``, ``control_pd_change[_low/_high]``,
-``control_improvement[_low/_high]``, ``control_verdict``; the family's ``family_size``, ``correction``
-and ``alpha``; ``replicates``: 1 for one study, R when the row pools R data replicates (then ``n_seeds``,
-``n_pairs`` and ``seeds_needed`` count replicates, :mod:`~fairssl.evaluation.pooling`); last, against
-the trained reference ``checkpoint:<setup>`` when the supervised runs stored their trajectory (the
-supervised model's own epoch whose validation AUROC is closest to this setup's; shown, never in the
-family): ``checkpoint_epochs`` (the chosen epoch per seed, "4, 5"), ``checkpoint_val_auroc_ssl`` and
-``checkpoint_val_auroc`` (the two validation AUROCs the match equalised, means over seeds),
-``checkpoint_auroc`` (the checkpoint's test AUROC), ``checkpoint_auroc_change[_low/_high]``,
-``checkpoint_pd_change[_low/_high]`` (< 0: the setup has the lower PD), ``checkpoint_improvement[_low/_high]``
-and ``checkpoint_verdict`` (``not_tested`` with two or more seeds: not in the family).
+against the accuracy-matched reference ``matched:<setup>`` (the supervised model degraded group-blind to this
+setup's AUROC): ``matched_auroc``, ``matched_pd_change[_low/_high]``, ``matched_improvement[_low/_high]``,
+``matched_verdict`` ("fairer at equal accuracy"); against the control ``random:<setup>`` when present:
+``control``, ``control_pd_change[_low/_high]``, ``control_improvement[_low/_high]``, ``control_verdict``,
+``control_mde_relative`` (the smallest relative change the comparison with the control detects with the
+study's power); the family's ``family_size``, ``correction`` and ``alpha``; ``replicates``: 1 for one study, R
+when the row pools R data replicates (then ``n_seeds``, ``n_pairs`` and ``seeds_needed`` count replicates,
+:mod:`~fairssl.evaluation.pooling`); last, against the trained reference ``checkpoint:<setup>`` when the
+supervised runs stored their trajectory (the supervised model's own epoch whose validation AUROC is closest to
+this setup's; shown, never in the family): ``checkpoint_epochs`` (the chosen epoch per seed, "4, 5"),
+``checkpoint_val_auroc_ssl`` and ``checkpoint_val_auroc`` (the two validation AUROCs the match equalised,
+means over seeds), ``checkpoint_auroc`` (the checkpoint's test AUROC),
+``checkpoint_auroc_change[_low/_high]``, ``checkpoint_pd_change[_low/_high]`` (< 0: the setup has the lower
+PD), ``checkpoint_improvement[_low/_high]`` and ``checkpoint_verdict`` (``not_tested`` with two or more seeds:
+not in the family).
 """
 
 from __future__ import annotations
@@ -82,6 +82,7 @@ SETUP_COLUMNS = [
     "control_improvement_low",
     "control_improvement_high",
     "control_verdict",
+    "control_mde_relative",
     "control_auroc_change",
     "control_auroc_change_low",
     "control_auroc_change_high",
@@ -212,6 +213,8 @@ def _against(changes: pd.DataFrame, setup: str, baseline: str, *, prefix: str) -
                 f"{prefix}verdict": r["verdict"],
             }
         )
+        if prefix == "control_":  # what the comparison with the control could detect (power)
+            out["control_mde_relative"] = r["mde_relative"]
         if not prefix:
             base = float(r["baseline_estimate"])  # type: ignore[arg-type]
             out.update(

@@ -27,6 +27,8 @@ from fairssl.report.intervention_tables import (
     intervention_table,
     study_correction,
 )
+from fairssl.report.relative_interval import improvement_text, supervised_pd_low
+from fairssl.report.summary import attribution_points
 from fairssl.report.unavailable_panel import TITLE, Panel
 
 
@@ -55,6 +57,7 @@ def setup_table(comp: pd.DataFrame) -> pd.DataFrame:
     supervised (intervals of the evaluation: setups at 1 - alpha, changes at their corrected level), the
     family-adjusted p-values, the verdict."""
     rows = []
+    base_low = supervised_pd_low(comp)
     for r in comp.to_dict("records"):
         setup = str(r["setup"])
         sup = setup == SUPERVISED
@@ -69,16 +72,7 @@ def setup_table(comp: pd.DataFrame) -> pd.DataFrame:
                 else fmt_ci(
                     r["auroc_change"], r["auroc_change_low"], r["auroc_change_high"], digits=1, scale=100
                 ),
-                "PD improvement": ""
-                if sup
-                else fmt_ci(
-                    r["improvement"],
-                    r["improvement_low"],
-                    r["improvement_high"],
-                    digits=0,
-                    scale=100,
-                    suffix="%",
-                ),
+                "PD improvement": "" if sup else improvement_text(r, baseline_low=base_low),
                 "p AUROC": "" if sup else _p(r.get("auroc_change_p")),
                 "p PD": "" if sup else _p(r.get("pd_change_p")),
                 "verdict": str(r["verdict"]),
@@ -223,6 +217,9 @@ def markdown_report(
         if interventions is not None:
             parts.append(interventions_markdown(interventions))
         return "\n".join(parts)
+    attribution = attribution_points(comp) if not comp.empty else []
+    if attribution:  # who gets the credit: freezing or pre-training (the HTML summary's statements)
+        parts += ["## Freezing or pre-training", "", *(f"- {text}" for text in attribution), ""]
     n = f"{len(seeds)} seed{'s' if len(seeds) != 1 else ''}" if seeds else "the seeds"
     setups = setup_table(comp)
     marks = legend(setups["AUROC"]) if not setups.empty else ""

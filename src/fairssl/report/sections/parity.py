@@ -11,9 +11,11 @@ import numpy as np
 import pandas as pd
 
 from fairssl.report import figures
-from fairssl.report.conventions import FOUR_FIFTHS, SUPERVISED, records, setup_rank
-from fairssl.report.html_table import ci_cell, html_table, verdict_cell
+from fairssl.report.conventions import FOUR_FIFTHS, SUPERVISED, records, setup_rank, to_float
+from fairssl.report.formatting import DASH
+from fairssl.report.html_table import Cell, ci_cell, html_table, verdict_cell
 from fairssl.report.page import ReportWriter, Section
+from fairssl.report.relative_interval import improvement_text, supervised_pd_low
 from fairssl.report.sections.paired_tests import paired_tests_view
 from fairssl.report.sentences import checkpoint_sentence
 
@@ -103,6 +105,7 @@ def parity_section(
             "with the same seeds (finetune.setups, seeds)."
         )
     if not comp.empty:
+        base_low = supervised_pd_low(comp)
         view = pd.DataFrame(
             [
                 {
@@ -112,13 +115,9 @@ def parity_section(
                     "PD change vs supervised [corrected CI]": ci_cell(
                         r["pd_change"], r["pd_change_low"], r["pd_change_high"]
                     ),
-                    "improvement [corrected CI]": ci_cell(
-                        r["improvement"],
-                        r["improvement_low"],
-                        r["improvement_high"],
-                        digits=0,
-                        scale=100,
-                        suffix="%",
+                    "improvement [corrected CI]": Cell(
+                        improvement_text(r, baseline_low=base_low, missing=DASH),
+                        to_float(r["improvement"]) if np.isfinite(to_float(r["improvement"])) else None,
                     ),
                     "CI level": "" if pd.isna(r["pd_change_level"]) else f"{100 * r['pd_change_level']:.2f}%",
                     "adjusted p": r["pd_change_p"],

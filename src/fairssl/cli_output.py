@@ -13,6 +13,7 @@ from pathlib import Path
 from rich import box
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 out = Console()
 """Results: stdout."""
@@ -23,7 +24,7 @@ err = Console(stderr=True)
 def logger() -> Callable[[str], None]:
     """Progress lines: to stderr on a terminal, else plain prints (logs and pipes)."""
     if err.is_terminal:
-        return lambda m: err.print(m, highlight=False)
+        return lambda m: err.print(m, highlight=False, markup=False)  # "[variant]" is text, not a style
     return print
 
 
@@ -37,9 +38,9 @@ def print_summary(run_dir: Path) -> None:
     table = summary_table(comparison)
     view = Table(title="fairssl: SSL setups vs supervised", title_style="bold", box=box.SIMPLE_HEAD)
     for col in table.columns:
-        view.add_column(str(col), justify="left" if col == "setup" else "right", no_wrap=True)
+        view.add_column(Text(str(col)), justify="left" if col == "setup" else "right", no_wrap=True)
     for _, row in table.iterrows():
-        view.add_row(*[f"{v:.3f}" if isinstance(v, float) else str(v) for v in row])
+        view.add_row(*[Text(f"{v:.3f}" if isinstance(v, float) else str(v)) for v in row])  # no markup
     console = out if out.is_terminal else Console(width=120)  # logs and pipes: no wrapped intervals
     console.print(view)
-    console.print(headline(comparison), highlight=False, soft_wrap=True)
+    console.print(headline(comparison), highlight=False, soft_wrap=True, markup=False)

@@ -28,9 +28,14 @@ def logger() -> Callable[[str], None]:
     return print
 
 
+PIPE_WIDTH = 160
+"""Columns of the summary when stdout is not a terminal (logs, pipes): wide enough that no interval or
+"[no usable relative interval]" cell is cut."""
+
+
 def print_summary(run_dir: Path) -> None:
     """The setups-vs-supervised summary table and the headline of a finished run folder, on stdout (at
-    width 120 when stdout is not a terminal, so intervals are not wrapped in logs)."""
+    width :data:`PIPE_WIDTH` when stdout is not a terminal, so intervals are not cut in logs)."""
     from fairssl.report.inputs import read_stored_results
     from fairssl.report.tables import headline, summary_table
 
@@ -41,6 +46,6 @@ def print_summary(run_dir: Path) -> None:
         view.add_column(Text(str(col)), justify="left" if col == "setup" else "right", no_wrap=True)
     for _, row in table.iterrows():
         view.add_row(*[Text(f"{v:.3f}" if isinstance(v, float) else str(v)) for v in row])  # no markup
-    console = out if out.is_terminal else Console(width=120)  # logs and pipes: no wrapped intervals
+    console = out if out.is_terminal else Console(width=PIPE_WIDTH)  # logs and pipes: nothing cut
     console.print(view)
     console.print(headline(comparison), highlight=False, soft_wrap=True, markup=False)

@@ -32,7 +32,7 @@ from fairssl.report.conventions import (
     varies_text,
 )
 from fairssl.report.formatting import fmt_ci
-from fairssl.report.relative_interval import unusable_relative
+from fairssl.report.relative_interval import supervised_pd_low, unusable_relative
 from fairssl.report.sentences import (  # the sentence functions are re-exported (used by tests, CLI)
     _control_sentence,
     _family_text,
@@ -319,8 +319,7 @@ def summary_table(comparison: pd.DataFrame, *, _level: str | None = None) -> pd.
         return out[[VARIANT, *[c for c in out.columns if c != VARIANT]]]
     comp = setup_comparison(comparison)
     auroc_col, pd_col = f"AUROC [{_level}]", f"parity deviation [{_level}]"
-    sup_row = by_setup(comp).get(SUPERVISED)
-    baseline_low = _float(sup_row, "pd_low") if sup_row is not None else None
+    baseline_low = supervised_pd_low(comp)
     rows = []
     for r in records(comp):
         imp_value = _float(r, "improvement")

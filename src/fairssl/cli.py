@@ -187,11 +187,19 @@ def compare(
         list[str] | None,
         typer.Option("--name", help="a label per run folder, in order (default: folder names)"),
     ] = None,
+    against: Annotated[
+        str | None,
+        typer.Option(
+            "--against",
+            help="the reference study's name (e.g. the unbiased control): adds a difference in "
+            "differences of every setup's change against it (did.csv)",
+        ),
+    ] = None,
 ) -> None:
     """Several finished studies side by side: parity deviation, AUROC and improvement per setup."""
-    from fairssl.report.studies import compare_studies
+    from fairssl.experiments.compare import compare_studies
 
-    path = compare_studies(run_dirs, out_dir, names=names or None)
+    path = compare_studies(run_dirs, out_dir, names=names or None, against=against)
     out.print(f"comparison: {path}", highlight=False, markup=False, soft_wrap=True)
 
 

@@ -5,6 +5,11 @@ each other, like a grid's variants (:mod:`~fairssl.report.variant_figures`): one
 AUROC and improvement over the study's own supervised baseline, one colour per study), one table
 (``comparison.csv`` and ``comparison.md``). A grid study contributes one entry per variant
 (``<study>/<variant>``).
+
+Given a difference-in-differences table against a reference study (computed by
+:func:`fairssl.experiments.compare.compare_studies` with
+:func:`~fairssl.evaluation.did.difference_in_differences`), ``comparison.md`` gains its section and
+``did.csv`` holds it.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import pandas as pd
 from fairssl.errors import DataError
 from fairssl.report.comparison import setup_comparison
 from fairssl.report.conventions import VARIANT, split_variants
+from fairssl.report.formatting import fmt_ci, fmt_number
 from fairssl.report.inputs import read_stored_results
 from fairssl.report.markdown import md_table
 from fairssl.report.plotting import FORMATS, save, style
@@ -47,10 +53,13 @@ def compare_studies(
     out: str | Path,
     *,
     names: Sequence[str] | None = None,
+    did: pd.DataFrame | None = None,
+    reference: str = "",
     formats: Sequence[str] = FORMATS,
 ) -> Path:
     """Write ``<out>/comparison.md``, ``comparison.csv`` (the stacked per-setup comparison at full
-    precision) and ``figures/fairness_across_studies.{png,svg,pdf}``; returns the Markdown's path.
+    precision) and ``figures/fairness_across_studies.{png,svg,pdf}``; with a ``did`` table (against the
+    study named ``reference``) also ``did.csv`` and its section; returns the Markdown's path.
 
     Raises DataError when fewer than two folders are given or one is not a finished run folder.
     """
@@ -58,9 +67,12 @@ def compare_studies(
     if len(dirs) < 2:
         raise DataError("compare needs at least two run folders (e.g. fairssl compare runs/a runs/b)")
     comp = stacked_comparison(dirs, names)
+    did_lines = did_section(did, reference) if did is not None else []
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
     comp.to_csv(out_dir / "comparison.csv", index=False)
+    if did is not None:
+        did.to_csv(out_dir / "did.csv", index=False)
     with style():
         save(
             fairness_across_variants(comp, legend_title="study"),
@@ -80,6 +92,7 @@ def compare_studies(
             "",
             "![Fairness and AUROC across studies](figures/fairness_across_studies.png)",
             "",
+            *did_lines,
             "Studies: " + ", ".join(f"`{d}`" for d in dirs),
             "",
         ]
@@ -87,3 +100,54 @@ def compare_studies(
     path = out_dir / "comparison.md"
     path.write_text(text, encoding="utf-8")
     return path
+
+
+_KIND_TEXT = {"supervised": "supervised", "matched": "supervised at equal AUROC", "control": "random:<setup>"}
+_DID_TEXT = {
+    "lower": "lowers PD more than without the bias",
+    "higher": "lowers PD less (or raises it more) than without the bias",
+    "not_distinguishable": "not distinguishable",
+    "at_chance": "no test: a model may be at chance",
+    "one_seed": "no test: one seed",
+    "no_interval": "no test: no interval",
+}
+
+
+def did_section(did: pd.DataFrame, reference: str) -> list[str]:
+    """Markdown lines of the difference-in-differences table against ``reference`` (empty table: a line
+    saying that no setup was found in both)."""
+    head = [f"## Against {reference}: difference in differences", ""]
+    if did.empty:
+        return [*head, f"No setup and baseline was found both in {reference} and in another study.", ""]
+    table = pd.DataFrame(
+        {
+            "study": did["study"],
+            "variant": did["variant"],
+            "setup": did["setup"],
+            "against": did["baseline_kind"].map(_KIND_TEXT),
+            "PD change": did["change"].map(lambda v: fmt_number(v, 3)),
+            f"in {reference}": did["change_reference"].map(lambda v: fmt_number(v, 3)),
+            "difference [corrected CI]": [
+                fmt_ci(d, lo, hi) for d, lo, hi in zip(did["did"], did["ci_low"], did["ci_high"], strict=True)
+            ],
+            "adjusted p": did["p_adjusted"].map(lambda v: fmt_number(v, 3)),
+            "detectable (80%)": did["mde"].map(lambda v: fmt_number(v, 3)),
+            "verdict": did["verdict"].map(lambda v: _DID_TEXT.get(str(v), str(v))),
+        }
+    )
+    if (table["variant"] == "").all():
+        table = table.drop(columns="variant")
+    n = int(did["p_value"].notna().sum())
+    return [
+        *head,
+        f"Per setup: its paired parity-deviation change (setup - baseline) in each study minus the same "
+        f"change in {reference}. Below 0: the setup lowers PD more under that study's bias than without "
+        f"it. SE = sqrt(SE_study^2 + SE_{reference}^2) on the smaller of the two studies' degrees of "
+        f"freedom; the {n} tested differences form one family (Holm), each interval at its corrected level, "
+        "so a verdict is printed exactly when the interval excludes 0. 'detectable (80%)': the smallest "
+        "difference this comparison finds with 80% power; a smaller one may exist behind 'not "
+        "distinguishable'.",
+        "",
+        md_table(table),
+        "",
+    ]

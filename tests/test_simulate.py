@@ -188,3 +188,27 @@ def test_empty_split_is_a_one_line_error() -> None:
 def test_overrides_are_validated() -> None:
     with pytest.raises(ConfigError, match="simulate: invalid option n_subjects: Input should be greater"):
         simulate(seed=0, n_subjects=-5)
+
+
+def test_split_shares_the_non_pool_subjects_and_the_default_is_the_old_split() -> None:
+    def counts(ds) -> dict[str, int]:
+        return {k: len(np.unique(ds.subject[ds.split == k])) for k in ("train", "val", "test", "pool")}
+
+    default = simulate(small(), seed=2)
+    explicit = simulate(small(split=[0.7, 0.15, 0.15]), seed=2)
+    np.testing.assert_array_equal(default.split, explicit.split)  # the default draws the same subjects
+    assert counts(default) == {"train": 105, "val": 22, "test": 23, "pool": 150}  # 150 non-pool: 70/15/15
+    big_test = simulate(small(split=[0.2, 0.1, 0.7]), seed=2)
+    assert counts(big_test) == {"train": 30, "val": 15, "test": 105, "pool": 150}
+    with pytest.raises(ValueError, match=r"three positive shares \(train, val, test\) summing to 1"):
+        small(split=[0.5, 0.5, 0.5])
+
+
+def test_the_split_setting_leaves_run_ids_alone_at_its_default() -> None:
+    from fairssl.experiments.grid import dataset_key
+
+    base = build_config(overrides={"data": {"simulate": {"n_subjects": 300}}})
+    same = build_config(overrides={"data": {"simulate": {"n_subjects": 300, "split": [0.7, 0.15, 0.15]}}})
+    other = build_config(overrides={"data": {"simulate": {"n_subjects": 300, "split": [0.2, 0.1, 0.7]}}})
+    assert "split" not in dataset_key(base)["simulate"] and dataset_key(base) == dataset_key(same)
+    assert dataset_key(other)["simulate"]["split"] == [0.2, 0.1, 0.7]

@@ -164,7 +164,11 @@ class SimulationConfig(_Section):
     """Time steps per window (T)."""
     pool_fraction: float = Field(0.5, ge=0.0, lt=1.0)
     """Share of subjects whose windows form the external unlabelled pre-training pool (the rest split
-    train/val/test 70/15/15)."""
+    train/val/test by ``split``)."""
+    split: list[float] = Field(default_factory=lambda: [0.7, 0.15, 0.15])
+    """Shares of the non-pool subjects in train, val and test (three positive numbers summing to 1). A
+    larger test share buys narrower intervals (test sampling often limits the power of a PD comparison)
+    without training on more windows."""
     labelled_fraction: float = Field(1.0, gt=0.0, le=1.0)
     """Share of training subjects that keep their labels (the rest join the pool); 0.02-0.1 is the regime
     where pre-training is expected to help, 1.0 the fully supervised one."""
@@ -210,6 +214,16 @@ class SimulationConfig(_Section):
     """The group's channels sampled less often, held in between."""
     mask_channels: bool = False
     """Append one observed-mask channel (``mask_<channel>``, 1 observed) per ``missingness.channels``."""
+
+    @field_validator("split")
+    @classmethod
+    def _split_shares(cls, v: list[float]) -> list[float]:
+        if len(v) != 3 or min(v) <= 0 or abs(sum(v) - 1.0) > 1e-9:
+            raise ValueError(
+                "must be three positive shares (train, val, test) summing to 1 "
+                f"(e.g. [0.3, 0.1, 0.6]); got {v}"
+            )
+        return [float(x) for x in v]
 
     @field_validator("race_shares")
     @classmethod

@@ -25,7 +25,8 @@ switching one knob leaves every other draw unchanged). One small function per me
    ``under_diagnosis`` (the group's positives with true risk below a threshold are missed);
    ``spurious``: in one group ``device_flag`` carries the recorded label (a shortcut).
 6. Splits and the pool (``cohort``): ``pool_fraction`` of subjects form the external unlabelled pool,
-   the rest train/val/test 70/15/15; ``labelled_fraction`` < 1 moves train subjects' windows to the pool
+   the rest train/val/test by ``split`` (70/15/15); ``labelled_fraction`` < 1 moves train subjects'
+   windows to the pool
    (0.02-0.1: the regime where pre-training should help). ``pool_bias``: a different group mix
    (``share``) and a device/site shift (gain, offset, noise on ``channels``) in the external pool only.
 7. Observation (``observe``): ``missingness`` (steps missing at ``rate``, plus ``group_rate`` in the

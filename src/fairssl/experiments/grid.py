@@ -150,8 +150,21 @@ class RunSpec:
         }
 
 
+SIMULATE_NEUTRAL_DEFAULTS: dict[str, Any] = {"split": [0.7, 0.15, 0.15]}
+"""Simulator settings added after run ids were first issued (as :data:`ID_NEUTRAL_DEFAULTS`)."""
+
+
 def dataset_key(config: StudyConfig) -> dict[str, Any]:
-    return config.to_dict()["data"]
+    """The data section as it enters run ids (simulator settings at a neutral default left out)."""
+    data = config.to_dict()["data"]
+    sim = data.get("simulate")
+    if isinstance(sim, dict):
+        data["simulate"] = {
+            k: v
+            for k, v in sim.items()
+            if not (k in SIMULATE_NEUTRAL_DEFAULTS and v == SIMULATE_NEUTRAL_DEFAULTS[k])
+        }
+    return data
 
 
 def _format_value(value: Any) -> str:

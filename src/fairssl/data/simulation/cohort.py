@@ -1,8 +1,9 @@
 """Subjects, their protected attributes, the subject-disjoint split and bias of the pre-training pool.
 
 Splits: ``pool_fraction`` of subjects form the *external* unlabelled pool (another site or device in
-the pool-bias knobs); the rest is split 70/15/15 into train/val/test; with ``labelled_fraction`` < 1 the
-unlabelled share of train subjects joins the pool (same site: pool-only bias does not touch them).
+the pool-bias knobs); the rest is split into train/val/test by ``split`` (default 70/15/15); with
+``labelled_fraction`` < 1 the unlabelled share of train subjects joins the pool (same site: pool-only
+bias does not touch them).
 """
 
 from __future__ import annotations
@@ -52,8 +53,8 @@ def split_subjects(cfg: Any, in_group: np.ndarray, rng: np.random.Generator) -> 
     external = np.zeros(s, dtype=bool)
     external[pool] = True
     labelled = order[~external[order]]
-    n_train = round(0.7 * len(labelled))
-    n_val = round(0.15 * len(labelled))
+    n_train = round(cfg.split[0] * len(labelled))
+    n_val = round(cfg.split[1] * len(labelled))
     split = np.empty(s, dtype=object)
     split[pool] = "pool"
     split[labelled[:n_train]] = "train"

@@ -28,6 +28,7 @@ def batch(n: int = 16, c: int = 6, t: int = 20, seed: int = 1) -> torch.Tensor:
 CASES: dict[str, dict[str, Any]] = {
     "noise": {"sigma": 0.1},
     "scaling": {"sigma": 0.1},
+    "dc_shift": {"sigma": 0.5},
     "negation": {"p": 0.5},
     "time_flip": {"p": 0.5},
     "channel_shuffle": {},

@@ -1,17 +1,18 @@
 """Augmentation pipelines for SimCLR on batches of multichannel time series: presets, specs, two views.
 
-The individual augmentations (:data:`AUGMENTATIONS`: noise, scaling, negation, time flip, channel
-shuffle, time-segment permutation, time warping, 3-D rotation, cropping, masking) live in
+The individual augmentations (:data:`AUGMENTATIONS`: noise, scaling, DC shift, negation, time flip,
+channel shuffle, time-segment permutation, time warping, 3-D rotation, cropping, masking) live in
 :mod:`fairssl.ssl.transforms`, the validation of their inputs in :mod:`fairssl.ssl.augment_checks` and
 the time-axis resampling in :mod:`fairssl.ssl.resample`; they are re-exported here. Each is a plain
 function ``name(x, *, generator, <params>) -> Tensor`` on a float batch (N, C, T) whose random draws all
 come from the explicit ``generator``.
 
 The family is the one of Um et al. (2017) and Tang et al. (2020) -- noise, scaling, negation, time
-flip, channel shuffle, time-segment permutation, time warping, 3-D rotation -- plus cropping and
-masking from later time-series SSL work. :func:`build_augmentation` turns a spec (a preset name or a
-list of steps) into an :class:`Augmentation` pipeline, and :func:`make_views` draws the two views of
-SimCLR *independently*, which fixes defect 3 of the reference (paper.md): there, one negation was
+flip, channel shuffle, time-segment permutation, time warping, 3-D rotation -- plus cropping,
+masking and DC shift (a random per-channel offset) from later time-series SSL work.
+:func:`build_augmentation` turns a spec (a preset name or a list of steps) into an
+:class:`Augmentation` pipeline, and :func:`make_views` draws the two views of SimCLR
+*independently*, which fixes defect 3 of the reference (paper.md): there, one negation was
 applied to both views, so the views differed only by scale.
 
 Presets (:data:`PRESETS`):
@@ -48,6 +49,7 @@ from fairssl.ssl.transforms import (
     AugmentationFn,
     channel_shuffle,
     crop_resize,
+    dc_shift,
     masking,
     negation,
     noise,
@@ -204,6 +206,7 @@ __all__ = [
     "build_augmentation",
     "channel_shuffle",
     "crop_resize",
+    "dc_shift",
     "make_views",
     "masking",
     "negation",

@@ -63,6 +63,22 @@ def scaling(x: Tensor, *, generator: torch.Generator, sigma: float = 0.1) -> Ten
     return x * factor.to(x.dtype)
 
 
+def dc_shift(x: Tensor, *, generator: torch.Generator, sigma: float = 0.5) -> Tensor:
+    """Add a random offset to each (window, channel), constant over time: ``x + sigma * z``, z ~ N(0, 1)
+    per (window, channel). (N, C, T) -> same.
+
+    The "DC shift" of time-series contrastive learning (Mohsenvand et al. 2020; Cheng et al. 2020): two
+    views that differ by a per-channel offset teach the encoder to ignore channel levels (a sensor's
+    calibration, a person's baseline) and keep their shapes. An encoder that learned it cannot express a
+    signal carried only by a channel's level, whatever that signal is.
+    """
+    check_batch(x, "dc_shift")
+    check_params("dc_shift", sigma=sigma)
+    n, c, _ = x.shape
+    offset = sigma * _randn((n, c, 1), generator, x)  # (N, C, 1), broadcast over time
+    return x + offset.to(x.dtype)
+
+
 def negation(x: Tensor, *, generator: torch.Generator, p: float = 1.0) -> Tensor:
     """Multiply a window by -1 with probability ``p`` (independently per window). (N, C, T) -> same."""
     check_batch(x, "negation")
@@ -243,6 +259,7 @@ def masking(
 AUGMENTATIONS: dict[str, AugmentationFn] = {
     "noise": noise,
     "scaling": scaling,
+    "dc_shift": dc_shift,
     "negation": negation,
     "time_flip": time_flip,
     "channel_shuffle": channel_shuffle,

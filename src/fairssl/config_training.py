@@ -195,6 +195,12 @@ class FinetuneConfig(_Section):
     """L2 penalty on the classifier head's hidden layer."""
     unfreeze_every: int = Field(0, ge=0)
     """Gradual unfreezing (ULMFiT): unfreeze one frozen layer every k epochs from the top; 0 = off."""
+    activation_windows: int | None = Field(None, ge=10, examples=[2000])
+    """Test windows whose layer activations each run stores for CKA and the probes (float16, windows x
+    channels x steps per layer): None = all; N = whole test subjects, drawn in a fixed order (the same
+    for every run of a dataset), holding at most N windows. Predictions and every fairness metric still
+    use the whole test split; only CKA and the probes read the sample. A large test split without a cap
+    can fill a disk (7,200 windows of the quick encoder: 33 MB per run)."""
     mitigation: Literal["none", "reweigh", "balanced", "group_dro", "penalty", "thresholds"] = "none"
     """A bias mitigation on top of the recipe (:mod:`fairssl.finetune.mitigation`,
     :mod:`fairssl.evaluation.thresholds`): ``none`` (the recipe as is), ``reweigh`` (Kamiran-Calders

@@ -53,7 +53,12 @@ REPLICATE_KEY = "replicate"
 ID_NEUTRAL_DEFAULTS: dict[str, dict[str, Any]] = {
     "model": {"arch": "cnn", "factory": None, "patch_length": 8, "heads": 4},
     "pretrain": {"method": "simclr", "objective": {}, "weights": None},
-    "finetune": {"mitigation": "none", "mitigation_attributes": [], "mitigation_options": {}},
+    "finetune": {
+        "mitigation": "none",
+        "mitigation_attributes": [],
+        "mitigation_options": {},
+        "activation_windows": None,
+    },
 }
 """Settings added after run ids were first issued: at these values they are left out of a run's id, so
 a folder trained before the setting existed keeps its runs (the result is the same: the default is the

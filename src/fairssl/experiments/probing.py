@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from fairssl.config import StudyConfig
-from fairssl.experiments.artifacts import load_activations
+from fairssl.experiments.artifacts import load_activations, with_activations
 from fairssl.experiments.grid import RunSpec
 from fairssl.experiments.unavailable import attribute_gap, skipped_group_gaps, study_gap
 from fairssl.experiments.workspace import Workspace
@@ -75,6 +75,7 @@ def run_probes(
     log(f"probes: {len(runs)} models x {len(attributes)} attributes, linear probes per layer")
     for spec in runs:
         pred = preds[spec.run_id]
+        pred = with_activations(ws, spec.run_id, pred)  # finetune.activation_windows may cap the sample
         acts = load_activations(ws, spec.run_id, pred["window_id"].to_numpy())
         last = list(acts)[-1]
         acts["pooled"] = pooled(acts[last], config.model.widths[-1])

@@ -12,7 +12,7 @@ import pandas as pd
 
 from fairssl.config import StudyConfig
 from fairssl.evaluation.testing import adjust_pvalues
-from fairssl.experiments.artifacts import load_activations
+from fairssl.experiments.artifacts import load_activations, with_activations
 from fairssl.experiments.grid import RunSpec
 from fairssl.experiments.unavailable import attribute_gap, skipped_group_gaps, study_gap
 from fairssl.experiments.workspace import Workspace
@@ -126,7 +126,8 @@ def similarity_stage(
         base = sup.get(spec.seed)
         if base is None:
             continue
-        window_ids = preds[spec.run_id]["window_id"].to_numpy()
+        pred = with_activations(ws, spec.run_id, preds[spec.run_id])  # the windows with stored activations
+        window_ids = pred["window_id"].to_numpy()
         if base.run_id not in sup_acts or not np.array_equal(sup_acts[base.run_id][0], window_ids):
             sup_acts[base.run_id] = (window_ids, load_activations(ws, base.run_id, window_ids))
             sup_kernels.pop(base.run_id, None)
@@ -143,7 +144,7 @@ def similarity_stage(
         cond = conditioned_cka(
             acts_sup,
             acts_ssl,
-            preds[spec.run_id][attributes],
+            pred[attributes],
             n_per_group=sim.n_per_group,
             n_draws=sim.n_draws,
             n_permutations=sim.n_permutations,
@@ -151,7 +152,7 @@ def similarity_stage(
             include_missing=config.evaluation.include_missing,
             debiased=sim.debiased,
             seed=spec.seed,
-            subjects=preds[spec.run_id]["subject"].to_numpy(),
+            subjects=pred["subject"].to_numpy(),
             kernels=kernels,
         )
         skipped += cond.attrs.get("skipped", [])
@@ -189,8 +190,8 @@ def similarity_stage(
                     null = ratio_null(
                         acts_sup,
                         acts_ssl,
-                        preds[spec.run_id][attributes],
-                        preds[spec.run_id]["subject"].to_numpy(),
+                        pred[attributes],
+                        pred["subject"].to_numpy(),
                         ratio,
                         n_per_group=sim.n_per_group,
                         n_draws=sim.n_draws,

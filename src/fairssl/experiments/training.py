@@ -43,6 +43,7 @@ from fairssl.data.pool import pool_shares, select_pool
 from fairssl.errors import DataError
 from fairssl.evaluation.fairness import intersect
 from fairssl.evaluation.thresholds import apply_group_thresholds, fit_group_thresholds
+from fairssl.experiments.artifacts import activation_sample
 from fairssl.experiments.grid import RunSpec
 from fairssl.experiments.integrity import fingerprint
 from fairssl.experiments.workspace import Workspace, epoch_reporter
@@ -300,9 +301,10 @@ def _finetune_run(
     write_parquet_atomic(pred, out / "predictions.parquet")
     val = val.join(ds.attributes.iloc[val_idx].reset_index(drop=True).astype(str))
     write_parquet_atomic(val, out / "val_predictions.parquet")
-    acts = capture_activations(model.encoder, X_te, list(model.encoder.layer_names))
+    kept = activation_sample(ds.subject[test], ft.activation_windows)
+    acts = capture_activations(model.encoder, X_te[kept], list(model.encoder.layer_names))
     arrays: dict[str, np.ndarray] = {k: v.astype(np.float16) for k, v in acts.items()}
-    arrays["window_id"] = ds.window_id[test].astype(str)
+    arrays["window_id"] = ds.window_id[test][kept].astype(str)
     save_npz_atomic(out / "activations.npz", **arrays)
     best = result.history[result.best_epoch - 1] if result.best_epoch else {}
     return {

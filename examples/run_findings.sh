@@ -1,19 +1,20 @@
 #!/usr/bin/env bash
 # Regenerates every number and figure of docs/findings.md with fairssl's own commands.
 #   bash examples/run_findings.sh [RUNS_DIR]      (default RUNS_DIR: findings-runs)
-# Wall time on 2 CPU cores: about 3-4 hours, one study after another (docs/findings.md lists each one).
-# Re-running resumes: finished runs are kept.
+# Re-running resumes: finished runs are kept. The studies run one after another; docs/findings.md states
+# each one's wall time on 2 CPU cores.
 set -euo pipefail
 runs=${1:-findings-runs}
+here=$(dirname "$0")/findings
 
-fairssl run --config examples/simulated_realistic.toml --out "$runs/sim-realistic" --workers 2
-for bias in none representation label measurement; do
-  fairssl run --config "examples/simulated_bias_$bias.toml" --out "$runs/sim-bias-$bias" --workers 2
+# the unbiased control first (every other simulated study is read against it), then one bias at a time,
+# the realistic mix, the paper's recipe with both augmentation presets, and the real cohort
+for study in none label representation measurement realistic presets pbcseq; do
+  fairssl run --config "$here/$study.toml" --out "$runs/$study" --workers 2
 done
-fairssl run --config examples/pbcseq.toml --out "$runs/pbcseq" --workers 2
 
-# the studies side by side (docs/findings/comparison.md, figures/fairness_across_studies.png)
-fairssl compare "$runs/sim-bias-none" "$runs/sim-bias-representation" "$runs/sim-bias-label" \
-  "$runs/sim-bias-measurement" "$runs/sim-realistic" \
-  --name "no bias" --name "representation" --name "label" --name "measurement" --name "realistic mix" \
-  --out docs/findings
+# each bias source against the unbiased control: the studies side by side and the difference in
+# differences of every setup's change (docs/findings/comparison.md, did.csv)
+fairssl compare "$runs/none" "$runs/label" "$runs/representation" "$runs/measurement" "$runs/realistic" \
+  --name none --name label --name representation --name measurement --name realistic \
+  --against none --out docs/findings

@@ -28,10 +28,12 @@ if TYPE_CHECKING:
 
 
 @contextlib.contextmanager
-def atomic_file(path: str | Path) -> Iterator[IO[bytes]]:
+def atomic_file(path: str | Path, *, durable: bool = True) -> Iterator[IO[bytes]]:
     """Open a temporary binary file beside ``path``; on a clean exit it replaces ``path``.
 
     The temporary file is created with mode 0o666 minus the umask (like a plain ``open``), not 0o600.
+    ``durable=False`` skips the two fsyncs (file and folder): readers still never see half a file, but a
+    power cut may lose the latest version. For live, transient files (a run's progress) only.
     """
     target = Path(path)
     tmp = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp{target.suffix}")
@@ -40,13 +42,15 @@ def atomic_file(path: str | Path) -> Iterator[IO[bytes]]:
         with os.fdopen(fd, "wb") as fh:
             yield fh
             fh.flush()
-            os.fsync(fh.fileno())
+            if durable:
+                os.fsync(fh.fileno())
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(OSError):
             tmp.unlink()
         raise
-    _fsync_dir(target.parent)
+    if durable:
+        _fsync_dir(target.parent)
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -63,18 +67,18 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def write_bytes_atomic(path: str | Path, data: bytes) -> None:
-    with atomic_file(path) as fh:
+def write_bytes_atomic(path: str | Path, data: bytes, *, durable: bool = True) -> None:
+    with atomic_file(path, durable=durable) as fh:
         fh.write(data)
 
 
-def write_text_atomic(path: str | Path, text: str, *, encoding: str = "utf-8") -> None:
-    write_bytes_atomic(path, text.encode(encoding))
+def write_text_atomic(path: str | Path, text: str, *, encoding: str = "utf-8", durable: bool = True) -> None:
+    write_bytes_atomic(path, text.encode(encoding), durable=durable)
 
 
-def write_json_atomic(path: str | Path, obj: Any, *, indent: int | None = 2) -> None:
+def write_json_atomic(path: str | Path, obj: Any, *, indent: int | None = 2, durable: bool = True) -> None:
     """``obj`` as JSON (``default=str`` for paths, dates and the like)."""
-    write_text_atomic(path, json.dumps(obj, indent=indent, default=str))
+    write_text_atomic(path, json.dumps(obj, indent=indent, default=str), durable=durable)
 
 
 def write_csv_atomic(frame: pd.DataFrame, path: str | Path, *, index: bool = False, **kwargs: Any) -> None:

@@ -97,7 +97,7 @@ def test_status_shows_the_epoch_a_running_run_has_reached(tmp_path, tiny_config_
         store.mark_running(pre, worker=f"{socket.gethostname()}:{os.getpid()}")
     part = Workspace(run_dir).partial(pre)
     part.mkdir(parents=True)
-    report = epoch_reporter(part, 200)
+    report = epoch_reporter(part, 200, interval=0.0)
     report({"epoch": 1.0, "train_loss": 4.0, "val_loss": 3.5})
     report({"epoch": 12.0, "train_loss": 2.0, "val_loss": 1.25})
     assert read_progress(part) is not None and read_progress(part)["epoch"] == 12.0
@@ -106,21 +106,24 @@ def test_status_shows_the_epoch_a_running_run_has_reached(tmp_path, tiny_config_
     assert "epoch 12/200, val loss 1.250" in res.output
 
 
-def test_training_writes_progress_every_epoch(tmp_path) -> None:
+def test_training_writes_progress_every_epoch_or_interval(tmp_path) -> None:
     import numpy as np
 
     from fairssl.config import ModelConfig, PretrainConfig
     from fairssl.experiments.workspace import epoch_reporter, read_progress
     from fairssl.ssl.pretrain import pretrain
 
-    seen: list[float] = []
-    report = epoch_reporter(tmp_path, 3)
-
-    def spy(row: dict[str, float]) -> None:
-        report(row)
-        seen.append(read_progress(tmp_path)["epoch"])
-
     X = np.random.default_rng(0).normal(size=(64, 3, 20)).astype(np.float32)
     model = ModelConfig(widths=[4, 4, 4], kernels=[3, 3, 3], projection=[8, 4])
-    pretrain(X, X[:32], model=model, config=PretrainConfig(epochs=3, batch_size=32), on_epoch=spy)
-    assert seen == [1.0, 2.0, 3.0]
+    for interval, expected in ((0.0, [1.0, 2.0, 3.0]), (3600.0, [1.0, 1.0, 3.0])):
+        (tmp_path / "progress.json").unlink(missing_ok=True)
+        seen: list[float] = []
+        report = epoch_reporter(tmp_path, 3, interval=interval)
+
+        def spy(row: dict[str, float], report=report, seen=seen) -> None:
+            report(row)
+            seen.append(read_progress(tmp_path)["epoch"])
+
+        pretrain(X, X[:32], model=model, config=PretrainConfig(epochs=3, batch_size=32), on_epoch=spy)
+        # every epoch without a throttle; with one, the first epoch and then the last only
+        assert seen == expected

@@ -104,14 +104,28 @@ def load_study_data(config: StudyConfig) -> WindowDataset:
 PROGRESS_FILE = "progress.json"
 
 
-def epoch_reporter(out: Path, total_epochs: int) -> Callable[[dict[str, float]], None]:
-    """An ``on_epoch`` callback writing ``progress.json`` (epoch, of, last losses) atomically in ``out``.
+PROGRESS_INTERVAL = 1.0
+"""Seconds between two writes of a run's ``progress.json`` (the first and the last epoch always write)."""
+
+
+def epoch_reporter(
+    out: Path, total_epochs: int, *, interval: float = PROGRESS_INTERVAL
+) -> Callable[[dict[str, float]], None]:
+    """An ``on_epoch`` callback writing ``progress.json`` (epoch, of, last losses) atomically in ``out``,
+    at most every ``interval`` seconds (plus the first and the last epoch) and without fsync: the file is
+    live and transient, and writing it durably every epoch cost a quick fine-tuning run 14% of its time.
 
     Works in any process (local workers, Ray): ``fairssl status`` reads it for running runs.
     """
+    last = [-float("inf")]
 
     def report(row: dict[str, float]) -> None:
-        write_json_atomic(out / PROGRESS_FILE, {**row, "of": total_epochs, "at": time.time()})
+        now = time.monotonic()
+        final = row.get("epoch", 0) >= total_epochs
+        if now - last[0] < interval and not final:
+            return
+        last[0] = now
+        write_json_atomic(out / PROGRESS_FILE, {**row, "of": total_epochs, "at": time.time()}, durable=False)
 
     return report
 
@@ -128,6 +142,7 @@ def read_progress(out: Path) -> dict[str, float] | None:
 __all__ = [
     "ANALYSIS_SECTIONS",
     "PROGRESS_FILE",
+    "PROGRESS_INTERVAL",
     "Workspace",
     "epoch_reporter",
     "load_study_data",

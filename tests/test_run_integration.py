@@ -59,7 +59,7 @@ def test_fairssl_run_writes_config_results_and_report(tmp_path, tiny_config_dict
     html = (run_dir / "report.html").read_text()
     assert html.count("data:image/png;base64,") >= 2
     assert (run_dir / "figures" / "auroc_by_setup.png").is_file()
-    assert (run_dir / "figures" / "parity_deviation_by_setup.svg").is_file()
+    assert (run_dir / "figures" / "parity_deviation_by_setup.pdf").is_file()
     assert "supervised" in res.output and "parity deviation" in res.output
 
 

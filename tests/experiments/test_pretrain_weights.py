@@ -101,7 +101,8 @@ def test_ids_without_weights_are_those_of_the_original_formula(tiny_config_dict)
         k: v for k, v in cfg["pretrain"].items() if k not in ("seed", "weights", "method", "objective")
     }
     model = {k: v for k, v in cfg["model"].items() if k not in ("arch", "factory", "patch_length", "heads")}
-    payload = {"data": cfg["data"], "model": model, "pretrain": pretrain, "seed": 0}
+    data = {**cfg["data"], "simulate": {k: v for k, v in cfg["data"]["simulate"].items() if k != "split"}}
+    payload = {"data": data, "model": model, "pretrain": pretrain, "seed": 0}
     digest = hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:12]
     assert [p.run_id for p in _pre(expand(config))] == [f"pre-{digest}"]
 

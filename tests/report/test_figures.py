@@ -11,6 +11,7 @@ import pytest
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
+from fairssl.errors import ConfigError
 from fairssl.report import figures, tables
 
 
@@ -50,18 +51,29 @@ def _draw_all(t: dict[str, pd.DataFrame]) -> dict[str, Figure]:
     }
 
 
-def test_every_figure_is_saved_in_three_formats_and_is_not_blank(stored, tmp_path: Path) -> None:
+def test_every_figure_is_saved_in_png_and_pdf_and_is_not_blank(stored, tmp_path: Path) -> None:
     out = tmp_path / "figures"
     for name, fig in _draw_all(stored).items():
         png = figures.save(fig, out, name)
-        for fmt in ("png", "svg", "pdf"):
+        for fmt in ("png", "pdf"):
             assert (out / f"{name}.{fmt}").stat().st_size > 500, (name, fmt)
+        assert not (out / f"{name}.svg").exists()  # SVG on request only
+        figures.save(fig, out, name, formats=("svg",))  # PNG is written whatever is asked for
+        assert (out / f"{name}.svg").stat().st_size > 500 and png.is_file()
         img = mpimg.imread(png)  # (H, W, 4) floats
         assert img.shape[0] > 100 and img.shape[1] > 200
         ink = (img[..., :3] < 0.9).any(axis=2).mean()  # share of non-white pixels
         assert ink > 0.01, name
     assert (out / "auroc.svg").read_text().lstrip().startswith(("<?xml", "<svg"))
     assert (out / "auroc.pdf").read_bytes()[:5] == b"%PDF-"
+
+
+def test_default_formats_are_png_and_one_vector_format_and_unknown_ones_are_refused(tmp_path: Path) -> None:
+    assert figures.FORMATS == ("png", "pdf")
+    fig = figures.empty_figure("nothing")
+    with pytest.raises(ConfigError, match="figure formats must be among"):
+        figures.save(fig, tmp_path, "x", formats=("png", "jpeg"))
+    assert not (tmp_path / "x.png").exists()  # refused before anything is written
 
 
 def test_setup_colours_are_stable_and_supervised_is_grey() -> None:

@@ -73,7 +73,7 @@ def test_report_has_every_section_and_is_self_contained(handmade_report: Path) -
     # figures in three formats, tables as CSV and JSON
     for name in ("auroc_by_group", "parity_deviation_boxplots", "auroc_vs_frozen", "fairness_vs_frozen",
                  "cka_heatmaps", "cka_best_worst", "label_bias", "pd_improvement"):  # fmt: skip
-        for fmt in ("png", "svg", "pdf"):
+        for fmt in ("png", "pdf"):
             assert (root / "figures" / f"{name}.{fmt}").is_file(), (name, fmt)
     tables_dir = root / "results" / "report_tables"
     for name in ("setup_comparison", "metrics_by_setup", "auroc_by_group", "parity_cells", "dissimilarity"):

@@ -12,19 +12,29 @@ representation, max over time of the last layer: the encoder's output) are probe
   the supervised model (small n: a description of this study, not a test of a general relation).
 
 See :mod:`fairssl.similarity.probes` for the estimators and the caveat on their intervals.
+
+The models are probed independently: with two or more models and ``runtime.workers`` >= 2 (``--workers``;
+default: the CPU cores, as for training) this process and ``workers - 1`` spawned processes share the
+work, each on one BLAS thread, and the tables are concatenated in run order: the same tables as probing
+the models one after the other in this process (``tests/experiments/test_probing_workers.py``). The pool
+is shut down before :func:`run_probes` returns.
 """
 
 from __future__ import annotations
 
+import concurrent.futures as cf
+import multiprocessing
 import time
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from fairssl.config import StudyConfig
 from fairssl.experiments.artifacts import load_activations, with_activations
+from fairssl.experiments.executors import resolve_workers
 from fairssl.experiments.grid import RunSpec
 from fairssl.experiments.unavailable import attribute_gap, skipped_group_gaps, study_gap
 from fairssl.experiments.workspace import Workspace
@@ -72,26 +82,15 @@ def run_probes(
             )
         log(f"probes: skipped ({n_subjects} test subjects < probes.n_splits = {pc.n_splits})")
         runs = []
-    log(f"probes: {len(runs)} models x {len(attributes)} attributes, linear probes per layer")
+    workers = min(resolve_workers(config.runtime)[0], len(runs))
+    shown = f", {workers} processes" if workers > 1 else ""
+    log(f"probes: {len(runs)} models x {len(attributes)} attributes, linear probes per layer{shown}")
+    jobs = [(config, ws, spec, preds[spec.run_id], attributes, probe) for spec in runs for probe in PROBES]
+    frames = iter(_probe_models(jobs, workers))
     for spec in runs:
-        pred = preds[spec.run_id]
-        pred = with_activations(ws, spec.run_id, pred)  # finetune.activation_windows may cap the sample
-        acts = load_activations(ws, spec.run_id, pred["window_id"].to_numpy())
-        last = list(acts)[-1]
-        acts["pooled"] = pooled(acts[last], config.model.widths[-1])
-        options: dict[str, Any] = {
-            "subjects": pred["subject"].to_numpy(),
-            "n_splits": pc.n_splits,
-            "min_group_size": ev.min_group_size,
-            "include_missing": ev.include_missing,
-            "n_boot": pc.n_boot,
-            "seed": spec.seed,
-            "max_features": pc.max_features,
-        }
+        demo, task = next(frames), next(frames)  # in PROBES order
         ids = {"run_id": spec.run_id, "setup": spec.setup, "seed": spec.seed}
-        demo = demographic_probe(acts, pred[attributes], n_permutations=pc.n_permutations, **options)
         demo_frames.append(demo.assign(**ids))
-        task = group_task_probe(acts, pred["y"].to_numpy(), pred[attributes], **options)
         task_frames.append(task.assign(**ids))
         for kind, frame in (("probe_demographic", demo), ("probe_task", task)):
             skipped += [{**r, "quantity": kind} for r in frame.attrs.get("skipped", [])]
@@ -107,6 +106,88 @@ def run_probes(
         gaps += _probe_gaps(skipped, skipped_attributes, {"n_splits": pc.n_splits, **ev.model_dump()})
     log(f"probes done ({time.perf_counter() - started:.0f} s)")
     return out
+
+
+PROBES = ("demographic", "task")
+"""The probes fitted on every model: :func:`demographic_probe` and :func:`group_task_probe`."""
+
+Job = tuple[StudyConfig, Workspace, RunSpec, pd.DataFrame, list[str], str]
+
+
+def probe_model(
+    config: StudyConfig, ws: Workspace, spec: RunSpec, pred: pd.DataFrame, attributes: list[str], probe: str
+) -> pd.DataFrame:
+    """One fine-tuning run's ``probe`` table (one of :data:`PROBES`; without the run's id columns), from
+    its stored test activations plus the pooled representation and its predictions ``pred`` (window_id,
+    subject, y and the ``attributes`` columns)."""
+    pc, ev = config.probes, config.evaluation
+    pred = with_activations(ws, spec.run_id, pred)  # finetune.activation_windows may cap the sample
+    acts = load_activations(ws, spec.run_id, pred["window_id"].to_numpy())
+    last = list(acts)[-1]
+    acts["pooled"] = pooled(acts[last], config.model.widths[-1])
+    options: dict[str, Any] = {
+        "subjects": pred["subject"].to_numpy(),
+        "n_splits": pc.n_splits,
+        "min_group_size": ev.min_group_size,
+        "include_missing": ev.include_missing,
+        "n_boot": pc.n_boot,
+        "seed": spec.seed,
+        "max_features": pc.max_features,
+    }
+    if probe == "demographic":
+        return demographic_probe(acts, pred[attributes], n_permutations=pc.n_permutations, **options)
+    return group_task_probe(acts, pred["y"].to_numpy(), pred[attributes], **options)
+
+
+_LIMITS: list[Any] = []
+"""The pool worker's thread limits (held so they stay in force)."""
+
+
+def _one_blas_thread() -> None:
+    """Pool worker start-up: one BLAS/OpenMP thread (the workers share the cores), kept for the worker's
+    life (the process is ours and ends with the pool)."""
+    _LIMITS.append(threadpool_limits(limits=1))
+
+
+def _probe_job(job: Job) -> pd.DataFrame:
+    return probe_model(*job)
+
+
+def _probe_models(jobs: list[Job], workers: int) -> list[pd.DataFrame]:
+    """:func:`probe_model` of every job, in job order.
+
+    In this process when ``workers`` < 2 or there is a single job. Else this process and a pool of
+    ``workers - 1`` spawned processes share the jobs (each a model's demographic or task probe, so the
+    work divides evenly): the pool takes them from the front, this process from the back, so the work
+    starts at once while the workers import (about 3 s each), and no core waits on an idle parent. Each
+    job is a pure function of its inputs, so who fits it does not change its table. The pool is shut
+    down before returning.
+    """
+    if workers < 2 or len(jobs) < 2:
+        return [_probe_job(job) for job in jobs]
+    out: list[pd.DataFrame | None] = [None] * len(jobs)
+    front, back = 0, len(jobs)  # jobs[front:back] are not started yet
+    depth = 2 * (workers - 1)  # one running and one queued per worker: a worker never waits on the parent
+    in_flight: dict[cf.Future[pd.DataFrame], int] = {}
+    with cf.ProcessPoolExecutor(
+        max_workers=workers - 1, mp_context=multiprocessing.get_context("spawn"), initializer=_one_blas_thread
+    ) as pool:
+        while front < back or in_flight:
+            while front < back and len(in_flight) < depth:
+                in_flight[pool.submit(probe_model, *jobs[front])] = front
+                front += 1
+            if front < back:
+                back -= 1
+                with threadpool_limits(limits=1, user_api="blas"):  # one BLAS thread, as in the workers
+                    out[back] = _probe_job(jobs[back])
+                finished = [f for f in in_flight if f.done()]
+            else:
+                finished = list(cf.wait(in_flight, return_when=cf.FIRST_COMPLETED).done)
+            for future in finished:
+                out[in_flight.pop(future)] = future.result()
+    done = [frame for frame in out if frame is not None]
+    assert len(done) == len(jobs)  # every job either returned or raised
+    return done
 
 
 def _probe_gaps(

@@ -13,7 +13,7 @@ Run folder layout (``<output_dir>/<name>-<config hash>/``)::
     results/                    results.parquet/.csv (one row per variant x run x attribute x group x
                                 metric), summary.csv, cka.csv, cka_conditioned.csv, ...
     variants/<slug>/            with a grid of several variants: each variant's own results/ and report
-    figures/                    PNG and SVG of every figure
+    figures/                    PNG and PDF of every figure
     report.html                 the self-contained report
 """
 

@@ -2,7 +2,7 @@
 
 Each function takes tables from ``results/`` (or the report's summaries of them in
 :mod:`~fairssl.report.tables` and :mod:`~fairssl.report.audit_tables`) and returns a matplotlib Figure;
-:func:`save` writes PNG, SVG and PDF. Setups are ordered by the level of supervision (supervised, 0, 1-*,
+:func:`save` writes PNG and PDF. Setups are ordered by the level of supervision (supervised, 0, 1-*,
 2-*, 3) and keep one colour in every figure (:func:`setup_colors`). Per-setup error bars are the evaluation's
 intervals (``comparison.csv``); per-group error bars are descriptive 95% intervals across seeds on one
 test set (training randomness only), or one run's bootstrap interval (see :mod:`fairssl.report.intervals`).

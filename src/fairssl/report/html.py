@@ -3,7 +3,7 @@
 ``build_report(run_dir)`` reads ``results/``, ``dataset/`` and ``config.toml`` (never ``runs/``: it needs no
 model, prediction or activation; :mod:`~fairssl.report.inputs`), computes the report's tables
 (:mod:`~fairssl.report.tables`) and saves them as CSV and JSON under ``results/report_tables/``, lets each
-section (:mod:`~fairssl.report.sections`) draw its figures (PNG, SVG and PDF under ``figures/``) and
+section (:mod:`~fairssl.report.sections`) draw its figures (PNG and PDF under ``figures/``) and
 renders ``templates/report.html`` into ``report.html`` with every image embedded as base64 PNG and no
 external CSS, JS or font (it opens offline), and writes the headline and key tables as ``report.md``
 (:mod:`~fairssl.report.markdown`). Sections (HTML ids): ``summary``, ``audit``, ``performance``,
@@ -147,7 +147,7 @@ def build_report(run_dir: str | Path, *, formats: Sequence[str] = FORMATS) -> Pa
 def _build(run_dir: str | Path, *, formats: Sequence[str] = FORMATS) -> Path:
     """(Re)build ``report.html`` of a run folder from its stored results; returns its path.
 
-    Reads only ``results/``, ``dataset/`` and ``config.toml``; writes ``figures/<name>.{png,svg,pdf}``
+    Reads only ``results/``, ``dataset/`` and ``config.toml``; writes ``figures/<name>.{png,pdf}``
     (``formats``), ``results/report_tables/<name>.{csv,json}``, ``report.html`` and ``report.md``.
     Raises DataError only when ``results/comparison.csv`` is missing (no finished analysis); every other
     missing table leaves its section saying why.

@@ -2,7 +2,7 @@
 
 A :class:`Section` is a titled list of blocks (paragraphs, raw HTML, tables, figures) plus notes on what
 is missing; the template ``templates/report.html`` renders them in order. :class:`ReportWriter` draws a
-figure into ``figures/`` (PNG, SVG, PDF) and returns it as a :class:`FigureBlock` with the PNG embedded as
+figure into ``figures/`` (PNG and PDF) and returns it as a :class:`FigureBlock` with the PNG embedded as
 base64, and saves each report table as CSV and JSON under ``results/report_tables/``.
 """
 

@@ -1,10 +1,10 @@
 """Matplotlib plumbing shared by the report's figures: style, setup colours, error bars, panels, saving.
 
 Every figure uses the same style (no top/right spines, small fonts, SVG text kept as text), gives each
-setup one colour (:func:`setup_colors`: grey for supervised) and is saved as PNG, SVG and PDF
-(:func:`save`). Figures are built without pyplot (:func:`subplots`), so drawing a report neither picks
-a matplotlib backend nor touches the caller's figures; the style applies inside :func:`style` only
-(a notebook keeps its inline backend and its rcParams).
+setup one colour (:func:`setup_colors`: grey for supervised) and is saved as PNG and PDF by default
+(:func:`save`, :data:`FORMATS`; SVG on request). Figures are built without pyplot (:func:`subplots`),
+so drawing a report neither picks a matplotlib backend nor touches the caller's figures; the style
+applies inside :func:`style` only (a notebook keeps its inline backend and its rcParams).
 """
 
 from __future__ import annotations
@@ -19,10 +19,17 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from fairssl.errors import ConfigError
 from fairssl.report.conventions import SUPERVISED, setup_order
 
-FORMATS = ("png", "svg", "pdf")
-"""File formats every figure is saved in (PNG is always written: the report embeds it)."""
+FORMATS = ("png", "pdf")
+"""File formats every figure is saved in by default: PNG (always written: the report embeds it) and one
+vector format, PDF (what LaTeX's ``\\includegraphics`` takes). Each format is a full draw of the figure
+(``bbox_inches="tight"`` draws twice): the report's 12 figures cost about 2 s per format on one core, so
+writing SVG too added a third of the figures' cost to every run; pass ``formats=("png", "svg", "pdf")``
+(:func:`save`, :func:`fairssl.report.html.build_report`) for SVG (text kept as text, editable)."""
+SUPPORTED_FORMATS = ("png", "svg", "pdf")
+"""Formats :func:`save` writes."""
 DPI = 120
 SUPERVISED_COLOR = "#6b6b6b"
 PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22"]
@@ -97,7 +104,13 @@ def panel_grid(n_panels: int, *, ncols: int, width: float, height: float) -> tup
 
 
 def save(fig: Figure, directory: Path, name: str, *, formats: Sequence[str] = FORMATS) -> Path:
-    """Write ``name.<format>`` for each of ``formats`` (PNG first); returns the PNG."""
+    """Write ``name.<format>`` for each of ``formats`` (of :data:`SUPPORTED_FORMATS`; PNG always, first);
+    returns the PNG."""
+    unknown = sorted(set(formats) - set(SUPPORTED_FORMATS))
+    if unknown:
+        raise ConfigError(
+            f"figure formats must be among {SUPPORTED_FORMATS}, got {unknown}; pass e.g. ('png', 'svg')"
+        )
     directory.mkdir(parents=True, exist_ok=True)
     png = directory / f"{name}.png"
     for fmt in dict.fromkeys(["png", *formats]):

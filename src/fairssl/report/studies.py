@@ -58,7 +58,7 @@ def compare_studies(
     formats: Sequence[str] = FORMATS,
 ) -> Path:
     """Write ``<out>/comparison.md``, ``comparison.csv`` (the stacked per-setup comparison at full
-    precision) and ``figures/fairness_across_studies.{png,svg,pdf}``; with a ``did`` table (against the
+    precision) and ``figures/fairness_across_studies.{png,pdf}``; with a ``did`` table (against the
     study named ``reference``) also ``did.csv`` and its section; returns the Markdown's path.
 
     Raises DataError when fewer than two folders are given or one is not a finished run folder.

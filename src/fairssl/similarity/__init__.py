@@ -8,7 +8,6 @@
 - :mod:`.probes`: linear probes of frozen representations: demographic probes and per-group task probes.
 """
 
-from fairssl.similarity.activations import capture_activations, resolve_layers
 from fairssl.similarity.cka import StreamingCKA, cka_gram, cka_matrix, linear_cka
 from fairssl.similarity.conditioned import (
     PERMUTATION,
@@ -24,6 +23,19 @@ from fairssl.similarity.conditioned import (
     summarise_conditioned,
 )
 from fairssl.similarity.probes import ProbeCkaRelation, demographic_probe, group_task_probe, relate_to_cka
+
+_TORCH_NAMES = ("capture_activations", "resolve_layers")
+
+
+def __getattr__(name: str) -> object:
+    """``capture_activations`` and ``resolve_layers`` on first use: they need torch, which CKA and the
+    probes do not (a probe worker starts without importing it)."""
+    if name in _TORCH_NAMES:
+        from fairssl.similarity import activations
+
+        return getattr(activations, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "PERMUTATION",

@@ -9,7 +9,7 @@ A fit is split in two steps so that later probes can reuse the first:
    choice). Both steps are label-free.
 2. :func:`_logistic_proba`: L2 logistic regression (``C``, ``class_weight="balanced"``) on the prepared
    training rows, probabilities of the prepared test rows: by default solved in
-   :mod:`~fairssl.similarity.probe_solver` (Newton / L-BFGS), with ``solver="sklearn"`` by scikit-learn's
+   :mod:`~fairssl.similarity.probe_solver` (Newton's method), with ``solver="sklearn"`` by scikit-learn's
    lbfgs (:data:`MAX_ITER` iterations).
 
 The group task probe fits step 1 once per fold (on the training windows of all groups) and reuses its

@@ -16,7 +16,7 @@ embedding), whose row i is row i of a ``sensitive_features`` DataFrame and belon
    best-vs-worst conditioned CKA difference (:func:`fairssl.similarity.conditioned.best_worst_difference`).
 
 The probe (:func:`out_of_fold_proba`) is ``StandardScaler -> [PCA] -> LogisticRegression`` (L2, ``C``,
-``class_weight="balanced"``; multinomial for more than two classes; solved by Newton / L-BFGS in
+``class_weight="balanced"``; multinomial for more than two classes; solved by Newton's method in
 :mod:`.probe_solver`, or scikit-learn's lbfgs with ``solver="sklearn"``), fitted on the training folds
 only (the group task probe's ``group_pca="pooled"`` lets each group's probe reuse its fold's pooled
 PCA). Cross-validation is **subject-disjoint** and stratified (:func:`subject_folds`): windows of one
@@ -38,13 +38,19 @@ therefore a liberal screen. For a valid test that a layer encodes an attribute,
 :func:`demographic_probe` offers a permutation test (``n_permutations``): groups are shuffled across
 subjects, folds are redrawn and the probe is refitted, so the null includes all of this variability.
 
-Cost. Every probe is fitted once per fold and layer; the bootstrap reweights the fixed out-of-fold
-scores and never refits. Most of the time goes to the PCA of wide layers (scikit-learn's randomized
-solver, one per fit); the logistic regression (Newton for two classes, L-BFGS on a numpy gradient for
-more) costs less than scikit-learn's lbfgs did, whose per-iteration overhead dominated. With
-``solver="sklearn"`` the fits reproduce ``Pipeline(StandardScaler, PCA, LogisticRegression)`` bit for bit;
-the default reaches the same optimum more precisely (estimates within 0.01 of the sklearn path, the
-stopping error of lbfgs at ``tol=1e-4``). ``benchmarks/probes.py`` times both against the earlier
+Cost. Every probe is fitted once per fold and layer; the bootstrap reweights the fixed out-of-fold scores
+and never refits. Most of the time goes to the PCA of wide layers (scikit-learn's randomized solver, one
+per fit). An exact PCA (eigendecomposition of the smaller Gram matrix, or LAPACK's SVD) was measured and
+kept out: against the randomized solver, the Gram route is as fast (190 rows) to 2.2x slower and LAPACK's
+SVD 1.5-7.7x slower at the default study's shapes (n = 190-480 training windows x 768 features -> 64
+components) and at larger ones (1,200 x 3,072; 4,000 x 768), ``benchmarks/probe_speed.py``. The logistic
+regression is Newton's method for two and for more classes (about ten steps; the multinomial fit was
+L-BFGS, ~400 iterations, 3x slower), which costs less than scikit-learn's lbfgs, whose per-iteration
+overhead dominated. With ``solver="sklearn"`` the fits reproduce ``Pipeline(StandardScaler, PCA,
+LogisticRegression)`` bit for bit; the default reaches the same optimum more precisely (estimates within
+0.01 of the sklearn path, the stopping error of lbfgs at ``tol=1e-4``). In ``fairssl run`` the models are
+probed in parallel (the study process and ``runtime.workers - 1`` worker processes,
+:mod:`fairssl.experiments.probing`). ``benchmarks/probes.py`` times both solvers against the earlier
 implementation; ``benchmarks/analysis.py`` times the whole probe stage.
 
 The module is split by concept: :mod:`.probe_common` (checks, group selection, bootstrap helpers),

@@ -67,6 +67,28 @@ def _probabilities(eta: np.ndarray, binary: bool) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
+def _backtrack(
+    Z1: np.ndarray,
+    Y: np.ndarray,
+    s: np.ndarray,
+    theta: np.ndarray,
+    step: np.ndarray,
+    f: float,
+    decrement: float,
+    C: float,
+    binary: bool,
+) -> tuple[np.ndarray, float, np.ndarray]:
+    """Armijo backtracking along the Newton step: halve t from 1 until f(theta - t step) <= f - c t d
+    (d the squared Newton decrement) or t < 1e-10; returns (theta, f, logits) at the accepted point."""
+    t = 1.0
+    while True:
+        cand = theta - t * step
+        f_new, eta_new = _objective(Z1, Y, s, cand, C, binary)
+        if f_new <= f - _ARMIJO * t * decrement or t < 1e-10:
+            return cand, f_new, eta_new
+        t *= 0.5
+
+
 def _newton_system(
     Z1: np.ndarray, y: np.ndarray, s: np.ndarray, theta: np.ndarray, eta: np.ndarray, C: float
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -94,14 +116,7 @@ def _newton_binomial(Z1: np.ndarray, y: np.ndarray, s: np.ndarray, C: float) -> 
         decrement = float(grad @ step)  # squared Newton decrement
         if decrement / 2 <= _DECREMENT_TOL * (1.0 + abs(f)):
             return theta, True
-        t = 1.0
-        while True:
-            cand = theta - t * step
-            f_new, eta_new = _objective(Z1, y, s, cand, C, True)
-            if f_new <= f - _ARMIJO * t * decrement or t < 1e-10:
-                break
-            t *= 0.5
-        theta, f, eta = cand, f_new, eta_new
+        theta, f, eta = _backtrack(Z1, y, s, theta, step, f, decrement, C, True)
     return theta, False
 
 
@@ -188,14 +203,7 @@ def _newton_multinomial(Z1: np.ndarray, Y: np.ndarray, s: np.ndarray, C: float) 
         if decrement / 2 <= _DECREMENT_TOL * (1.0 + abs(f)):
             return theta, True
         step = np.append(step_free, 0.0).reshape(K, q1).T  # class-major -> (q+1, K)
-        t = 1.0
-        while True:
-            cand = theta - t * step
-            f_new, eta_new = _objective(Z1, Y, s, cand, C, False)
-            if f_new <= f - _ARMIJO * t * decrement or t < 1e-10:
-                break
-            t *= 0.5
-        theta, f, eta = cand, f_new, eta_new
+        theta, f, eta = _backtrack(Z1, Y, s, theta, step, f, decrement, C, False)
     return theta, False
 
 

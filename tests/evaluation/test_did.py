@@ -29,6 +29,7 @@ def _row(setup: str, baseline: str, est: float, se: float, df: float, n: int = 4
 def test_baseline_kinds() -> None:
     assert baseline_kind("3", "supervised") == "supervised"
     assert baseline_kind("3", "matched:3") == "matched"
+    assert baseline_kind("3", "checkpoint:3") == "checkpoint"
     assert baseline_kind("3", "random:3") == "control"
     assert baseline_kind("random:3", "supervised") == ""  # a control against supervised is not a DiD row
     assert baseline_kind("3", "random:2-first-last") == ""

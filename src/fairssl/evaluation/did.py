@@ -27,9 +27,10 @@ verdict and no test. All tested rows of one call form ONE family, corrected toge
 row's corrected level (:func:`~fairssl.evaluation.testing.corrected_levels`), so interval and verdict never
 disagree. ``mde`` is the smallest DiD the comparison detects with 80% power at that level.
 
-Baseline kinds: ``supervised`` (raw change), ``matched`` (``matched:<setup>``, against the supervised
-model at the same validation AUROC) and ``control`` (``random:<setup>``, against the frozen random
-encoder: what pre-training adds beyond freezing).
+Baseline kinds: ``supervised`` (raw change), ``matched`` (``matched:<setup>``, the supervised model degraded
+group-blind to the setup's test AUROC, :mod:`~fairssl.evaluation.matching`), ``checkpoint``
+(``checkpoint:<setup>``, the supervised model's epoch whose validation AUROC is closest to the setup's)
+and ``control`` (``random:<setup>``, the frozen random encoder: what pre-training adds beyond freezing).
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ import pandas as pd
 from scipy import stats
 
 from fairssl.errors import DataError
+from fairssl.evaluation.inference import CONTROL_PREFIX
+from fairssl.evaluation.matching import CHECKPOINT_PREFIX, MATCHED_PREFIX
 from fairssl.evaluation.testing import adjust_pvalues, corrected_levels, critical_value, minimum_detectable
 
 DID_COLUMNS = [
@@ -67,19 +70,19 @@ DID_COLUMNS = [
 ]
 """Columns of :func:`difference_in_differences`' table (``did.csv``)."""
 
-BASELINE_KINDS = ("supervised", "matched", "control")
+BASELINE_KINDS = ("supervised", "matched", "checkpoint", "control")
+_PREFIXES = {"matched": MATCHED_PREFIX, "checkpoint": CHECKPOINT_PREFIX, "control": CONTROL_PREFIX}
 _UNTESTED = ("at_chance", "one_seed", "no_interval")
 
 
 def baseline_kind(setup: str, baseline: str) -> str:
-    """``supervised`` | ``matched`` (``matched:<setup>``) | ``control`` (``random:<setup>``) | ``""``
-    (any other comparison, e.g. a control against supervised)."""
+    """``supervised`` | ``matched`` (``matched:<setup>``) | ``checkpoint`` (``checkpoint:<setup>``) |
+    ``control`` (``random:<setup>``) | ``""`` (any other comparison, e.g. a control against supervised)."""
     if baseline == "supervised":
-        return "supervised" if not setup.startswith("random:") and setup != "supervised" else ""
-    if baseline == f"matched:{setup}":
-        return "matched"
-    if baseline == f"random:{setup}":
-        return "control"
+        return "" if setup.startswith(CONTROL_PREFIX) or setup == "supervised" else "supervised"
+    for kind, prefix in _PREFIXES.items():
+        if baseline == prefix + setup:
+            return kind
     return ""
 
 
@@ -150,7 +153,10 @@ def difference_in_differences(
                 str(r["verdict"]), str(r["verdict_ref"]), r["n_pairs"], r["n_pairs_ref"]
             )
             ok = not reason and np.isfinite(did) and np.isfinite(se) and se > 0
-            p = float(2 * stats.t.sf(abs(did) / se, df if np.isfinite(df) else 1e9)) if ok else np.nan
+            p = np.nan
+            if ok:  # two-sided; normal where df is infinite, as the studies' own tests
+                z = abs(did) / se
+                p = float(2 * (stats.norm.sf(z) if np.isinf(df) else stats.t.sf(z, df)))
             if not ok and not reason:
                 reason = "no_interval"
             rows.append(

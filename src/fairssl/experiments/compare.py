@@ -37,9 +37,11 @@ def compare_studies(
             f"--against {against!r} names none of the studies ({', '.join(labels)}); "
             "give one of their --name values or folder names"
         )
-    changes = {label: read_stored_results(d).tests for label, d in zip(labels, dirs, strict=True)}
-    did = difference_in_differences(changes, against)
-    return write_comparison(dirs, out, names=names, did=did, reference=against)
+    stored = [read_stored_results(d) for d in dirs]  # read (and integrity-checked) once per study
+    did = difference_in_differences(
+        {label: s.tests for label, s in zip(labels, stored, strict=True)}, against
+    )
+    return write_comparison(dirs, out, names=names, did=did, reference=against, stored=stored)
 
 
 __all__ = ["compare_studies"]

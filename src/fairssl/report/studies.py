@@ -23,21 +23,28 @@ from fairssl.errors import DataError
 from fairssl.report.comparison import setup_comparison
 from fairssl.report.conventions import VARIANT, split_variants
 from fairssl.report.formatting import fmt_ci, fmt_number
-from fairssl.report.inputs import read_stored_results
+from fairssl.report.inputs import StoredResults, read_stored_results
 from fairssl.report.markdown import md_table
 from fairssl.report.plotting import FORMATS, save, style
 from fairssl.report.variant_figures import fairness_across_variants, variant_comparison_table
 
 
-def stacked_comparison(run_dirs: Sequence[Path], names: Sequence[str] | None = None) -> pd.DataFrame:
+def stacked_comparison(
+    run_dirs: Sequence[Path],
+    names: Sequence[str] | None = None,
+    *,
+    stored: Sequence[StoredResults] | None = None,
+) -> pd.DataFrame:
     """:func:`~fairssl.report.comparison.setup_comparison` of each study (each grid variant), stacked with a
-    ``variant`` column holding the study's name (default: its folder name; ``<name>/<variant>`` in a grid)."""
+    ``variant`` column holding the study's name (default: its folder name; ``<name>/<variant>`` in a grid).
+    ``stored``: the studies' results already read (one per folder), else read here."""
     if names is not None and len(names) != len(run_dirs):
         raise DataError(f"got {len(names)} names for {len(run_dirs)} run folders; give one name per folder")
     frames = []
     for i, root in enumerate(run_dirs):
         name = names[i] if names is not None else Path(root).name
-        parts = split_variants(read_stored_results(Path(root)).comparison)
+        results = stored[i] if stored is not None else read_stored_results(Path(root))
+        parts = split_variants(results.comparison)
         for variant, rows in parts:
             label = name if len(parts) == 1 else f"{name}/{variant}"
             comp = setup_comparison(rows.drop(columns=[VARIANT], errors="ignore"))
@@ -55,18 +62,20 @@ def compare_studies(
     names: Sequence[str] | None = None,
     did: pd.DataFrame | None = None,
     reference: str = "",
+    stored: Sequence[StoredResults] | None = None,
     formats: Sequence[str] = FORMATS,
 ) -> Path:
     """Write ``<out>/comparison.md``, ``comparison.csv`` (the stacked per-setup comparison at full
     precision) and ``figures/fairness_across_studies.{png,pdf}``; with a ``did`` table (against the
-    study named ``reference``) also ``did.csv`` and its section; returns the Markdown's path.
+    study named ``reference``) also ``did.csv`` and its section; returns the Markdown's path. ``stored``:
+    the studies' results already read (see :func:`stacked_comparison`).
 
     Raises DataError when fewer than two folders are given or one is not a finished run folder.
     """
     dirs = [Path(d) for d in run_dirs]
     if len(dirs) < 2:
         raise DataError("compare needs at least two run folders (e.g. fairssl compare runs/a runs/b)")
-    comp = stacked_comparison(dirs, names)
+    comp = stacked_comparison(dirs, names, stored=stored)
     did_lines = did_section(did, reference) if did is not None else []
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -102,7 +111,12 @@ def compare_studies(
     return path
 
 
-_KIND_TEXT = {"supervised": "supervised", "matched": "supervised at equal AUROC", "control": "random:<setup>"}
+_KIND_TEXT = {
+    "supervised": "supervised",
+    "matched": "supervised degraded to equal AUROC",
+    "checkpoint": "supervised checkpoint at equal validation AUROC",
+    "control": "random:<setup>",
+}
 _DID_TEXT = {
     "lower": "lowers PD more than without the bias",
     "higher": "lowers PD less (or raises it more) than without the bias",

@@ -149,7 +149,7 @@ def did_section(did: pd.DataFrame, reference: str) -> list[str]:
             "verdict": did["verdict"].map(lambda v: _DID_TEXT.get(str(v), str(v))),
         }
     )
-    if (table["variant"] == "").all():
+    if table["variant"].nunique() <= 1:  # no grid (or one point): the column says nothing
         table = table.drop(columns="variant")
     n = int(did["p_value"].notna().sum())
     return [

@@ -35,6 +35,7 @@ from fairssl.errors import DataError
 from fairssl.finetune.freezing import freeze, set_train_mode, trainable_parameters, unfreeze
 from fairssl.finetune.mitigation import balanced_batches, encode_groups, needs_groups, training_loss
 from fairssl.finetune.setups import Setup
+from fairssl.finetune.val_cache import PrefixCachedScorer, predict_proba
 from fairssl.runtime import keeps_global_rng, seed_everything
 from fairssl.ssl.encoder import Encoder
 from fairssl.ssl.encoders import penalised_weights
@@ -96,20 +97,6 @@ def _l2(model: Classifier, config: FinetuneConfig) -> torch.Tensor:
     if isinstance(first, nn.Linear) and first.weight.requires_grad and config.l2_head and len(model.head) > 1:
         penalty = penalty + config.l2_head * (first.weight**2).sum()
     return penalty
-
-
-def predict_proba(
-    model: nn.Module, X: np.ndarray, *, batch_size: int = 1024, device: torch.device | str = "cpu"
-) -> np.ndarray:
-    """Class probabilities (N, K) in eval mode (dropout off)."""
-    device = torch.device(device)
-    model.eval()
-    out = []
-    with torch.no_grad():
-        for i in range(0, X.shape[0], batch_size):
-            idx = np.arange(i, min(i + batch_size, X.shape[0]))
-            out.append(torch.softmax(model(batch_tensor(X, idx, device)), dim=1).cpu().numpy())
-    return np.concatenate(out) if out else np.zeros((0, 2), dtype=np.float32)
 
 
 def _val_metrics(
@@ -219,6 +206,9 @@ def finetune(
     passes run in eval mode without gradients and draw no random number, so training, model selection
     and the returned model are bit-identical with and without recording; recorded scores never enter any
     choice made here.
+    Every epoch's validation (and recorded) scores are ``predict_proba`` of the current weights, bit for
+    bit; the eval-mode output of a frozen leading prefix of the encoder is computed once and reused
+    (:class:`fairssl.finetune.val_cache.PrefixCachedScorer`).
     """
     device = torch.device(device)
     _n, c, t = X_train.shape
@@ -243,6 +233,9 @@ def finetune(
     result = FinetuneResult(trainable_parameters=sum(p.numel() for p in trainable_parameters(net)))
     best_score, bad = math.inf, 0
     best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
+    # Every epoch's scoring of fixed windows: predict_proba bit for bit, a frozen leading prefix run once.
+    score_val = PrefixCachedScorer(X_val, device=device)
+    score_recorded = {name: PrefixCachedScorer(X, device=device) for name, X in (record_splits or {}).items()}
     # Gradual unfreezing order: top (last) frozen layer first.
     to_unfreeze = [name for name in reversed(net.encoder.layer_names) if name in setup.frozen]
     for epoch in range(config.epochs):
@@ -267,12 +260,12 @@ def finetune(
             for group in optimizer.param_groups:
                 group["lr"] = config.lr * schedule(step)
             total += float(loss.detach()) * len(idx)
-        val_prob = predict_proba(net, X_val, device=device)
+        val_prob = score_val(net)
         val_loss, val_auroc = prob_metrics(val_prob, np.asarray(y_val, dtype=np.int64), weight, device)
         if record_splits is not None:
             result.trajectory[(epoch + 1, "val")] = positive_scores(val_prob)
-            for name, X in record_splits.items():
-                result.trajectory[(epoch + 1, name)] = positive_scores(predict_proba(net, X, device=device))
+            for name, scorer in score_recorded.items():
+                result.trajectory[(epoch + 1, name)] = positive_scores(scorer(net))
         row = {
             "epoch": float(epoch + 1),
             "train_loss": total / X_train.shape[0],

@@ -31,6 +31,7 @@ from fairssl.similarity.conditioned import (
     ratio_null,
     summarise_conditioned,
 )
+from fairssl.similarity.kernel_draws import PairKernels, kernel_cka_batch
 
 Log = Callable[[str], None]
 
@@ -102,6 +103,7 @@ def similarity_stage(
     nulls: dict[str, list[tuple[int, RatioNull]]] = {}  # setup -> [(seed, null)]
     sup_acts: dict[str, tuple[np.ndarray, dict[str, np.ndarray]]] = {}  # read once per supervised run
     sup_kernels: dict[str, LayerKernels] = {}  # N x N kernels, computed once per supervised run
+    pair_buffer: list[np.ndarray] = []  # the (N, N, La + Lb) array of the comparison's pair, reused
     sup_seeds = sorted(sup)
     reference = [
         _Pair(REFERENCE_SETUP, seed, sup[sup_seeds[(i + 1) % len(sup_seeds)]].run_id)
@@ -133,8 +135,8 @@ def similarity_stage(
             sup_kernels.pop(base.run_id, None)
         acts_sup = sup_acts[base.run_id][1]
         acts_ssl = load_activations(ws, spec.run_id, window_ids)
-        kernels = _kernels(sup_kernels, base.run_id, acts_sup, acts_ssl)
-        mat = cka_matrix(acts_sup, acts_ssl, debiased=sim.debiased)
+        kernels = _kernels(sup_kernels, base.run_id, acts_sup, acts_ssl, pair_buffer)
+        mat = _overall_cka(acts_sup, acts_ssl, kernels, debiased=sim.debiased)
         mats.append(
             mat.rename_axis("layer_a")
             .reset_index()
@@ -251,17 +253,44 @@ def _kernels(
     base_id: str,
     acts_sup: dict[str, np.ndarray],
     acts_ssl: dict[str, np.ndarray],
-) -> tuple[LayerKernels, LayerKernels] | None:
+    buffer: list[np.ndarray],
+) -> PairKernels | None:
     """The N x N layer kernels of the supervised model (``cache``d: every SSL setup of its seed
-    and the reference reuse them) and of the compared model, shared by conditioned CKA and the ratio
-    null; None when they exceed :data:`KERNEL_BYTES_LIMIT` (each draw then works from features)."""
+    and the reference reuse them) and of the compared model, side by side (built once per comparison
+    and shared by the overall CKA, conditioned CKA and the ratio null), written into the previous
+    comparison's array held in ``buffer`` when the shapes match; None when they exceed
+    :data:`KERNEL_BYTES_LIMIT` (each draw then works from features)."""
     n_rows = len(next(iter(acts_sup.values())))
     if n_rows * n_rows * 8 * (len(acts_sup) + len(acts_ssl)) > KERNEL_BYTES_LIMIT:
         return None
     if base_id not in cache:
         cache.clear()  # one supervised model's kernels at a time (they can be large)
         cache[base_id] = LayerKernels.of(acts_sup)
-    return cache[base_id], LayerKernels.of(acts_ssl)
+    previous = buffer.pop() if buffer else None  # the last comparison's pair, no longer used
+    pair = PairKernels.of(cache[base_id], LayerKernels.of(acts_ssl), out=previous)
+    buffer.append(pair.G)
+    return pair
+
+
+def _overall_cka(
+    acts_sup: dict[str, np.ndarray],
+    acts_ssl: dict[str, np.ndarray],
+    kernels: PairKernels | None,
+    *,
+    debiased: bool,
+) -> pd.DataFrame:
+    """The (layers_sup, layers_ssl) CKA matrix over all N windows: from the comparison's kernels when
+    they exist (O(N^2) per layer pair, no gather), else :func:`cka_matrix` from the features
+    (O(N p q) per layer pair). The same estimator; the two agree to float64 rounding (about 1e-14)."""
+    if kernels is None:
+        return cka_matrix(acts_sup, acts_ssl, debiased=debiased)
+    n_rows = int(kernels.G.shape[0])
+    values = kernel_cka_batch(kernels, np.arange(n_rows), debiased=debiased)  # (layers_sup, layers_ssl)
+    return pd.DataFrame(
+        values,
+        index=pd.Index([str(k) for k in acts_sup], name="layer_a"),
+        columns=pd.Index([str(k) for k in acts_ssl], name="layer_b"),
+    )
 
 
 def _null_draws(nulls: dict[str, list[tuple[int, RatioNull]]]) -> pd.DataFrame:

@@ -51,7 +51,7 @@ from fairssl.similarity.group_sampling import (
     group_rng,
     group_table,
 )
-from fairssl.similarity.kernel_draws import LayerKernels
+from fairssl.similarity.kernel_draws import LayerKernels, PairKernels
 
 __all__ = [
     "KERNEL_BYTES_LIMIT",
@@ -115,7 +115,7 @@ def conditioned_cka(
     debiased: bool = True,
     seed: int = 0,
     subjects: np.ndarray | None = None,
-    kernels: tuple[LayerKernels, LayerKernels] | None = None,
+    kernels: tuple[LayerKernels, LayerKernels] | PairKernels | None = None,
 ) -> pd.DataFrame:
     """Layer-by-layer CKA between two models on equal-size random samples of each demographic group.
 
@@ -147,8 +147,9 @@ def conditioned_cka(
     :func:`group_table` returns the full table of used and skipped groups as a DataFrame.
 
     ``kernels``: the :class:`~fairssl.similarity.kernel_draws.LayerKernels` of ``acts_a`` and ``acts_b``
-    when the caller reuses them (the stage shares a supervised model's kernels across its comparisons and
-    with :func:`ratio_null`); computed here when omitted and they fit in :data:`KERNEL_BYTES_LIMIT`.
+    (or their :class:`~fairssl.similarity.kernel_draws.PairKernels`) when the caller reuses them (the
+    stage shares a supervised model's kernels across its comparisons and one comparison's pair with
+    :func:`ratio_null`); computed here when omitted and they fit in :data:`KERNEL_BYTES_LIMIT`.
     """
     table = group_table(
         sensitive_features,

@@ -34,7 +34,7 @@ from fairssl.similarity.group_sampling import (
     subject_codes,
     subject_labels,
 )
-from fairssl.similarity.kernel_draws import LayerKernels
+from fairssl.similarity.kernel_draws import LayerKernels, PairKernels
 
 __all__ = [
     "DissimilarityRatio",
@@ -197,7 +197,7 @@ def ratio_null(
     debiased: bool = True,
     seed: int = 0,
     kernel_bytes_limit: int = KERNEL_BYTES_LIMIT,
-    kernels: tuple[LayerKernels, LayerKernels] | None = None,
+    kernels: tuple[LayerKernels, LayerKernels] | PairKernels | None = None,
 ) -> RatioNull:
     """The dissimilarity ratio's permutation null: the ratio recomputed with labels permuted between subjects.
 
@@ -225,8 +225,9 @@ def ratio_null(
     between the models gives p of 0.05-0.2, mean about 0.13, with 19 permutations). Cost:
     n_permutations x 4 x n_draws CKA matrices of n windows, each batched over layers from N x N kernels
     (``kernels``: those :func:`~fairssl.similarity.conditioned.conditioned_cka` used for the observed
-    ratio, reused rather than recomputed; computed here when omitted and they fit in
-    ``kernel_bytes_limit``).
+    ratio, a pair of :class:`~fairssl.similarity.kernel_draws.LayerKernels` or their
+    :class:`~fairssl.similarity.kernel_draws.PairKernels`, reused rather than recomputed; computed here
+    when omitted and they fit in ``kernel_bytes_limit``).
     """
     if not isinstance(ratio, DissimilarityRatio):
         raise DataError(

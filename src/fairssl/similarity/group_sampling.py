@@ -146,14 +146,15 @@ def draw_cka(
     *,
     debiased: bool,
     kernel_bytes_limit: int,
-    kernels: tuple[LayerKernels, LayerKernels] | None = None,
+    kernels: tuple[LayerKernels, LayerKernels] | PairKernels | None = None,
 ) -> Callable[[np.ndarray], np.ndarray]:
     """A function ``idx`` (n,) -> the (layers_a, layers_b) CKA matrix (ndarray, rows and columns in the
     order of ``arrays_a`` and ``arrays_b``) of those windows.
 
     With ``kernels`` (the :class:`~fairssl.similarity.kernel_draws.LayerKernels` of both models, e.g.
-    shared by several calls), or when the N x N float64 kernels of all layers of both models fit in
-    ``kernel_bytes_limit`` bytes (then computed here), every draw gathers from them, batched over layers
+    shared by several calls, or their :class:`~fairssl.similarity.kernel_draws.PairKernels`, shared by
+    every call on the same two models), or when the N x N float64 kernels of all layers of both models fit
+    in ``kernel_bytes_limit`` bytes (then computed here), every draw gathers from them, batched over layers
     (:func:`~fairssl.similarity.kernel_draws.kernel_cka_batch`, O(n^2) per layer pair); otherwise each draw
     recomputes its features' statistics. Both give the same :func:`~fairssl.similarity.cka.cka_matrix` up
     to rounding.
@@ -162,10 +163,14 @@ def draw_cka(
     if kernels is None and n_rows * n_rows * 8 * (len(arrays_a) + len(arrays_b)) <= kernel_bytes_limit:
         kernels = (LayerKernels.of(arrays_a), LayerKernels.of(arrays_b))
     if kernels is not None:
-        ka, kb = kernels
-        ka.check(arrays_a, "acts_a")
-        kb.check(arrays_b, "acts_b")
-        pair = PairKernels.of(ka, kb)
+        if isinstance(kernels, PairKernels):
+            pair = kernels
+        else:
+            ka, kb = kernels
+            ka.check(arrays_a, "acts_a")
+            kb.check(arrays_b, "acts_b")
+            pair = PairKernels.of(ka, kb)
+        pair.check(arrays_a, arrays_b)
 
         def from_kernels(idx: np.ndarray) -> np.ndarray:
             return kernel_cka_batch(pair, idx, debiased=debiased)

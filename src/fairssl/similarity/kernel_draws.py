@@ -20,7 +20,8 @@ and the HSIC and CKA formulas of :mod:`fairssl.similarity.cka` applied elementwi
 the uncentred sums carry rounding relative to the mean's share of the kernel (about 1e-12 on rectified
 activations; tests hold it to 1e-10). Cost per draw O((La + Lb)^2 n^2) in one matrix product; memory
 (N, N, L) per model and (N, N, La + Lb) per comparison (twice the two models' kernels while it runs).
-``benchmarks/analysis.py`` times the stage against the per-pair path.
+``benchmarks/analysis.py`` times the stage against the per-pair path; ``benchmarks/similarity_speed.py``
+against the earlier gather (two ``take`` calls through an (n, N, L) intermediate) and per-call pairs.
 """
 
 from __future__ import annotations
@@ -69,19 +70,63 @@ class LayerKernels:
 
 @dataclass(frozen=True)
 class PairKernels:
-    """The kernels of two models side by side, ``G`` (N, N, La + Lb), so each draw gathers once."""
+    """The kernels of two models side by side, ``G`` (N, N, La + Lb), so each draw gathers once.
+
+    Built once per comparison (:meth:`of` copies both models' kernels, 8 N^2 (La + Lb) bytes) and
+    passed as ``kernels`` to every call that draws from the same two models (the overall CKA,
+    conditioned CKA and the ratio null), so the copy is not repeated per call."""
 
     n_a: int  # La, the first model's layers come first
     G: np.ndarray  # (N, N, La + Lb) float64
+    layers_a: tuple[str, ...]  # the two models' layer names (checked against the activations)
+    layers_b: tuple[str, ...]
 
     @classmethod
-    def of(cls, a: LayerKernels, b: LayerKernels) -> PairKernels:
+    def of(cls, a: LayerKernels, b: LayerKernels, *, out: np.ndarray | None = None) -> PairKernels:
+        """``a``'s kernels then ``b``'s, copied into ``out`` when it is a C-contiguous float64 array of
+        shape (N, N, La + Lb) (a buffer reused across comparisons: a fresh array this large is mapped
+        from the system each time, whose page faults cost more than the copy), else a new array."""
         if a.n_rows != b.n_rows:
             raise DataError(
                 f"the two models' kernels cover {a.n_rows} and {b.n_rows} windows; compute both on the same "
                 "windows"
             )
-        return cls(n_a=len(a.layers), G=np.concatenate([a.G, b.G], axis=2))  # (N, N, La + Lb)
+        la = len(a.layers)
+        shape = (a.n_rows, a.n_rows, la + len(b.layers))
+        fits = out is not None and out.shape == shape and out.dtype == np.float64 and out.flags.c_contiguous
+        G = out if fits and out is not None else np.empty(shape)  # (N, N, La + Lb)
+        G[:, :, :la] = a.G
+        G[:, :, la:] = b.G
+        return cls(n_a=la, G=G, layers_a=a.layers, layers_b=b.layers)
+
+    def check(self, arrays_a: Mapping[str, np.ndarray], arrays_b: Mapping[str, np.ndarray]) -> None:
+        """:class:`DataError` unless these kernels belong to ``arrays_a`` and ``arrays_b``."""
+        n_rows = int(self.G.shape[0])
+        for name, layers, arrays in (
+            ("acts_a", self.layers_a, arrays_a),
+            ("acts_b", self.layers_b, arrays_b),
+        ):
+            got = tuple(str(k) for k in arrays)
+            rows = len(next(iter(arrays.values())))
+            if layers != got or rows != n_rows:
+                raise DataError(
+                    f"the precomputed kernels of {name} hold layers {list(layers)} over {n_rows} windows, "
+                    f"but {name} has layers {list(got)} over {rows}; pass PairKernels.of(LayerKernels.of("
+                    "acts_a), LayerKernels.of(acts_b)) of the same activations"
+                )
+
+
+def _gather(G: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """``G[idx][:, idx]`` (n, n, L) of ``G`` (N, N, L) in one gather: the L-value chunks of the n^2 window
+    pairs taken by flat position ``i N + j`` from the (N^2, L) view. The same values as two successive
+    ``take`` calls, without the (n, N, L) intermediate those copy (most of a draw's time). All N windows
+    in order (the overall CKA) return ``G`` itself."""
+    n_rows, n = G.shape[0], idx.size
+    if n == n_rows and np.array_equal(idx, np.arange(n_rows)):
+        return G  # every window in order: the kernels themselves, no copy
+    pos = idx.astype(np.intp, copy=False)
+    flat = (pos[:, None] * n_rows + pos[None, :]).reshape(-1)  # (n^2,) row-major positions
+    return G.reshape(n_rows * n_rows, -1).take(flat, axis=0).reshape(n, n, -1)
 
 
 def _centred_products(G: np.ndarray, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -92,7 +137,7 @@ def _centred_products(G: np.ndarray, idx: np.ndarray) -> tuple[np.ndarray, np.nd
     One product over all layers of both models, so a layer paired with an identical layer gets
     bit-identical cross and self terms (CKA exactly 1, as the per-pair reference gives)."""
     n = idx.size
-    sub = G.take(idx, axis=0).take(idx, axis=1)  # (n, n, L): L-value chunks gathered together
+    sub = _gather(G, idx)  # (n, n, L): L-value chunks gathered together
     row = sub.mean(axis=0)  # (n, L) column means (= row means, G symmetric; the fast axis)
     grand = row.mean(axis=0)  # (L,)
     d = sub[np.arange(n), np.arange(n)] - 2.0 * row + grand  # (n, L)

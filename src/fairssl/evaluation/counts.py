@@ -88,7 +88,47 @@ def as_sensitive_frame(sensitive_features: pd.DataFrame | pd.Series, n: int) -> 
             f"sensitive_features has duplicate column names {list(sensitive_features.columns)}; "
             "give each attribute a unique name"
         )
+    if is_normalised(sensitive_features):
+        return sensitive_features.copy()  # normalising it again would return an equal frame
     return normalise_attributes(sensitive_features.reset_index(drop=True))
+
+
+_TEXT_DTYPE = normalise_attributes(pd.DataFrame({"a": ["x"]}))["a"].cat.categories.dtype
+"""dtype of the categories :func:`~fairssl.data.dataset.normalise_attributes` makes (pandas' string dtype)."""
+
+
+def is_normalised(frame: pd.DataFrame) -> bool:
+    """True when ``frame`` is a fixed point of :func:`~fairssl.data.dataset.normalise_attributes`.
+
+    That is: a RangeIndex 0..N-1, string column names, and every column an unordered categorical whose
+    categories have the normaliser's string dtype, are stripped, non-empty, strictly increasing and all
+    used, with no missing code. The normaliser maps each value to itself (its text, stripped, is
+    unchanged) and rebuilds the categories as the sorted distinct values present, which are these, so
+    normalising such a frame again returns an equal frame: :func:`as_sensitive_frame` and
+    :func:`encode_groups` then skip the string conversion of N values per column (the same frame is
+    encoded once per model and per resampling of a study). O(N) integer checks plus O(G) string checks
+    per column.
+    """
+    index = frame.index
+    if not (isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1):
+        return False
+    for col in frame.columns:
+        if not isinstance(col, str):
+            return False
+        dtype = frame[col].dtype
+        if not isinstance(dtype, pd.CategoricalDtype) or dtype.ordered:
+            return False
+        cats = dtype.categories
+        if cats.dtype != _TEXT_DTYPE or not cats.is_monotonic_increasing:
+            return False
+        if any(not isinstance(c, str) or c == "" or c != c.strip() for c in cats):
+            return False
+        codes = frame[col].cat.codes.to_numpy()
+        if codes.size and (codes.min() < 0 or (np.bincount(codes, minlength=len(cats)) == 0).any()):
+            return False
+        if not codes.size and len(cats):
+            return False
+    return True
 
 
 def encode_groups(
@@ -102,10 +142,11 @@ def encode_groups(
     frame = as_sensitive_frame(sensitive_features, len(sensitive_features))
     out = []
     for col in frame.columns:
-        values = np.asarray(frame[col].astype(str), dtype=object)
-        codes, uniques = pd.factorize(values, sort=True)
-        groups = [str(u) for u in uniques]
-        codes = codes.astype(np.int64)
+        # a normalised column's categories are the sorted distinct values present and its codes index
+        # them: what factorising its text with sort=True returns (checked against it in the tests)
+        column = frame[col]
+        groups = [str(u) for u in column.cat.categories]
+        codes = column.cat.codes.to_numpy().astype(np.int64)
         if not include_missing and MISSING in groups:
             drop = groups.index(MISSING)
             codes = np.where(codes == drop, -1, np.where(codes > drop, codes - 1, codes))

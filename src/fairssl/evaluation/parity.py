@@ -86,7 +86,7 @@ def attribute_means(values: np.ndarray, index: np.ndarray, n_attributes: int, de
         cols = np.flatnonzero(index == a)
         if cols.size == 0:
             continue
-        dev = ratio_deviation(v[:, cols], deviation)  # (B, R_a)
+        dev = ratio_deviation(np.ascontiguousarray(v[:, cols]), deviation)  # (B, R_a), C order
         valid = ~np.isnan(dev)
         n_valid = valid.sum(axis=1)
         total = np.where(valid, dev, 0.0).sum(axis=1)

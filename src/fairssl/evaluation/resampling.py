@@ -116,7 +116,7 @@ def resample_models(
     values = np.array([_plugin(m, attrs) for m in models])  # (K, Q)
     chunks = [np.empty((0, len(models), len(quantities)))]
     with single_blas_thread():
-        elements = len(models) * len(labels) * (1 + frame.shape[1])
+        elements = elements_per_resample(len(models), len(labels), frame.shape[1])
         for mult in resample_multiplicities(
             n_units, n_boot=n_boot, seed=seed, elements_per_resample=elements
         ):
@@ -131,6 +131,21 @@ def resample_models(
     return ModelDraws(
         quantities=quantities, values=values, draws=np.concatenate(chunks, axis=0), n_subjects=n_units
     )
+
+
+def elements_per_resample(n_models: int, n_windows: int, n_attributes: int) -> int:
+    """Array elements one resample costs at a time: ``n_windows * (1 + n_attributes)``.
+
+    The models are evaluated one after another on a chunk of resamples, so the working arrays of a chunk
+    are one model's (b, N) window weights of the overall set and of every attribute's groups; the number
+    of models ``n_models`` does not multiply them (it only sizes the (b, K, Q) values kept, which are
+    small). Counting it would shrink chunks to one resample in a study of tens of models, and every
+    metric would then be evaluated resample by resample instead of on (b, ...) arrays. The chunking
+    changes no value: resample b is the same draw whatever the chunk, and every value of a resample is
+    computed from that resample's row alone (tested).
+    """
+    del n_models  # evaluated one at a time: see above
+    return n_windows * (1 + n_attributes)
 
 
 def _plugin(model: ModelReplicator, attrs: list[str]) -> list[float]:

@@ -30,8 +30,7 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -41,14 +40,11 @@ import pandas as pd
 
 import fairssl.experiments.stage_similarity as stage
 import fairssl.similarity.kernel_draws as kernel_draws
-from fairssl.config import load_config
-from fairssl.experiments.artifacts import load_predictions
-from fairssl.experiments.executors import dataset_for
-from fairssl.experiments.grid import expand, specs_by_variant, variants
 from fairssl.experiments.workspace import Workspace
 from fairssl.results_schema import read_result
 from fairssl.similarity.cka import cka_matrix
 from fairssl.similarity.kernel_draws import LayerKernels
+from stage_inputs import compare_tables, old_vs_new, variant_inputs
 
 TABLES = ("cka", "cka_conditioned", "cka_best_worst", "cka_ratio", "cka_ratio_null")
 
@@ -106,52 +102,6 @@ def _previous_path() -> Iterator[None]:
 
 
 # ------------------------------------------------------------------------------------ driver
-def _inputs(root: Path, variant: int) -> tuple[Any, ...]:
-    """(config, results folder, runs, predictions, results, attributes) of one variant of ``root``."""
-    config = load_config(root / "config.toml")
-    groups = variants(config)
-    v = groups[variant]
-    specs = specs_by_variant(expand(config))[v.name]
-    runs = [s for s in specs if s.kind == "finetune"]
-    origin = Workspace(root / "variants" / v.slug if len(groups) > 1 else root, runs_root=root / "runs")
-    ds = dataset_for(v.config)
-    preds = {s.run_id: load_predictions(origin, s.run_id, ds) for s in runs}
-    results = pd.read_parquet(origin.results / "results.parquet")
-    attributes = list(v.config.evaluation.attributes or ds.attribute_names)
-    print(f"variant {v.name}: {len(runs)} fine-tuned models, attributes {attributes}")
-    return v.config, runs, preds, results, attributes
-
-
-def _time(run: Callable[[], None]) -> tuple[float, float]:
-    w0, c0 = time.perf_counter(), time.process_time()
-    run()
-    return time.perf_counter() - w0, time.process_time() - c0
-
-
-def _compare(old: pd.DataFrame, new: pd.DataFrame) -> str:
-    """Rows, text columns and the max abs difference of the numeric columns of two written tables."""
-    if list(old.columns) != list(new.columns) or len(old) != len(new):
-        return f"DIFFERENT shape/columns: {old.shape} {list(old.columns)} vs {new.shape} {list(new.columns)}"
-    numeric = [c for c in old.columns if pd.api.types.is_numeric_dtype(old[c]) and old[c].dtype != bool]
-    text = [c for c in old.columns if c not in numeric]
-    same_text = all(old[c].astype(str).equals(new[c].astype(str)) for c in text)
-    worst = 0.0
-    for c in numeric:
-        a, b = old[c].to_numpy(dtype=float), new[c].to_numpy(dtype=float)
-        if not np.array_equal(np.isnan(a), np.isnan(b)) or not np.array_equal(np.isinf(a), np.isinf(b)):
-            return f"DIFFERENT NaN/inf pattern in {c}"
-        finite = np.isfinite(a)
-        if finite.any():
-            worst = max(worst, float(np.max(np.abs(a[finite] - b[finite]))))
-    bits = all(
-        old[c].to_numpy(dtype=float).tobytes() == new[c].to_numpy(dtype=float).tobytes() for c in numeric
-    )
-    return (
-        f"{len(old)} rows, text/bool columns {'equal' if same_text else 'DIFFERENT'}, "
-        f"max abs diff {worst:.3g}{' (bit-identical)' if bits else ''}"
-    )
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -161,8 +111,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1, help="alternate old/new this many times (best kept)")
     args = parser.parse_args()
     root = args.run_dir.resolve()
-    config, runs, preds, results, attributes = _inputs(root, args.variant)
-    best: dict[str, tuple[float, float]] = {}
+    config, runs, _specs, preds, results, attributes = variant_inputs(root, args.variant)
     with tempfile.TemporaryDirectory(prefix="similarity_speed_") as tmp:
         out = {name: Workspace(Path(tmp) / name, runs_root=root / "runs") for name in ("old", "new")}
 
@@ -171,23 +120,10 @@ def main() -> None:
                 config, out[name], runs, preds, results, attributes, gaps=[], log=lambda m: None
             )
 
-        for r in range(args.repeat):
-            for name in ("old", "new"):
-                if name == "old":
-                    with _previous_path():
-                        wall, cpu = _time(lambda: run("old"))
-                else:
-                    wall, cpu = _time(lambda: run("new"))
-                print(f"round {r + 1}: {name} path {wall:.1f} s wall, {cpu:.1f} s CPU")
-                prev = best.get(name, (np.inf, np.inf))
-                best[name] = (min(prev[0], wall), min(prev[1], cpu))
-        (ow, oc), (nw, nc) = best["old"], best["new"]
-        print(f"similarity stage, old path: {ow:.1f} s wall ({oc:.1f} s CPU)")
-        print(f"similarity stage, new path: {nw:.1f} s wall ({nc:.1f} s CPU)")
-        print(f"ratio old/new: {ow / nw:.2f}x wall, {oc / nc:.2f}x CPU")
+        old_vs_new("similarity", run, _previous_path, args.repeat)
         for table in TABLES:
             old, new = read_result(out["old"].results, table), read_result(out["new"].results, table)
-            print(f"  {table}: {_compare(old, new)}")
+            print(f"  {table}: {compare_tables(old, new)}")
 
 
 if __name__ == "__main__":

@@ -18,3 +18,12 @@ done
 fairssl compare "$runs/none" "$runs/label" "$runs/representation" "$runs/measurement" "$runs/realistic" \
   --name none --name label --name representation --name measurement --name realistic \
   --against none --out docs/findings
+
+# the realistic mix's figures shown in docs/findings.md (5% labels)
+for v in "$runs"/realistic/variants/*/; do
+  if grep -q '"data.simulate.labelled_fraction": 0.05' "$v/variant.json"; then
+    for fig in fairness_accuracy cka_best_worst probe_demographic_by_layer; do
+      cp "$v/figures/$fig.png" "docs/findings/realistic_5pct_$fig.png"
+    done
+  fi
+done

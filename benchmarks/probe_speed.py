@@ -171,11 +171,11 @@ def part_workers(run_dir: Path) -> None:
 
     config, ws, specs, preds, attributes = study(run_dir)
     job_cpu: list[float] = []
-    real_job = probing._probe_job
+    real_job = probing._one_blas_thread_here
 
-    def timed_job(job: Any) -> Any:  # the serial path calls it in this process
+    def timed_job(call: Any) -> Any:  # every job the serial path runs goes through it, in this process
         c = time.process_time()
-        frame = real_job(job)
+        frame = real_job(call)
         job_cpu.append(time.process_time() - c)
         return frame
 
@@ -188,13 +188,13 @@ def part_workers(run_dir: Path) -> None:
                 update={"runtime": config.runtime.model_copy(update={"workers": workers})}
             )
             copy = type(ws)(Path(tmp) / f"w{workers}", runs_root=ws.runs)
-            setattr(probing, "_probe_job", timed_job if workers == 1 else real_job)  # noqa: B010
+            setattr(probing, "_one_blas_thread_here", timed_job if workers == 1 else real_job)  # noqa: B010
             t, c = time.perf_counter(), _cpu()
             out[workers] = probing.run_probes(
                 cfg, copy, specs, preds, attributes, gaps=[], log=lambda _: None
             )
             seconds[workers], cpu[workers] = time.perf_counter() - t, _cpu() - c
-    setattr(probing, "_probe_job", real_job)  # noqa: B010
+    setattr(probing, "_one_blas_thread_here", real_job)  # noqa: B010
     for name in ("probes_demographic", "probes_task"):
         pd.testing.assert_frame_equal(out[1][name], out[2][name])
     print(

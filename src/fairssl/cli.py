@@ -161,8 +161,9 @@ def report(run_dir: RunDirArg, settings: AnalysisSetOpt = None) -> None:
         path = _reanalyse(run_dir, overrides)
     else:
         from fairssl.report.html import build_report
+        from fairssl.runtime import available_cores
 
-        path = build_report(run_dir)
+        path = build_report(run_dir, workers=available_cores() - 1)
     out.print(f"report: {path}", highlight=False, markup=False, soft_wrap=True)
 
 

@@ -23,7 +23,9 @@ def _no_report_figures(monkeypatch):
     """The report's figures are not what is compared here; drawing them only costs time."""
     import fairssl.report.html
 
-    monkeypatch.setattr(fairssl.report.html, "build_report", lambda run_dir: Path(run_dir) / "report.html")
+    monkeypatch.setattr(
+        fairssl.report.html, "build_report", lambda run_dir, **_: Path(run_dir) / "report.html"
+    )
 
 
 def _files(root: Path, pattern: str) -> dict[str, bytes]:

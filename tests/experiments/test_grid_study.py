@@ -22,7 +22,9 @@ def test_a_pretraining_grid_shares_the_supervised_runs_and_tags_results(
 ) -> None:
     import fairssl.report.html
 
-    monkeypatch.setattr(fairssl.report.html, "build_report", lambda run_dir: Path(run_dir) / "report.html")
+    monkeypatch.setattr(
+        fairssl.report.html, "build_report", lambda run_dir, **_: Path(run_dir) / "report.html"
+    )
     cfg = copy.deepcopy(tiny_config_dict)
     cfg["runtime"] = {"workers": 1, "threads": 1}
     cfg["grid"] = {"pretrain.augmentation": ["paper", "none"]}

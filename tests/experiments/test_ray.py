@@ -21,7 +21,9 @@ pytestmark = [pytest.mark.ray, pytest.mark.slow]
 def test_ray_executor_matches_the_local_executor(tmp_path, tiny_config_dict, monkeypatch) -> None:
     import fairssl.report.html
 
-    monkeypatch.setattr(fairssl.report.html, "build_report", lambda run_dir: Path(run_dir) / "report.html")
+    monkeypatch.setattr(
+        fairssl.report.html, "build_report", lambda run_dir, **_: Path(run_dir) / "report.html"
+    )
     monkeypatch.delenv("RAY_ADDRESS", raising=False)
     cfg = copy.deepcopy(tiny_config_dict)
     cfg["seeds"] = [0, 1]

@@ -31,7 +31,7 @@ def _no_report_figures(request):
     import fairssl.report.html
 
     mp = pytest.MonkeyPatch()
-    mp.setattr(fairssl.report.html, "build_report", lambda run_dir: Path(run_dir) / "report.html")
+    mp.setattr(fairssl.report.html, "build_report", lambda run_dir, **_: Path(run_dir) / "report.html")
     yield
     mp.undo()
 

@@ -6,6 +6,7 @@ one vectorised pass over those counts.
 """
 
 from fairssl.evaluation.attribute_metrics import ATTRIBUTE_METRICS, attribute_metric
+from fairssl.evaluation.auroc import binary_auroc
 from fairssl.evaluation.bootstrap import bootstrap_ci, multiplicities, resample_indices
 from fairssl.evaluation.counts import (
     CELLS,
@@ -72,6 +73,7 @@ __all__ = [
     "attribute_parity_values",
     "average_abs_odds_difference",
     "average_odds_difference",
+    "binary_auroc",
     "bootstrap_ci",
     "cell_table",
     "choose_threshold",

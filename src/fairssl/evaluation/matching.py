@@ -28,9 +28,9 @@ from __future__ import annotations
 
 import numpy as np
 from scipy.special import expit, logit
-from sklearn.metrics import roc_auc_score
 
 from fairssl.errors import DataError
+from fairssl.evaluation.auroc import binary_auroc
 
 MATCHED_PREFIX = "matched:"
 """Setup name of the accuracy-matched supervised reference of an SSL setup: ``matched:<setup>``."""
@@ -60,18 +60,18 @@ def match_auroc(
     if np.unique(y).size < 2:
         raise DataError("AUROC matching needs both classes in the test labels")
     noise = np.random.default_rng(seed).standard_normal(len(y))
-    base = float(roc_auc_score(y, scores))
+    base = binary_auroc(y, scores)
     if not np.isfinite(target) or target >= base:
         return np.asarray(scores, dtype=np.float64), 0.0, base
     lo, hi = 0.0, 1.0
     for _ in range(iterations):
         mid = (lo + hi) / 2
-        if roc_auc_score(y, degrade(scores, mid, noise)) > target:
+        if binary_auroc(y, degrade(scores, mid, noise)) > target:
             lo = mid
         else:
             hi = mid
     out = degrade(scores, hi, noise)
-    return out, hi, float(roc_auc_score(y, out))
+    return out, hi, binary_auroc(y, out)
 
 
 def degradation_curve(

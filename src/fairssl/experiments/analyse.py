@@ -27,11 +27,13 @@ dataset's test windows, never aligned by order alone) and writes to ``results/``
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from fairssl.atomic import write_json_atomic, write_table_atomic, write_text_atomic
 from fairssl.config import StudyConfig
@@ -45,6 +47,9 @@ from fairssl.experiments.stage_similarity import similarity_stage
 from fairssl.experiments.unavailable import evaluation_gaps, inference_gaps
 from fairssl.experiments.workspace import ANALYSIS_SECTIONS, Workspace
 from fairssl.results_schema import write_result
+
+if TYPE_CHECKING:
+    from fairssl.experiments.probing import ProbeStage
 
 Log = Callable[[str], None]
 
@@ -101,6 +106,11 @@ def analyse(
     fails on an error is recorded as failed (traceback in ``results/analysis.log``) and the stages that
     do not need its output still run; the caller decides what a failure means (see
     :func:`fairssl.experiments.study_analysis.analyse_study`). Builds no report.
+
+    The probes start right after the evaluation: with ``runtime.workers`` >= 2 their pool
+    (:class:`~fairssl.experiments.probing.ProbeStage`) probes while this process computes the inference
+    and the CKA on one core (one BLAS thread meanwhile), then this process joins in; every table is what
+    the stages give one after the other.
     """
     ws.results.mkdir(parents=True, exist_ok=True)
     for stale in (RECORD_NAME, GAPS_NAME, "comparison.csv"):
@@ -126,6 +136,71 @@ def analyse(
     write_result(ws.results, "results", results)
     out["results"] = results
     record.add_gaps(evaluation_gaps(results, settings))
+    with _start_probes(config, ws, runs, preds, attributes, record, log) as probing:
+        # beside a probe pool this process keeps to one BLAS thread (the tables do not depend on it): a
+        # second one would spin-wait for a core the pool holds
+        beside = probing is not None and probing.in_background
+        with threadpool_limits(limits=1, user_api="blas") if beside else nullcontext():
+            gaps = _inference_and_similarity(
+                config, ws, runs, specs, preds, results, attributes, record, out, log
+            )
+        if probing is not None:
+            probes = record.run(
+                "probes",
+                lambda: probing.finish(cka_best_worst=out.get("cka_best_worst"), gaps=gaps, log=log),
+                since=probing.started,
+            )
+            out.update(probes or {})
+    record.add_gaps(gaps)
+    record.write()
+    for stage, info in record.failed.items():
+        log(f"{stage} FAILED: {info['reason']} (traceback in {record.log_path})")
+    return out, record
+
+
+@contextmanager
+def _start_probes(
+    config: StudyConfig,
+    ws: Workspace,
+    runs: list[RunSpec],
+    preds: dict[str, pd.DataFrame],
+    attributes: list[str],
+    record: AnalysisRecord,
+    log: Log,
+) -> Iterator[ProbeStage | None]:
+    """The probe stage started in the background (None when skipped or failed to start): its pool
+    probes while this process computes the inference and the CKA (one core each); shut down on leaving."""
+    if not config.probes.enabled:
+        record.skip("probes", "probes.enabled = false")
+        yield None
+        return
+    from fairssl.experiments.probing import ProbeStage
+
+    stage = record.run("probes", lambda: ProbeStage(config, ws, runs, preds, attributes, log=log))
+    if stage is not None:  # started: running until its finish() is recorded
+        record.stages["probes"]["status"] = "running"
+    try:
+        yield stage
+    finally:
+        if stage is not None:
+            stage.close()
+
+
+def _inference_and_similarity(
+    config: StudyConfig,
+    ws: Workspace,
+    runs: list[RunSpec],
+    specs: list[RunSpec],
+    preds: dict[str, pd.DataFrame],
+    results: pd.DataFrame,
+    attributes: list[str],
+    record: AnalysisRecord,
+    out: dict[str, Any],
+    log: Log,
+) -> list[dict[str, Any]]:
+    """Stage 5's inference and stage 4 (CKA) into ``out``; returns stage 4's rows of ``unavailable.csv``
+    (the probes add theirs before they are recorded)."""
+    ev = config.evaluation
     log(f"inference: {len(runs)} models on {ev.n_boot} shared resamples of test subjects")
     inferred = record.run(
         "inference", lambda: infer_study(config, ws, runs, specs, preds, results, attributes)
@@ -146,30 +221,7 @@ def analyse(
         )
         out.update(tables or {})
         log(f"similarity {_done(record, 'similarity')}")
-    if not config.probes.enabled:
-        record.skip("probes", "probes.enabled = false")
-    else:
-        from fairssl.experiments.probing import run_probes
-
-        probes = record.run(
-            "probes",
-            lambda: run_probes(
-                config,
-                ws,
-                runs,
-                preds,
-                attributes,
-                cka_best_worst=out.get("cka_best_worst"),
-                gaps=gaps,
-                log=log,
-            ),
-        )
-        out.update(probes or {})
-    record.add_gaps(gaps)
-    record.write()
-    for stage, info in record.failed.items():
-        log(f"{stage} FAILED: {info['reason']} (traceback in {record.log_path})")
-    return out, record
+    return gaps
 
 
 def _seconds(record: AnalysisRecord, stage: str) -> float:

@@ -30,6 +30,11 @@ def _init_worker(parent: int) -> None:
     threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
 
 
+def _warm_up() -> None:
+    """A worker's first task: import what every run needs (torch, the training code)."""
+    import fairssl.experiments.training  # noqa: F401
+
+
 class InlineBackend:
     """One run at a time in this process (``submit`` queues, ``wait`` runs the oldest)."""
 
@@ -83,6 +88,13 @@ class LocalBackend:
             )
         return self._pool
 
+    def start(self) -> None:
+        """Spawn every worker now and have it import the training code (about 2 s each), so the first
+        runs do not wait for that; without it the pool starts at the first :meth:`submit`."""
+        pool = self._ensure_pool()
+        for _ in range(self.slots):  # one spawned process per submit while none is idle
+            pool.submit(_warm_up)
+
     def submit(self, task: Task) -> cf.Future[Outcome]:
         try:
             return self._ensure_pool().submit(self.fn, task)
@@ -118,5 +130,6 @@ class LocalBackend:
                 proc.terminate()
             for proc in processes:
                 proc.join(timeout=5)
-        else:
-            pool.shutdown(wait=True)
+        else:  # every run has returned: the workers exit on their own (about 0.5 s) while this process
+            # goes on to the analysis; interpreter exit still joins them
+            pool.shutdown(wait=False)

@@ -49,7 +49,7 @@ from fairssl.experiments.executor_tasks import (
     pinned_torch,
     run_task,
 )
-from fairssl.runtime import threads_per_run
+from fairssl.runtime import available_cores, threads_per_run
 
 if TYPE_CHECKING:
     from fairssl.experiments.grid import RunSpec
@@ -67,13 +67,6 @@ class Backend(Protocol):
     def wait(self, handles: Sequence[Any]) -> list[tuple[Any, Outcome]]: ...
 
     def close(self, *, cancel: bool = False) -> None: ...
-
-
-def available_cores() -> int:
-    """CPU cores this process may use (its affinity mask where the OS has one)."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
 
 
 def resolve_workers(runtime: RuntimeConfig, *, cores: int | None = None) -> tuple[int, int]:

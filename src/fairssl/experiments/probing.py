@@ -17,13 +17,14 @@ The models are probed independently: with two or more models and ``runtime.worke
 default: the CPU cores, as for training) this process and ``workers - 1`` spawned processes share the
 work, each on one BLAS thread, and the tables are concatenated in run order: the same tables as probing
 the models one after the other in this process (``tests/experiments/test_probing_workers.py``). The pool
-is shut down before :func:`run_probes` returns.
+is shut down before :func:`run_probes` returns (its processes exit shortly after).
+:class:`ProbeStage` starts the pool early: the study's analysis (:func:`fairssl.experiments.analyse.analyse`)
+starts it right after evaluation, so the pool probes while this process computes the inference and the
+CKA.
 """
 
 from __future__ import annotations
 
-import concurrent.futures as cf
-import multiprocessing
 import time
 from collections.abc import Callable
 from typing import Any
@@ -39,6 +40,7 @@ from fairssl.experiments.grid import RunSpec
 from fairssl.experiments.unavailable import attribute_gap, skipped_group_gaps, study_gap
 from fairssl.experiments.workspace import Workspace
 from fairssl.results_schema import write_result
+from fairssl.shared_jobs import SharedJobs
 from fairssl.similarity.probes import demographic_probe, group_task_probe, relate_to_cka
 
 Log = Callable[[str], None]
@@ -62,16 +64,44 @@ def run_probes(
     log: Log = print,
 ) -> dict[str, pd.DataFrame]:
     """Probe every fine-tuning run; write and return ``probes_demographic``, ``probes_task`` and (given
-    the stage-4 ``cka_best_worst`` table with setup and seed columns) ``probes_cka_relation``."""
-    pc, ev = config.probes, config.evaluation
-    demo_frames, task_frames = [], []
-    skipped: list[dict[str, Any]] = []
-    skipped_attributes: list[dict[str, Any]] = []
-    started = time.perf_counter()
-    n_subjects = min((preds[s.run_id]["subject"].nunique() for s in runs), default=0)
-    if n_subjects < pc.n_splits:  # subject-disjoint folds need a subject per fold
-        if gaps is not None:
-            gaps.append(
+    the stage-4 ``cka_best_worst`` table with setup and seed columns) ``probes_cka_relation``.
+
+    :class:`ProbeStage` started and finished at once; start it early instead to overlap the probes with
+    other work."""
+    with ProbeStage(config, ws, runs, preds, attributes, log=log) as stage:
+        return stage.finish(cka_best_worst=cka_best_worst, gaps=gaps, log=log)
+
+
+class ProbeStage:
+    """The probe stage, started in the background and finished later (a context manager: leaving it
+    shuts the pool down, cancelling what has not started).
+
+    Creating it logs the stage, checks the test subjects against ``probes.n_splits`` and, with two or
+    more jobs and ``runtime.workers`` >= 2, starts a pool of ``workers - 1`` spawned processes and hands
+    it every job (each a model's demographic or task probe). The caller's process is then free for other
+    work (stage 5's inference and stage 4's CKA in :func:`fairssl.experiments.analyse.analyse`, which use
+    one core) while the pool probes; :meth:`finish` joins in, taking the jobs the pool has not started
+    from the back, and writes the tables. Every job is a pure function of its inputs, so who fits it and
+    when does not change a table (``tests/experiments/test_probing_workers.py``).
+    """
+
+    def __init__(
+        self,
+        config: StudyConfig,
+        ws: Workspace,
+        runs: list[RunSpec],
+        preds: dict[str, pd.DataFrame],
+        attributes: list[str],
+        *,
+        log: Log = print,
+    ) -> None:
+        pc = config.probes
+        self.config, self.ws = config, ws
+        self.started = time.perf_counter()
+        self.gaps: list[dict[str, Any]] = []
+        n_subjects = min((preds[s.run_id]["subject"].nunique() for s in runs), default=0)
+        if n_subjects < pc.n_splits:  # subject-disjoint folds need a subject per fold
+            self.gaps.append(
                 study_gap(
                     "probes",
                     "probes",
@@ -80,32 +110,70 @@ def run_probes(
                     f"(probes.n_splits = {pc.n_splits}); lower probes.n_splits or use more test subjects",
                 )
             )
-        log(f"probes: skipped ({n_subjects} test subjects < probes.n_splits = {pc.n_splits})")
-        runs = []
-    workers = min(resolve_workers(config.runtime)[0], len(runs))
-    shown = f", {workers} processes" if workers > 1 else ""
-    log(f"probes: {len(runs)} models x {len(attributes)} attributes, linear probes per layer{shown}")
-    jobs = [(config, ws, spec, preds[spec.run_id], attributes, probe) for spec in runs for probe in PROBES]
-    frames = iter(_probe_models(jobs, workers))
-    for spec in runs:
-        demo, task = next(frames), next(frames)  # in PROBES order
-        ids = {"run_id": spec.run_id, "setup": spec.setup, "seed": spec.seed}
-        demo_frames.append(demo.assign(**ids))
-        task_frames.append(task.assign(**ids))
-        for kind, frame in (("probe_demographic", demo), ("probe_task", task)):
-            skipped += [{**r, "quantity": kind} for r in frame.attrs.get("skipped", [])]
-            skipped_attributes += [{**r, "quantity": kind} for r in frame.attrs.get("skipped_attributes", [])]
-    out = {
-        "probes_demographic": pd.concat(demo_frames, ignore_index=True) if demo_frames else pd.DataFrame(),
-        "probes_task": pd.concat(task_frames, ignore_index=True) if task_frames else pd.DataFrame(),
-        "probes_cka_relation": _relation(runs, task_frames, cka_best_worst),
-    }
-    for name, frame in out.items():
-        write_result(ws.results, name, frame)
-    if gaps is not None:
-        gaps += _probe_gaps(skipped, skipped_attributes, {"n_splits": pc.n_splits, **ev.model_dump()})
-    log(f"probes done ({time.perf_counter() - started:.0f} s)")
-    return out
+            log(f"probes: skipped ({n_subjects} test subjects < probes.n_splits = {pc.n_splits})")
+            runs = []
+        self.runs = runs
+        workers = min(resolve_workers(config.runtime)[0], len(runs))
+        shown = f", {workers} processes" if workers > 1 else ""
+        log(f"probes: {len(runs)} models x {len(attributes)} attributes, linear probes per layer{shown}")
+        jobs = [
+            (config, ws, spec, preds[spec.run_id], attributes, probe) for spec in runs for probe in PROBES
+        ]
+        self.jobs = _share(jobs, workers)
+
+    @property
+    def in_background(self) -> bool:
+        """True while a pool of worker processes is probing (until :meth:`finish` or :meth:`close`)."""
+        return self.jobs.in_background
+
+    def __enter__(self) -> ProbeStage:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Shut the pool down (jobs not started are cancelled); idempotent."""
+        self.jobs.close()
+
+    def finish(
+        self,
+        *,
+        cka_best_worst: pd.DataFrame | None = None,
+        gaps: list[dict[str, Any]] | None = None,
+        log: Log = print,
+    ) -> dict[str, pd.DataFrame]:
+        """Wait for (and help with) every job, then write and return the tables (see :func:`run_probes`);
+        the rows of ``unavailable.csv`` are appended to ``gaps``."""
+        pc, ev = self.config.probes, self.config.evaluation
+        demo_frames, task_frames = [], []
+        skipped: list[dict[str, Any]] = []
+        skipped_attributes: list[dict[str, Any]] = []
+        frames = iter(self.jobs.results())
+        for spec in self.runs:
+            demo, task = next(frames), next(frames)  # in PROBES order
+            ids = {"run_id": spec.run_id, "setup": spec.setup, "seed": spec.seed}
+            demo_frames.append(demo.assign(**ids))
+            task_frames.append(task.assign(**ids))
+            for kind, frame in (("probe_demographic", demo), ("probe_task", task)):
+                skipped += [{**r, "quantity": kind} for r in frame.attrs.get("skipped", [])]
+                skipped_attributes += [
+                    {**r, "quantity": kind} for r in frame.attrs.get("skipped_attributes", [])
+                ]
+        out = {
+            "probes_demographic": pd.concat(demo_frames, ignore_index=True)
+            if demo_frames
+            else pd.DataFrame(),
+            "probes_task": pd.concat(task_frames, ignore_index=True) if task_frames else pd.DataFrame(),
+            "probes_cka_relation": _relation(self.runs, task_frames, cka_best_worst),
+        }
+        for name, frame in out.items():
+            write_result(self.ws.results, name, frame)
+        if gaps is not None:
+            gaps += self.gaps
+            gaps += _probe_gaps(skipped, skipped_attributes, {"n_splits": pc.n_splits, **ev.model_dump()})
+        log(f"probes done ({time.perf_counter() - self.started:.0f} s)")
+        return out
 
 
 PROBES = ("demographic", "task")
@@ -149,45 +217,27 @@ def _one_blas_thread() -> None:
     _LIMITS.append(threadpool_limits(limits=1))
 
 
-def _probe_job(job: Job) -> pd.DataFrame:
-    return probe_model(*job)
-
-
 def _probe_models(jobs: list[Job], workers: int) -> list[pd.DataFrame]:
-    """:func:`probe_model` of every job, in job order.
+    """:func:`probe_model` of every job, in job order (:func:`_share` started and collected at once)."""
+    probes = _share(jobs, workers)
+    try:
+        return probes.results()
+    finally:
+        probes.close()
 
-    In this process when ``workers`` < 2 or there is a single job. Else this process and a pool of
-    ``workers - 1`` spawned processes share the jobs (each a model's demographic or task probe, so the
-    work divides evenly): the pool takes them from the front, this process from the back, so the work
-    starts at once while the workers import (about 3 s each), and no core waits on an idle parent. Each
-    job is a pure function of its inputs, so who fits it does not change its table. The pool is shut
-    down before returning.
-    """
-    if workers < 2 or len(jobs) < 2:
-        return [_probe_job(job) for job in jobs]
-    out: list[pd.DataFrame | None] = [None] * len(jobs)
-    front, back = 0, len(jobs)  # jobs[front:back] are not started yet
-    depth = 2 * (workers - 1)  # one running and one queued per worker: a worker never waits on the parent
-    in_flight: dict[cf.Future[pd.DataFrame], int] = {}
-    with cf.ProcessPoolExecutor(
-        max_workers=workers - 1, mp_context=multiprocessing.get_context("spawn"), initializer=_one_blas_thread
-    ) as pool:
-        while front < back or in_flight:
-            while front < back and len(in_flight) < depth:
-                in_flight[pool.submit(probe_model, *jobs[front])] = front
-                front += 1
-            if front < back:
-                back -= 1
-                with threadpool_limits(limits=1, user_api="blas"):  # one BLAS thread, as in the workers
-                    out[back] = _probe_job(jobs[back])
-                finished = [f for f in in_flight if f.done()]
-            else:
-                finished = list(cf.wait(in_flight, return_when=cf.FIRST_COMPLETED).done)
-            for future in finished:
-                out[in_flight.pop(future)] = future.result()
-    done = [frame for frame in out if frame is not None]
-    assert len(done) == len(jobs)  # every job either returned or raised
-    return done
+
+def _share(jobs: list[Job], workers: int) -> SharedJobs[pd.DataFrame]:
+    """The jobs started on a pool of ``workers - 1`` spawned processes (one BLAS thread each; none when
+    ``workers`` < 2): this process joins in at :meth:`~fairssl.shared_jobs.SharedJobs.results`, on one
+    BLAS thread too, so the workers split the cores evenly."""
+    return SharedJobs(
+        probe_model, jobs, workers - 1, initializer=_one_blas_thread, local=_one_blas_thread_here
+    )
+
+
+def _one_blas_thread_here(call: Callable[[], pd.DataFrame]) -> pd.DataFrame:
+    with threadpool_limits(limits=1, user_api="blas"):  # one BLAS thread, as in the workers
+        return call()
 
 
 def _probe_gaps(

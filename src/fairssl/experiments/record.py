@@ -78,10 +78,11 @@ class AnalysisRecord:
         for row in rows:
             self.gaps.append({c: row.get(c, "") for c in GAP_COLUMNS})
 
-    def run(self, stage: str, fn: Callable[[], T]) -> T | None:
+    def run(self, stage: str, fn: Callable[[], T], *, since: float | None = None) -> T | None:
         """``fn()``, timed and recorded; an exception marks the stage failed (traceback appended to
-        ``analysis.log``) and returns None instead of raising."""
-        started = time.perf_counter()
+        ``analysis.log``) and returns None instead of raising. ``since``: the ``time.perf_counter()`` the
+        stage's time counts from (a stage started earlier in the background), default now."""
+        started = time.perf_counter() if since is None else since
         self.stages[stage] = {"status": "running", "reason": "", "seconds": 0.0}
         self.write()  # killed now, the record says which stage was running
         try:

@@ -20,15 +20,18 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from fairssl.config import StudyConfig, save_config
-from fairssl.data.dataset import WindowDataset
 from fairssl.errors import DataError, MachineError, RunError
 from fairssl.experiments.executors import (
+    Backend,
+    LocalBackend,
     Outcome,
     Task,
     dataset_for,
@@ -40,12 +43,15 @@ from fairssl.experiments.grid import RunSpec, Variant, expand, unique_runs, vari
 from fairssl.experiments.integrity import check_run, checkpoint_problem
 from fairssl.experiments.progress import LogProgress, Progress
 from fairssl.experiments.store import Store, lock_run_dir, open_store
-from fairssl.experiments.study_analysis import analyse_study
 from fairssl.experiments.workspace import Workspace, run_dir_for, study_digest, study_label
-from fairssl.finetune.mitigation import check_target_attributes
 from fairssl.loader_options import window_key
 from fairssl.runtime import threads_per_run
-from fairssl.ssl.encoder import check_input_length
+
+if TYPE_CHECKING:  # the study's heavy modules (torch, the analysis) load when a study runs
+    from collections.abc import Iterator
+
+    from fairssl.config import RuntimeConfig
+    from fairssl.data.dataset import WindowDataset
 
 Log = Callable[[str], None]
 
@@ -194,6 +200,8 @@ def check_mitigation_attributes(config: StudyConfig, ds: WindowDataset | DataFac
     """DataError (one line, before any training) when ``finetune.mitigation_attributes`` names an
     attribute the dataset does not have; nothing to check without a mitigation."""
     if config.finetune.mitigation != "none":
+        from fairssl.finetune.mitigation import check_target_attributes
+
         check_target_attributes(config.finetune.mitigation_attributes, ds.attribute_names)
 
 
@@ -228,8 +236,10 @@ def execute_grid(
     log: Log = print,
     progress: Progress | None = None,
     task_fn: Callable[[Task], Outcome] | None = None,
+    backend: Backend | None = None,
 ) -> tuple[ResumePlan, dict[str, str]]:
-    """Resume-plan and execute the unique runs of ``specs`` on ``config.runtime``'s executor.
+    """Resume-plan and execute the unique runs of ``specs`` on ``config.runtime``'s executor (on
+    ``backend`` when given: one :func:`started_backend` made, closed here when nothing is left to run).
 
     Returns the plan and ``run_id -> error`` of the runs that failed (or were blocked) now.
     """
@@ -242,8 +252,12 @@ def execute_grid(
         log(line)
     progress = progress or LogProgress(log)
     if not plan.todo:
+        if backend is not None:
+            backend.close(cancel=True)
         return plan, {}
-    backend, threads = make_backend(config.runtime, fn=task_fn or run_task)
+    threads = threads_per_run(config.runtime)
+    if backend is None:
+        backend, threads = make_backend(config.runtime, fn=task_fn or run_task)
     where = f"{backend.name}, {backend.slots} worker{'s' if backend.slots > 1 else ''}"
     where += f" x {threads} thread{'s' if threads > 1 else ''}"
     kinds = {k: sum(s.kind == k for s in plan.todo) for k in dict.fromkeys(s.kind for s in plan.todo)}
@@ -321,15 +335,47 @@ def run_study(
     with lock_run_dir(ws.root):
         if not force:
             check_same_study(config, ws.root)
-        with open_store(ws.store_path, log=log) as store, pinned_torch(threads_per_run(config.runtime)):
-            _run_locked(config, ws, store, log=log, progress=progress)
+        with (
+            started_backend(config.runtime) as backend,
+            open_store(ws.store_path, log=log) as store,
+            pinned_torch(threads_per_run(config.runtime)),
+        ):
+            _run_locked(config, ws, store, log=log, progress=progress, backend=backend)
     return ws.root
 
 
+@contextmanager
+def started_backend(runtime: RuntimeConfig) -> Iterator[Backend | None]:
+    """The local pool of ``runtime.workers`` processes, started now (None for the inline and Ray
+    executors): its workers spawn and import torch and the training code while this process loads the
+    data and checks the study, so the first runs start at once. Closed (cancelled) on leaving; the grid
+    closes it itself when it is done with it."""
+    if runtime.executor != "local":
+        yield None
+        return
+    backend, _ = make_backend(runtime)
+    if not isinstance(backend, LocalBackend):  # one worker: runs inline, nothing to start
+        yield None
+        return
+    backend.start()
+    try:
+        yield backend
+    finally:
+        backend.close(cancel=True)
+
+
 def _run_locked(
-    config: StudyConfig, ws: Workspace, store: Store, *, log: Log, progress: Progress | None
+    config: StudyConfig,
+    ws: Workspace,
+    store: Store,
+    *,
+    log: Log,
+    progress: Progress | None,
+    backend: Backend | None = None,
 ) -> None:
     from fairssl.experiments.analyse import write_audit
+    from fairssl.experiments.study_analysis import analyse_study
+    from fairssl.ssl.encoder import check_input_length
 
     save_config(config, ws.root / "config.toml")
     groups = variants(config)
@@ -362,7 +408,7 @@ def _run_locked(
             f"grid: {len(groups)} variants{reps} x {len(config.seeds)} seeds x "
             f"{len(config.finetune.setups)} setups"
         )
-    _plan, failed = execute_grid(config, ws, store, specs, log=log, progress=progress)
+    _plan, failed = execute_grid(config, ws, store, specs, log=log, progress=progress, backend=backend)
     if failed:
         records = {r.run_id: r for r in store.records()}
         for run_id, error in failed.items():
@@ -388,4 +434,5 @@ __all__ = [
     "execute_grid",
     "plan_resume",
     "run_study",
+    "started_backend",
 ]

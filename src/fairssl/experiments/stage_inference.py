@@ -19,12 +19,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import roc_auc_score
 
 from fairssl.atomic import write_json_atomic
 from fairssl.config import StudyConfig
 from fairssl.errors import DataError
 from fairssl.evaluation.amplification import AMPLIFICATION_COLUMNS, label_bias_amplification
+from fairssl.evaluation.auroc import binary_auroc
 from fairssl.evaluation.inference import InferenceSettings, StudyDraws, StudyInference, study_inference
 from fairssl.evaluation.matching import (
     CHECKPOINT_PREFIX,
@@ -74,7 +74,7 @@ CHECKPOINT_COLUMNS = [
 
 
 def _auroc(y: np.ndarray, scores: np.ndarray) -> float:
-    return float(roc_auc_score(y, scores)) if np.unique(y).size == 2 else float("nan")
+    return binary_auroc(y, scores) if np.unique(y).size == 2 else float("nan")
 
 
 def read_trajectories(
@@ -196,7 +196,7 @@ def study_inference_of(
             name = str(spec.setup)
             if name == "supervised" or name.startswith("random:") or spec.seed not in sup:
                 continue
-            target = float(roc_auc_score(y, scores[i]))
+            target = binary_auroc(y, scores[i])
             matched, _, _ = match_auroc(y, scores[sup[spec.seed]], target, seed=spec.seed)
             scores.append(matched)
             setups.append(MATCHED_PREFIX + name)

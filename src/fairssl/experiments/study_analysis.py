@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ from fairssl.checksums import MANIFEST_NAME, write_manifest
 from fairssl.config import StudyConfig, load_config, save_config
 from fairssl.errors import ConfigError, DataError, RunError
 from fairssl.experiments.analyse import analyse, write_audit
-from fairssl.experiments.executors import dataset_for, pinned_torch
+from fairssl.experiments.executors import dataset_for, pinned_torch, resolve_workers
 from fairssl.experiments.grid import RunSpec, Variant, expand, specs_by_variant, unique_runs, variants
 from fairssl.experiments.record import RECORD_NAME, AnalysisRecord
 from fairssl.experiments.store import Store, lock_run_dir
@@ -40,8 +41,10 @@ def analyse_study(
     an error, the report is still built from what was computed and then :class:`RunError` (an internal
     error, exit 1) or the user error that caused it is raised, naming the stage and the log.
     """
-    from fairssl.report.html import build_report
+    from fairssl.report.html import build_report as build_html
 
+    # the report's figures are shared with the spare worker processes (as many as the runs had, less this)
+    build_report = partial(build_html, workers=resolve_workers(config.runtime)[0] - 1)
     by_variant = specs_by_variant(specs)
     records: list[AnalysisRecord] = []
     (ws.results / MANIFEST_NAME).unlink(missing_ok=True)  # the tables are about to change

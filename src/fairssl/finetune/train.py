@@ -32,6 +32,7 @@ from torch import nn
 
 from fairssl.config import FinetuneConfig, ModelConfig
 from fairssl.errors import DataError
+from fairssl.evaluation.auroc import binary_auroc
 from fairssl.finetune.freezing import freeze, set_train_mode, trainable_parameters, unfreeze
 from fairssl.finetune.mitigation import balanced_batches, encode_groups, needs_groups, training_loss
 from fairssl.finetune.setups import Setup
@@ -109,12 +110,15 @@ def _val_metrics(
 def prob_metrics(
     prob: np.ndarray, y: np.ndarray, weight: torch.Tensor, device: torch.device
 ) -> tuple[float, float]:
-    """(weighted cross-entropy, AUROC) of class probabilities ``prob`` (N, K) on labels ``y`` (N,)."""
+    """(weighted cross-entropy, AUROC) of class probabilities ``prob`` (N, K) on labels ``y`` (N,).
+
+    AUROC: K = 2 by :func:`~fairssl.evaluation.auroc.binary_auroc` (scikit-learn's value, without its
+    validation cost), K > 2 by scikit-learn's one-vs-rest; NaN where undefined (one class present)."""
     p = torch.from_numpy(np.clip(prob, 1e-7, 1.0)).to(device)
     loss = float(nn.functional.nll_loss(torch.log(p), torch.from_numpy(y).to(device), weight=weight))
     try:
         auc = (
-            float(roc_auc_score(y, prob[:, 1]))
+            binary_auroc(y, prob[:, 1])
             if prob.shape[1] == 2
             else float(roc_auc_score(y, prob, multi_class="ovr"))
         )

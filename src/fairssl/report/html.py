@@ -137,14 +137,18 @@ def _grid_placeholders(n_variants: int, *, replicates: bool = False) -> list[Sec
     return out
 
 
-def build_report(run_dir: str | Path, *, formats: Sequence[str] = FORMATS) -> Path:
+def build_report(run_dir: str | Path, *, formats: Sequence[str] = FORMATS, workers: int = 0) -> Path:
     """(Re)build ``report.html`` (see :func:`_build`) with the report's matplotlib style applied to its
-    figures only (:func:`fairssl.report.plotting.style`): the caller's rcParams and backend are untouched."""
+    figures only (:func:`fairssl.report.plotting.style`): the caller's rcParams and backend are untouched.
+
+    ``workers``: spawned processes that draw figures beside this one (the figures are about as costly as
+    the rest of the report; ``fairssl run`` and ``fairssl report`` use the spare cores). A script calling
+    this with ``workers`` > 0 needs the ``if __name__ == "__main__":`` guard; 0 (default): all here."""
     with style():
-        return _build(run_dir, formats=formats)
+        return _build(run_dir, formats=formats, workers=workers)
 
 
-def _build(run_dir: str | Path, *, formats: Sequence[str] = FORMATS) -> Path:
+def _build(run_dir: str | Path, *, formats: Sequence[str] = FORMATS, workers: int = 0) -> Path:
     """(Re)build ``report.html`` of a run folder from its stored results; returns its path.
 
     Reads only ``results/``, ``dataset/`` and ``config.toml``; writes ``figures/<name>.{png,pdf}``
@@ -156,7 +160,7 @@ def _build(run_dir: str | Path, *, formats: Sequence[str] = FORMATS) -> Path:
     stored = read_stored_results(root)
     summary, results = stored.summary, stored.results
 
-    w = ReportWriter(root, formats)
+    w = ReportWriter(root, formats, defer=True)
     comp = tables.setup_comparison(stored.comparison)
     w.save_table("setup_comparison", comp)
     gtab = tables.group_auroc_table(results)
@@ -222,6 +226,7 @@ def _build(run_dir: str | Path, *, formats: Sequence[str] = FORMATS) -> Path:
             variants,
             metrics_section(w, results, eval_note),
         ]
+    w.render_figures(workers)
     config_text = (root / "config.toml").read_text() if (root / "config.toml").is_file() else ""
     env = Environment(loader=PackageLoader("fairssl.report", "templates"), autoescape=select_autoescape())
     seeds = (

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import pickle
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +19,8 @@ from typing import Any
 import pandas as pd
 from markupsafe import Markup
 
-from fairssl.report.plotting import save
+from fairssl.report.plotting import render
+from fairssl.shared_jobs import SharedJobs
 
 
 @dataclass
@@ -60,22 +62,45 @@ class Section:
 
 
 class ReportWriter:
-    """Draws figures into ``<root>/figures/`` and writes tables into ``<root>/results/report_tables/``."""
+    """Draws figures into ``<root>/figures/`` and writes tables into ``<root>/results/report_tables/``.
 
-    def __init__(self, root: Path, formats: Sequence[str]) -> None:
+    ``defer``: :meth:`figure` only records the figure and :meth:`render_figures` draws them all, sharing
+    them with worker processes (the page's figures cost about as much as the rest of the report);
+    otherwise each figure is drawn when it is added."""
+
+    def __init__(self, root: Path, formats: Sequence[str], *, defer: bool = False) -> None:
         self.root = root
         self.figs_dir = root / "figures"
         self.tables_dir = root / "results" / "report_tables"
         self.tables_dir.mkdir(parents=True, exist_ok=True)
         self.formats = formats
         self.saved_tables: list[str] = []
+        self.defer = defer
+        self.pending: list[tuple[FigureBlock, str, Callable[[], Any]]] = []
 
     def figure(self, name: str, title: str, caption: str, draw: Callable[[], Any]) -> FigureBlock:
-        """Draw ``draw()``'s figure, save it as ``figures/<name>.<format>`` and embed its PNG."""
-        png = save(draw(), self.figs_dir, name, formats=self.formats)
+        """Draw ``draw()``'s figure, save it as ``figures/<name>.<format>`` and embed its PNG (with
+        ``defer``: at :meth:`render_figures`)."""
         files = [f"figures/{name}.{fmt}" for fmt in dict.fromkeys(["png", *self.formats])]
-        src = "data:image/png;base64," + base64.b64encode(png.read_bytes()).decode("ascii")
-        return FigureBlock(title, caption, src, files, f"fig-{name}")
+        block = FigureBlock(title, caption, "", files, f"fig-{name}")
+        if self.defer:
+            self.pending.append((block, name, draw))
+        else:
+            _embed(block, render(draw, self.figs_dir, name, tuple(self.formats)))
+        return block
+
+    def render_figures(self, workers: int) -> None:
+        """Draw every deferred figure, ``workers`` spawned processes sharing the ones whose ``draw``
+        pickles (:class:`~fairssl.shared_jobs.SharedJobs`; a pool only for 2 figures or more per process,
+        as a worker takes about a second to start), the rest here; then embed each PNG."""
+        pending, self.pending = self.pending, []
+        jobs = [(draw, self.figs_dir, name, tuple(self.formats)) for _, name, draw in pending]
+        shared = [i for i, job in enumerate(jobs) if _pickles(job[0])]
+        workers = min(workers, len(shared) // 2 - 1)  # each process gets two figures or more
+        drawn = SharedJobs(render, [jobs[i] for i in shared], workers).results()
+        pngs = dict(zip(shared, drawn, strict=True))
+        for i, job in enumerate(jobs):
+            _embed(pending[i][0], pngs[i] if i in pngs else render(*job))
 
     def save_table(self, name: str, frame: pd.DataFrame) -> None:
         """Write ``frame`` as ``<name>.csv`` and ``<name>.json`` (records) and list it on the page."""
@@ -85,3 +110,16 @@ class ReportWriter:
         records = json.loads(frame.to_json(orient="records", double_precision=10))
         (self.tables_dir / f"{name}.json").write_text(json.dumps(records, indent=1) + "\n")
         self.saved_tables.append(name)
+
+
+def _embed(block: FigureBlock, png: Path) -> None:
+    block.src = "data:image/png;base64," + base64.b64encode(png.read_bytes()).decode("ascii")
+
+
+def _pickles(draw: Callable[[], Any]) -> bool:
+    """Whether a worker process can receive ``draw`` (a lambda or a closure cannot)."""
+    try:
+        pickle.dumps(draw)
+    except (pickle.PicklingError, AttributeError, TypeError):
+        return False
+    return True

@@ -9,7 +9,7 @@ applies inside :func:`style` only (a notebook keeps its inline backend and its r
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -51,9 +51,21 @@ STYLE: dict[str, Any] = {
 
 @contextmanager
 def style() -> Iterator[None]:
-    """Draw and save the report's figures inside this block: the style applies here and is undone after."""
-    with matplotlib.rc_context(STYLE):  # type: ignore[arg-type]
+    """Draw and save the report's figures inside this block: matplotlib's defaults plus :data:`STYLE`
+    apply here (whatever the caller's rcParams: a figure looks the same in any process) and the caller's
+    settings are back after."""
+    with matplotlib.rc_context():
+        matplotlib.rcdefaults()  # keeps the backend (matplotlib leaves it out of the defaults it restores)
+        matplotlib.rcParams.update(STYLE)  # type: ignore[arg-type]
         yield
+
+
+def render(draw: Callable[[], Figure], directory: Path, name: str, formats: Sequence[str]) -> Path:
+    """Draw ``draw()``'s figure in the report's :func:`style` and :func:`save` it; returns the PNG. A
+    module-level function, so a worker process can run it (``draw`` then has to pickle:
+    ``functools.partial`` of a module-level function, not a lambda)."""
+    with style():
+        return save(draw(), directory, name, formats=formats)
 
 
 def subplots(

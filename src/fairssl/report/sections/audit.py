@@ -8,6 +8,7 @@ group; a disparate impact outside 0.8-1.25 fails the four-fifths rule).
 from __future__ import annotations
 
 import html
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -65,7 +66,7 @@ def audit_section(writer: ReportWriter, audit: StoredAudit) -> tuple[Section, pd
                 "Label prevalence per group",
                 "P(y=1) of the ground truth per group (all windows); the dashed line is the reference "
                 "group's (grey bar); DI = disparate impact against it, in red outside 0.8-1.25.",
-                lambda: figures.label_bias(lb),
+                partial(figures.label_bias, lb),
             )
         )
         view = lb.drop(columns=["is_reference"], errors="ignore").rename(

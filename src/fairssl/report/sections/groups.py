@@ -6,6 +6,7 @@ averaged over seeds.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import pandas as pd
@@ -41,7 +42,7 @@ def groups_section(
             "AUROC per group and setup",
             "One panel per protected attribute (overall first); points are means over seeds with 95% CIs; n "
             "= test windows of the group; the dotted line is chance (0.5).",
-            lambda: figures.auroc_by_group(gtab),
+            partial(figures.auroc_by_group, gtab),
         )
     )
     setups = setup_order(gtab["setup"].unique())

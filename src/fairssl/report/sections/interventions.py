@@ -8,6 +8,8 @@ each one's AUROC cost and parity-deviation gain against plain supervised trainin
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 import pandas as pd
 
@@ -52,7 +54,7 @@ def interventions_section(writer: ReportWriter, comp: pd.DataFrame) -> Section |
             "front, the points no other point beats on both axes. The front is descriptive: it is drawn over "
             "the point estimates, ignores the intervals and is not a test; points whose intervals overlap "
             "are not shown to differ.",
-            lambda: fairness_accuracy_plane(points),
+            partial(fairness_accuracy_plane, points),
         )
     )
     display = intervention_display(table, points)

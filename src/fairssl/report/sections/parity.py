@@ -7,6 +7,8 @@ PD_supervised: above 0 the setup is fairer.
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 import pandas as pd
 
@@ -49,7 +51,7 @@ def parity_section(
             "|1 - ratio| per setup",
             "Each box pools the attributes x groups x six ratios (each averaged over seeds); the green band "
             "is |1 - ratio| <= 0.2; diamonds mark the setup's parity deviation.",
-            lambda: figures.parity_boxplots(cells, summary),
+            partial(figures.parity_boxplots, cells, summary),
         )
     )
     sec.figure(
@@ -58,7 +60,8 @@ def parity_section(
             "Parity deviation by setup",
             "Grey points: one seed each with its test-sampling interval; large points: the mean over seeds "
             "with its interval over seeds and test subjects; dotted green line: 0.2.",
-            lambda: figures.metric_by_setup(
+            partial(
+                figures.metric_by_setup,
                 summary,
                 "parity_deviation",
                 ylabel="parity deviation",
@@ -80,7 +83,7 @@ def parity_section(
             "'matched' columns of comparison.csv). Solid, where the supervised runs stored their training "
             "trajectory: each epoch's test AUROC and parity deviation (mean over seeds), the trained "
             "references ('checkpoint' columns: the epoch chosen on validation AUROC).",
-            lambda: figures.fairness_accuracy(comp, curve),
+            partial(figures.fairness_accuracy, comp, curve),
         )
     )
     for r in records(comp) if not comp.empty else []:
@@ -96,7 +99,7 @@ def parity_section(
                 "large points: the study's improvement with its interval at the corrected level of its test "
                 "(seeds and test subjects, paired). An interval crossing 0 is not distinguishable from "
                 "supervised.",
-                lambda: figures.improvement_by_setup(summary, comp),
+                partial(figures.improvement_by_setup, summary, comp),
             )
         )
     else:

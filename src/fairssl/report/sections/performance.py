@@ -7,6 +7,7 @@ test across seeds.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -38,8 +39,14 @@ def performance_section(
             "Test AUROC by setup",
             "Grey points: one seed each, with its test-sampling interval; large points: over seeds with its "
             "95% CI; dashed: the supervised mean.",
-            lambda: figures.metric_by_setup(
-                summary, "auroc", ylabel="test AUROC", low="auroc_low", high="auroc_high", comparison=comp
+            partial(
+                figures.metric_by_setup,
+                summary,
+                "auroc",
+                ylabel="test AUROC",
+                low="auroc_low",
+                high="auroc_high",
+                comparison=comp,
             ),
         )
     )

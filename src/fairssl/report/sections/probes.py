@@ -3,6 +3,8 @@ probes against one pooled probe."""
 
 from __future__ import annotations
 
+from functools import partial
+
 import pandas as pd
 
 from fairssl.report.analysis_record import lower_first
@@ -56,7 +58,7 @@ def probes_section(
             "Demographic information by layer",
             "Balanced accuracy of a linear probe for each attribute (mean over seeds) by layer and setup; "
             "dotted: chance (1 / number of groups).",
-            lambda: demographic_probe_by_layer(demo),
+            partial(demographic_probe_by_layer, demo),
         )
     )
     sec.table("Demographic probes (balanced accuracy)", html_table(demo, table_id="probe-demographic"))

@@ -7,6 +7,8 @@ representation dissimilarity D, always beside its permutation null when one was 
 
 from __future__ import annotations
 
+from functools import partial
+
 import pandas as pd
 
 from fairssl.report import figures
@@ -62,7 +64,7 @@ def similarity_section(
             "CKA: supervised x SSL layers",
             "Mean over seeds of the debiased linear CKA between supervised layers (rows) and SSL layers "
             "(columns).",
-            lambda: figures.cka_heatmaps(cka),
+            partial(figures.cka_heatmaps, cka),
         )
     )
     if best_worst.empty:
@@ -79,7 +81,7 @@ def similarity_section(
                 "per-group AUROC), mean over seeds; * marks cells where the difference exceeds the "
                 "permutation bound (the 95% quantile of the difference between two random sets of the same "
                 "size), i.e. a signal rather than sampling noise.",
-                lambda: figures.cka_best_worst(best_worst),
+                partial(figures.cka_best_worst, best_worst),
             )
         )
         n_exc = int(best_worst["exceeds"].sum())

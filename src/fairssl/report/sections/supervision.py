@@ -3,6 +3,8 @@ number of frozen encoder layers."""
 
 from __future__ import annotations
 
+from functools import partial
+
 import pandas as pd
 
 from fairssl.report import figures
@@ -26,7 +28,7 @@ def supervision_section(writer: ReportWriter, levels: pd.DataFrame) -> Section:
             "auroc_vs_frozen",
             "AUROC vs frozen layers",
             "Test AUROC (mean over seeds, 95% CI) against the level of supervision.",
-            lambda: figures.auroc_vs_frozen(levels),
+            partial(figures.auroc_vs_frozen, levels),
         )
     )
     sec.figure(
@@ -35,7 +37,7 @@ def supervision_section(writer: ReportWriter, levels: pd.DataFrame) -> Section:
             "Fairness vs frozen layers",
             "Left: AUROC gap between the best and the worst group of each attribute (mean over seeds); "
             "right: parity deviation (mean over seeds, 95% CI; dotted: 0.2). Lower is fairer in both.",
-            lambda: figures.fairness_vs_frozen(levels),
+            partial(figures.fairness_vs_frozen, levels),
         )
     )
     return sec

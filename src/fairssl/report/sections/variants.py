@@ -7,6 +7,8 @@ see whether, say, a balanced pre-training pool changed the fairness of the SSL s
 
 from __future__ import annotations
 
+from functools import partial
+
 import pandas as pd
 
 from fairssl.report.conventions import variant_names
@@ -48,7 +50,7 @@ def variants_section(writer: ReportWriter, comp: pd.DataFrame, pool: pd.DataFram
             "Per setup, one point per variant (mean over seeds, 95% CI). Top: parity deviation (lower is "
             "fairer); middle: AUROC; bottom: relative parity-deviation improvement over the same variant's "
             "supervised run (> 0: fairer).",
-            lambda: fairness_across_variants(comp),
+            partial(fairness_across_variants, comp),
         )
     )
     table = variant_comparison_table(comp)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -33,3 +36,20 @@ def tiny_config_dict() -> dict[str, Any]:
     import copy
 
     return copy.deepcopy(TINY)
+
+
+def _workers_gone(timeout: float = 30.0) -> bool:
+    """True once this process has no child process left alive (a pool shut down without waiting lets
+    its workers exit on their own, shortly after); False after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while multiprocessing.active_children():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+@pytest.fixture
+def workers_gone() -> Callable[..., bool]:
+    """``workers_gone(timeout=30)``: True once no child process of this one is left alive."""
+    return _workers_gone

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import multiprocessing
 import operator
 import time
 
@@ -11,16 +10,7 @@ import pytest
 from fairssl.shared_jobs import SharedJobs
 
 
-def _no_workers_left(timeout: float = 30.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while multiprocessing.active_children():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
-
-
-def test_results_come_in_job_order() -> None:
+def test_results_come_in_job_order(workers_gone) -> None:
     """``fn(*job)`` of every job, in job order, with a pool or without, each job run once."""
     jobs = [(i, i + 1) for i in range(12)]
     expected = [a * b for a, b in jobs]
@@ -30,10 +20,10 @@ def test_results_come_in_job_order() -> None:
     assert shared.results() == expected
     assert not shared.in_background
     assert list(shared.claimed) == [1] * len(jobs)  # each job claimed by exactly one process
-    assert _no_workers_left()
+    assert workers_gone()
 
 
-def test_the_pool_and_this_process_share_the_work() -> None:
+def test_the_pool_and_this_process_share_the_work(workers_gone) -> None:
     """Jobs long enough for the worker to start: it takes some from the front while this process takes
     the rest from the back; none runs twice."""
     here: list[int] = []
@@ -47,7 +37,7 @@ def test_the_pool_and_this_process_share_the_work() -> None:
     assert 1 <= len(here) <= 7  # both sides ran jobs
     ran_by_pool = sum(f.result()[0] for f in shared.futures)
     assert ran_by_pool + len(here) == 8  # every job ran once
-    assert _no_workers_left()
+    assert workers_gone()
 
 
 def test_one_job_or_no_worker_starts_no_pool() -> None:
@@ -57,16 +47,16 @@ def test_one_job_or_no_worker_starts_no_pool() -> None:
         assert shared.results() == [a * b for a, b in jobs]
 
 
-def test_a_failing_job_raises_and_close_stops_the_pool() -> None:
+def test_a_failing_job_raises_and_close_stops_the_pool(workers_gone) -> None:
     """A job's exception is raised by results(); the caller's close() cancels what has not started."""
     shared = SharedJobs(operator.truediv, [(1, 1), (1, 0), (4, 2), (9, 3)], 1)
     with pytest.raises(ZeroDivisionError):
         shared.results()
     shared.close()
-    assert not shared.in_background and _no_workers_left()
+    assert not shared.in_background and workers_gone()
 
 
-def test_a_dead_worker_leaves_its_jobs_to_this_process() -> None:
+def test_a_dead_worker_leaves_its_jobs_to_this_process(workers_gone) -> None:
     """A worker killed mid-way (out of memory, a kill) breaks the pool: the jobs that had not returned
     run here instead, and the results are the same."""
     jobs = [(0.5,)] * 4  # time.sleep: the pool is busy long enough to be killed
@@ -78,10 +68,10 @@ def test_a_dead_worker_leaves_its_jobs_to_this_process() -> None:
     for process in list(shared.pool._processes.values()):
         process.kill()
     assert shared.results() == [None] * 4
-    assert _no_workers_left()
+    assert workers_gone()
 
 
-def test_no_worker_reads_the_claims_after_results() -> None:
+def test_no_worker_reads_the_claims_after_results(workers_gone) -> None:
     """Jobs this process ran stay queued in the worker, which skips them once it starts. results() returns
     only after those skips: the claims' shared memory is freed with the object and a later pool may get
     it, where a late skip marked that pool's jobs taken (it then waited forever for jobs nobody ran)."""
@@ -90,4 +80,4 @@ def test_no_worker_reads_the_claims_after_results() -> None:
         assert shared.results() == [0, 2, 4, 6]
         assert all(f.done() for f in shared.futures)  # nothing left for a worker to read the claims for
         assert not shared.in_background
-    assert _no_workers_left()
+    assert workers_gone()

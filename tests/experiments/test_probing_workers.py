@@ -4,7 +4,6 @@ in a pool of worker processes gives exactly the tables of probing them one after
 from __future__ import annotations
 
 import multiprocessing
-import time
 
 import numpy as np
 import pandas as pd
@@ -55,16 +54,6 @@ def _study(tmp_path, n_models: int = 3) -> tuple[Workspace, list[RunSpec], dict[
     return ws, specs, preds
 
 
-def _no_workers_left(timeout: float = 30.0) -> bool:
-    """True once no worker process is alive (a finished pool's workers exit on their own, shortly)."""
-    deadline = time.monotonic() + timeout
-    while multiprocessing.active_children():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
-
-
 def _config(workers: int):
     return build_config(
         {
@@ -76,7 +65,7 @@ def _config(workers: int):
     )
 
 
-def test_two_workers_give_the_serial_tables(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_two_workers_give_the_serial_tables(tmp_path, monkeypatch: pytest.MonkeyPatch, workers_gone) -> None:
     pools: list[int] = []
     in_parent: list[str] = []
     real_share, real_local = probing._share, probing._one_blas_thread_here
@@ -114,7 +103,7 @@ def test_two_workers_give_the_serial_tables(tmp_path, monkeypatch: pytest.Monkey
         assert serial.attrs == pooled_.attrs
         on_disk = [pd.read_csv(tmp_path / f"w{w}" / "results" / f"{name}.csv") for w in (1, 2)]
         pd.testing.assert_frame_equal(on_disk[0], on_disk[1])
-    assert _no_workers_left()  # the pool was shut down
+    assert workers_gone()  # the pool was shut down
 
 
 def test_the_pool_is_used_only_for_two_models_and_two_workers(
@@ -134,7 +123,7 @@ def test_the_pool_is_used_only_for_two_models_and_two_workers(
     assert started == [] and set(out["probes_demographic"]["run_id"]) == {"ft-00"}
 
 
-def test_a_stage_started_early_gives_the_serial_tables(tmp_path) -> None:
+def test_a_stage_started_early_gives_the_serial_tables(tmp_path, workers_gone) -> None:
     """Started, left to the pool while this process does other work, finished later: the tables of
     probing the models one after the other, and the pool is gone afterwards."""
     ws1, specs, preds = _study(tmp_path / "serial")
@@ -148,7 +137,7 @@ def test_a_stage_started_early_gives_the_serial_tables(tmp_path) -> None:
         gaps: list[dict] = []
         early = stage.finish(gaps=gaps, log=lambda _: None)
         assert not stage.in_background
-    assert _no_workers_left()
+    assert workers_gone()
     for name in ("probes_demographic", "probes_task"):
         pd.testing.assert_frame_equal(serial[name], early[name])
 

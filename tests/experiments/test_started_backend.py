@@ -22,7 +22,7 @@ def _wait_for(condition, timeout: float = 60.0) -> bool:
     return False
 
 
-def test_the_workers_are_spawned_before_any_run_is_submitted() -> None:
+def test_the_workers_are_spawned_before_any_run_is_submitted(workers_gone) -> None:
     """Two workers: both processes exist (and import the training code) before the first submit; leaving
     the block without running anything shuts them down."""
     with started_backend(RuntimeConfig(workers=2)) as backend:
@@ -31,7 +31,7 @@ def test_the_workers_are_spawned_before_any_run_is_submitted() -> None:
         assert pool is not None
         assert _wait_for(lambda: len(pool._processes) == 2)  # spawned now, not at the first submit
     assert backend._pool is None
-    assert _wait_for(lambda: not multiprocessing.active_children(), timeout=30)
+    assert workers_gone()
 
 
 def test_one_worker_and_ray_start_nothing() -> None:
@@ -43,7 +43,7 @@ def test_one_worker_and_ray_start_nothing() -> None:
     assert not multiprocessing.active_children()
 
 
-def test_an_error_before_the_grid_closes_the_started_pool() -> None:
+def test_an_error_before_the_grid_closes_the_started_pool(workers_gone) -> None:
     """A user error raised while the data is checked (before any run) leaves no worker behind."""
     seen: list = []
     with pytest.raises(ValueError, match="bad data"), started_backend(RuntimeConfig(workers=2)) as backend:
@@ -52,7 +52,7 @@ def test_an_error_before_the_grid_closes_the_started_pool() -> None:
         raise ValueError("bad data")
     (backend,) = seen
     assert backend._pool is None
-    assert _wait_for(lambda: not multiprocessing.active_children(), timeout=30)
+    assert workers_gone()
 
 
 def test_importing_the_runner_leaves_torch_and_the_analysis_for_later() -> None:

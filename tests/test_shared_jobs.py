@@ -24,15 +24,21 @@ def test_results_come_in_job_order(workers_gone) -> None:
 
 
 def test_the_pool_and_this_process_share_the_work(workers_gone) -> None:
-    """Jobs long enough for the worker to start: it takes some from the front while this process takes
-    the rest from the back; none runs twice."""
+    """The worker takes jobs from the front while this process takes the rest from the back; none runs
+    twice. (This process's first job waits until the worker has claimed one, however slowly it starts.)"""
     here: list[int] = []
+    box: list[SharedJobs] = []
 
     def counted(call):
+        if not here:
+            deadline = time.monotonic() + 60
+            while sum(box[0].claimed) < 2 and time.monotonic() < deadline:  # ours and one of the worker's
+                time.sleep(0.01)
         here.append(1)
         return call()
 
-    shared = SharedJobs(time.sleep, [(0.4,)] * 8, 1, local=counted)
+    shared = SharedJobs(time.sleep, [(0.2,)] * 8, 1, local=counted)
+    box.append(shared)
     assert shared.results() == [None] * 8
     assert 1 <= len(here) <= 7  # both sides ran jobs
     ran_by_pool = sum(f.result()[0] for f in shared.futures)

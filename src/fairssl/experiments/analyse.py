@@ -136,14 +136,30 @@ def analyse(
     write_result(ws.results, "results", results)
     out["results"] = results
     record.add_gaps(evaluation_gaps(results, settings))
-    with _start_probes(config, ws, runs, preds, attributes, record, log) as probing:
-        # beside a probe pool this process keeps to one BLAS thread (the tables do not depend on it): a
-        # second one would spin-wait for a core the pool holds
-        beside = probing is not None and probing.in_background
-        with threadpool_limits(limits=1, user_api="blas") if beside else nullcontext():
-            gaps = _inference_and_similarity(
-                config, ws, runs, specs, preds, results, attributes, record, out, log
+    gaps: list[dict[str, Any]] = []
+    with _probes_beside(config, ws, runs, preds, attributes, record, log) as probing:
+        log(f"inference: {len(runs)} models on {ev.n_boot} shared resamples of test subjects")
+        inferred = record.run(
+            "inference", lambda: infer_study(config, ws, runs, specs, preds, results, attributes)
+        )
+        if inferred is not None:
+            out.update(inferred)
+            record.add_gaps(inference_gaps(inferred["comparison"]))
+        evaluated_in = _seconds(record, "evaluation") + _seconds(record, "inference")
+        log(f"evaluation done ({evaluated_in:.0f} s)")
+        if not config.similarity.enabled:
+            record.skip("similarity", "similarity.enabled = false")
+        else:
+            n_ssl = sum(s.setup != "supervised" for s in runs)
+            log(
+                f"similarity: CKA of {n_ssl} SSL models with their supervised baseline, conditioned on groups"
             )
+            tables = record.run(
+                "similarity",
+                lambda: similarity_stage(config, ws, runs, preds, results, attributes, gaps=gaps, log=log),
+            )
+            out.update(tables or {})
+            log(f"similarity {_done(record, 'similarity')}")
         if probing is not None:
             probes = record.run(
                 "probes",
@@ -159,7 +175,7 @@ def analyse(
 
 
 @contextmanager
-def _start_probes(
+def _probes_beside(
     config: StudyConfig,
     ws: Workspace,
     runs: list[RunSpec],
@@ -169,7 +185,10 @@ def _start_probes(
     log: Log,
 ) -> Iterator[ProbeStage | None]:
     """The probe stage started in the background (None when skipped or failed to start): its pool
-    probes while this process computes the inference and the CKA (one core each); shut down on leaving."""
+    probes while this process computes the inference and the CKA (one core each); shut down on leaving.
+
+    Beside a pool this process keeps to one BLAS thread (the tables do not depend on it): a second one
+    would spin-wait for a core the pool holds."""
     if not config.probes.enabled:
         record.skip("probes", "probes.enabled = false")
         yield None
@@ -177,51 +196,12 @@ def _start_probes(
     from fairssl.experiments.probing import ProbeStage
 
     stage = record.run("probes", lambda: ProbeStage(config, ws, runs, preds, attributes, log=log))
-    if stage is not None:  # started: running until its finish() is recorded
-        record.stages["probes"]["status"] = "running"
-    try:
+    if stage is None:
+        yield None
+        return
+    record.stages["probes"]["status"] = "running"  # until its finish() is recorded
+    with stage, threadpool_limits(limits=1, user_api="blas") if stage.in_background else nullcontext():
         yield stage
-    finally:
-        if stage is not None:
-            stage.close()
-
-
-def _inference_and_similarity(
-    config: StudyConfig,
-    ws: Workspace,
-    runs: list[RunSpec],
-    specs: list[RunSpec],
-    preds: dict[str, pd.DataFrame],
-    results: pd.DataFrame,
-    attributes: list[str],
-    record: AnalysisRecord,
-    out: dict[str, Any],
-    log: Log,
-) -> list[dict[str, Any]]:
-    """Stage 5's inference and stage 4 (CKA) into ``out``; returns stage 4's rows of ``unavailable.csv``
-    (the probes add theirs before they are recorded)."""
-    ev = config.evaluation
-    log(f"inference: {len(runs)} models on {ev.n_boot} shared resamples of test subjects")
-    inferred = record.run(
-        "inference", lambda: infer_study(config, ws, runs, specs, preds, results, attributes)
-    )
-    if inferred is not None:
-        out.update(inferred)
-        record.add_gaps(inference_gaps(inferred["comparison"]))
-    log(f"evaluation done ({record.stages['evaluation']['seconds'] + _seconds(record, 'inference'):.0f} s)")
-    gaps: list[dict[str, Any]] = []
-    if not config.similarity.enabled:
-        record.skip("similarity", "similarity.enabled = false")
-    else:
-        n_ssl = sum(s.setup != "supervised" for s in runs)
-        log(f"similarity: CKA of {n_ssl} SSL models with their supervised baseline, conditioned on groups")
-        tables = record.run(
-            "similarity",
-            lambda: similarity_stage(config, ws, runs, preds, results, attributes, gaps=gaps, log=log),
-        )
-        out.update(tables or {})
-        log(f"similarity {_done(record, 'similarity')}")
-    return gaps
 
 
 def _seconds(record: AnalysisRecord, stage: str) -> float:

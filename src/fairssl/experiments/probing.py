@@ -217,15 +217,6 @@ def _one_blas_thread() -> None:
     _LIMITS.append(threadpool_limits(limits=1))
 
 
-def _probe_models(jobs: list[Job], workers: int) -> list[pd.DataFrame]:
-    """:func:`probe_model` of every job, in job order (:func:`_share` started and collected at once)."""
-    probes = _share(jobs, workers)
-    try:
-        return probes.results()
-    finally:
-        probes.close()
-
-
 def _share(jobs: list[Job], workers: int) -> SharedJobs[pd.DataFrame]:
     """The jobs started on a pool of ``workers - 1`` spawned processes (one BLAS thread each; none when
     ``workers`` < 2): this process joins in at :meth:`~fairssl.shared_jobs.SharedJobs.results`, on one

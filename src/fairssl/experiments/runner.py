@@ -255,9 +255,9 @@ def execute_grid(
         if backend is not None:
             backend.close(cancel=True)
         return plan, {}
-    threads = threads_per_run(config.runtime)
     if backend is None:
-        backend, threads = make_backend(config.runtime, fn=task_fn or run_task)
+        backend, _ = make_backend(config.runtime, fn=task_fn or run_task)
+    threads = threads_per_run(config.runtime)
     where = f"{backend.name}, {backend.slots} worker{'s' if backend.slots > 1 else ''}"
     where += f" x {threads} thread{'s' if threads > 1 else ''}"
     kinds = {k: sum(s.kind == k for s in plan.todo) for k in dict.fromkeys(s.kind for s in plan.todo)}

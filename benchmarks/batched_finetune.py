@@ -11,6 +11,7 @@ prints the largest difference between the two ways' validation probabilities (fl
 
     python benchmarks/batched_finetune.py                    # K = 1, 4, 8, 16; 1 and 2 threads
     python benchmarks/batched_finetune.py --ks 1 4 --threads 1 --epochs 3   # a quick look
+    python benchmarks/batched_finetune.py --jobs 3:0 3:1 3:2 --threads 1    # given setup:seed jobs
 """
 
 from __future__ import annotations
@@ -39,7 +40,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="torch intra-op threads")
     parser.add_argument("--epochs", type=int, default=None, help="fine-tuning epochs (default: quick's 12)")
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    parser.add_argument("--jobs", nargs="+", default=None, help="SETUP:SEED jobs batched (instead of --ks)")
     args = parser.parse_args()
+    given = [(j.rsplit(":", 1)[0], int(j.rsplit(":", 1)[1])) for j in args.jobs or []]
 
     config = build_config()  # the quick profile: what `fairssl run` uses
     ft = (
@@ -61,15 +64,12 @@ def main() -> None:
     print(f"{'threads':>7} {'K':>3} {'one by one s':>13} {'batched s':>10} {'speed-up':>9} {'max |dp|':>9}")
     for threads in args.threads:
         torch.set_num_threads(threads)
-        for k in args.ks:
+        for k in [len(given)] if given else args.ks:
+            pairs = given or [(SETUPS[i % len(SETUPS)], i // len(SETUPS)) for i in range(k)]
             jobs = []
-            for i in range(k):
-                setup = get_setup(SETUPS[i % len(SETUPS)])
-                jobs.append(
-                    FinetuneJob(
-                        setup, seed=i // len(SETUPS), encoder_state=state if setup.pretrained else None
-                    )
-                )
+            for name, seed in pairs:
+                setup = get_setup(name)
+                jobs.append(FinetuneJob(setup, seed=seed, encoder_state=state if setup.pretrained else None))
             start = time.perf_counter()
             single = [
                 finetune(

@@ -29,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -36,11 +37,13 @@ PHASES = ("start-up", "training", "hand-over", "analysis", "report", "total")
 MARKS = ("grid:", "training-end", "evaluation:", "probes done", "report:")
 
 
-def timed_run(src: Path, folder: Path, workers: int | None) -> tuple[dict[str, float], Path]:
-    """``fairssl run`` from ``src`` in ``folder``: seconds per phase, and the run folder."""
+def timed_run(
+    src: Path, folder: Path, workers: int | None, extra: Sequence[str] = ()
+) -> tuple[dict[str, float], Path]:
+    """``fairssl run [extra]`` from ``src`` in ``folder``: seconds per phase, and the run folder."""
     folder.mkdir(parents=True)
     env = {**os.environ, "PYTHONPATH": str(src), "PYTHONUNBUFFERED": "1"}
-    args = ["run"] + ([] if workers is None else ["--workers", str(workers)])
+    args = ["run", *extra] + ([] if workers is None else ["--workers", str(workers)])
     code = f"import sys; from fairssl.cli import main; sys.argv = ['fairssl'] + {args!r}; sys.exit(main())"
     start = time.monotonic()
     stamps: dict[str, float] = {}

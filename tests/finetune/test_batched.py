@@ -178,12 +178,14 @@ def test_stack_support_names_what_does_not_stack() -> None:
     assert "not the conv Encoder" in (stack_support(Classifier(nn.Identity(), nn.Linear(8, 2))) or "")  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize("per_model", [True, False], ids=["cpu-layout", "cuda-layout"])
 @pytest.mark.parametrize("padding", ["valid", "same"])
-def test_stacked_forward_equals_each_model(padding: str) -> None:
+def test_stacked_forward_equals_each_model(padding: str, per_model: bool) -> None:
     torch.manual_seed(0)
     model = MODEL.model_copy(update={"padding": padding})
     nets = [build_classifier(model, build_encoder(model, 3, 20), 2) for _ in range(3)]
     stack = StackedClassifier(nets, torch.device("cpu"))
+    stack.per_model = per_model  # the CUDA layout (grouped convolutions), checked here on CPU
     x = torch.randn(3, 5, 3, 20)  # (K, B, C, T)
     with torch.no_grad():
         for net in nets:
@@ -195,6 +197,43 @@ def test_stacked_forward_equals_each_model(padding: str) -> None:
             torch.testing.assert_close(own[k], net(x[k]), rtol=1e-5, atol=1e-6)
         subset = {n: p[[2, 0]] for n, p in stack.params.items()}
         torch.testing.assert_close(stack.forward(x[0], params=subset)[0], nets[2](x[0]), rtol=1e-5, atol=1e-6)
+
+
+def test_both_layouts_give_each_model_its_run_alones_dropout_and_gradients() -> None:
+    torch.manual_seed(1)
+    nets = [build_classifier(MODEL, build_encoder(MODEL, 3, 20), 2) for _ in range(3)]
+    states = []
+    for k in range(3):
+        torch.manual_seed(100 + k)
+        states.append(torch.get_rng_state())
+    x = torch.randn(3, 6, 3, 20)  # (K, B, C, T)
+    trains = {  # model 1 freezes conv1 and conv2, the others train everything
+        name: torch.tensor([True, not name.startswith(("encoder.conv1", "encoder.conv2")), True])
+        for name, _ in nets[0].named_parameters()
+    }
+    grads = {}
+    for per_model in (True, False):
+        stack = StackedClassifier(nets, torch.device("cpu"))
+        stack.per_model = per_model
+        for p in stack.params.values():
+            p.requires_grad_(True)
+        streams = [DropoutStream(state, torch.device("cpu")) for state in states]
+        logits = stack.forward(x, streams, trains=trains)
+        logits.square().sum().backward()
+        grads[per_model] = {n: p.grad for n, p in stack.params.items()}
+        for k, net in enumerate(nets):  # its run alone: train mode, dropout from the global generator
+            net.train()
+            torch.set_rng_state(states[k])
+            torch.testing.assert_close(logits[k].detach(), net(x[k]), rtol=1e-5, atol=1e-6)
+    for name, frozen in ((n, ~t) for n, t in trains.items()):
+        torch.testing.assert_close(
+            grads[True][name][~frozen], grads[False][name][~frozen], rtol=1e-4, atol=1e-6
+        )
+        if frozen.any():  # CPU layout: a frozen layer is detached, so no gradient reaches it at all
+            assert torch.count_nonzero(grads[True][name][frozen]) == 0
+            assert (
+                torch.count_nonzero(grads[False][name][frozen]) > 0
+            )  # the masks of the optimiser do it there
 
 
 def test_dropout_stream_draws_the_masks_of_the_global_generator() -> None:

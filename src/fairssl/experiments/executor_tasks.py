@@ -63,17 +63,28 @@ class Task:
     """What a worker needs for one run: the spec, the (variant's) config, the run folder.
 
     The run uses ``spec.threads`` torch threads (``threads``, when given, must agree: it is kept for
-    callers that built tasks before specs carried their thread count)."""
+    callers that built tasks before specs carried their thread count). ``also``: further fine-tuning runs
+    trained with ``spec`` as one stacked model (``runtime.stack_runs``, :mod:`fairssl.experiments.stacking`).
+    """
 
     spec: RunSpec
     config: StudyConfig
     run_dir: str
     threads: int | None = None
+    also: tuple[RunSpec, ...] = ()
+
+    @property
+    def specs(self) -> tuple[RunSpec, ...]:
+        """Every run of the task, ``spec`` first."""
+        return (self.spec, *self.also)
 
 
 @dataclass(frozen=True)
 class Outcome:
-    """What a worker sends back: success, run-level summary numbers, seconds, or a one-line error."""
+    """What a worker sends back: success, run-level summary numbers, seconds, or a one-line error.
+
+    A task of several runs sends one outcome per run in ``parts`` (its own fields then describe the task:
+    ``ok`` False with an ``error`` and no parts when the stacked training itself failed)."""
 
     run_id: str
     ok: bool
@@ -81,6 +92,7 @@ class Outcome:
     seconds: float = 0.0
     error: str | None = None
     worker: str = ""
+    parts: tuple[Outcome, ...] = ()
 
 
 TaskFn = Callable[[Task], Outcome]
@@ -161,26 +173,54 @@ def clear_dataset_cache() -> None:
     _DATASETS.clear()
 
 
+def _failure(run_id: str, exc: BaseException, seconds: float, worker: str) -> Outcome:
+    """A failed outcome whose error is ``exc`` on one line, with the line of code that raised it."""
+    detail = traceback.format_exception(exc, limit=-1)
+    lines = "".join(detail).strip().splitlines()
+    where = lines[-3].strip() if len(lines) >= 3 else ""
+    error = one_line(exc) + (f" [{where}]" if where.startswith("File") else "")
+    return Outcome(run_id, False, seconds=seconds, error=error, worker=worker)
+
+
+def _summary_numbers(summary: dict[str, object]) -> dict[str, float]:
+    return {k: float(v) for k, v in summary.items() if isinstance(v, int | float)}
+
+
 def run_task(task: Task) -> Outcome:
-    """Execute one run (in any process); an exception becomes a failed :class:`Outcome`, never a raise."""
+    """Execute one task (in any process); an exception becomes a failed :class:`Outcome`, never a raise.
+
+    A task of several runs (``task.also``) trains them as one stacked model and returns one outcome per
+    run in ``parts``."""
     from fairssl.experiments.training import execute_run
     from fairssl.experiments.workspace import Workspace
 
     me = f"{socket.gethostname()}:{os.getpid()}"
     start = time.perf_counter()
+    ws = Workspace(Path(task.run_dir))
     try:
         pin_torch(task.spec.threads)
         ds = dataset_for(task.config)
-        summary = execute_run(task.spec, ds, task.config, Workspace(Path(task.run_dir)))
+        if task.also:
+            from fairssl.experiments.stacking import execute_stacked
+
+            done = execute_stacked(task.specs, ds, task.config, ws)
+        else:
+            done = [execute_run(task.spec, ds, task.config, ws)]
     except Exception as exc:
-        detail = traceback.format_exc(limit=-1).strip().splitlines()
-        where = detail[-3].strip() if len(detail) >= 3 else ""
-        return Outcome(
-            task.spec.run_id,
-            False,
-            seconds=time.perf_counter() - start,
-            error=one_line(exc) + (f" [{where}]" if where.startswith("File") else ""),
-            worker=me,
-        )
-    numbers = {k: float(v) for k, v in summary.items() if isinstance(v, int | float)}
-    return Outcome(task.spec.run_id, True, numbers, time.perf_counter() - start, worker=me)
+        return _failure(task.spec.run_id, exc, time.perf_counter() - start, me)
+    outcomes = [
+        _failure(spec.run_id, item, 0.0, me)
+        if isinstance(item, Exception)
+        else Outcome(spec.run_id, True, _summary_numbers(item), float(item.get("seconds", 0.0)), worker=me)
+        for spec, item in zip(task.specs, done, strict=True)
+    ]
+    if not task.also:
+        one = outcomes[0]
+        return Outcome(one.run_id, one.ok, one.summary, time.perf_counter() - start, one.error, me)
+    return Outcome(
+        task.spec.run_id,
+        all(o.ok for o in outcomes),
+        seconds=time.perf_counter() - start,
+        worker=me,
+        parts=tuple(outcomes),
+    )

@@ -3,7 +3,9 @@
 The scheduling is the same for all of them (:func:`execute`): a fine-tuning run is submitted only
 after its pre-training run is done; a failed run is recorded with its one-line error and the others go
 on; runs that depend on a failed pre-training are marked failed (blocked) without running. At most
-``backend.slots`` runs are in flight, so a run marked ``running`` in the store is really running.
+``backend.slots`` tasks are in flight, so a run marked ``running`` in the store is really running. A task
+is one run, or with ``runtime.stack_runs`` > 1 several fine-tuning runs trained as one stacked model
+(:mod:`fairssl.experiments.stacking`).
 
 Only the calling process writes the results store; workers load the dataset from the config once per
 process (:func:`dataset_for`), execute one run, publish its artifacts under ``<run_dir>/runs/<id>/`` and
@@ -31,8 +33,8 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
 from fairssl.config import RuntimeConfig
@@ -49,6 +51,7 @@ from fairssl.experiments.executor_tasks import (
     pinned_torch,
     run_task,
 )
+from fairssl.experiments.stacking import stack_batches
 from fairssl.runtime import available_cores, threads_per_run
 
 if TYPE_CHECKING:
@@ -109,17 +112,21 @@ def execute(
     already_done: set[str] | None = None,
     on_start: Callable[[RunSpec], None] | None = None,
     on_finish: Callable[[RunSpec, Outcome], None] | None = None,
+    stack: Mapping[str, Hashable | None] | None = None,
+    stack_size: int = 1,
 ) -> GridResult:
     """Run ``runs`` on ``backend`` respecting dependencies; record every state change in ``store``.
 
     ``already_done`` are the ids whose results exist (dependencies satisfied). A dependency that is
-    neither done nor among ``runs`` blocks its dependents (they fail with a message).
+    neither done nor among ``runs`` blocks its dependents (they fail with a message). ``stack`` (run id
+    -> :func:`~fairssl.experiments.stacking.stack_key`) and ``stack_size``: ready runs of one key go to
+    one task, at most ``stack_size`` at a time, trained as one stacked model.
     """
     done = set(already_done or ())
     result = GridResult()
     pending = list(runs)
     todo_ids = {r.run_id for r in runs}
-    in_flight: dict[Any, RunSpec] = {}
+    in_flight: dict[Any, list[RunSpec]] = {}
     me = f"{socket.gethostname()}:{os.getpid()}"
 
     def finish(spec: RunSpec, outcome: Outcome) -> None:
@@ -146,27 +153,36 @@ def execute(
                     msg = f"blocked: its pre-training run {dep} failed ({why})"
                     finish(spec, Outcome(spec.run_id, False, error=msg[:500]))
             ready = [s for s in pending if s.depends_on is None or s.depends_on in done]
-            for spec in ready[: max(0, backend.slots - len(in_flight))]:
-                pending.remove(spec)
-                store.mark_running(spec.run_id, worker=me, threads=spec.threads)
-                if on_start is not None:
-                    on_start(spec)
-                in_flight[backend.submit(make_task(spec))] = spec
+            tasks = stack_batches(ready, stack or {}, stack_size)
+            for batch in tasks[: max(0, backend.slots - len(in_flight))]:
+                for spec in batch:
+                    pending.remove(spec)
+                    store.mark_running(spec.run_id, worker=me, threads=spec.threads)
+                    if on_start is not None:
+                        on_start(spec)
+                task = make_task(batch[0])
+                if len(batch) > 1:
+                    task = replace(task, also=tuple(batch[1:]))
+                in_flight[backend.submit(task)] = batch
             if not in_flight:
                 if pending and not any(s.depends_on is None or s.depends_on in done for s in pending):
                     raise RuntimeError(f"scheduler stalled with {len(pending)} runs waiting")  # a bug
                 continue  # everything left was blocked this round
             for handle, outcome in backend.wait(list(in_flight)):
-                spec = in_flight[handle]
-                finish(spec, outcome if outcome.run_id else Outcome(spec.run_id, False, error=outcome.error))
-                del in_flight[handle]  # after its record is written: a failed write leaves it in flight
+                parts = {o.run_id: o for o in outcome.parts}
+                for spec in in_flight[handle]:
+                    one = parts.get(spec.run_id) or outcome
+                    if one.run_id != spec.run_id or not one.run_id:  # a task that failed as a whole
+                        one = Outcome(spec.run_id, False, error=outcome.error or "the task failed")
+                    finish(spec, one)
+                del in_flight[handle]  # after its records are written: a failed write leaves it in flight
     except BaseException:
         backend.close(cancel=True)
         if in_flight:
             # the store itself may be what failed (a full disk): keep that error; the run-folder lock makes
             # a "running" row left behind mean "interrupted", and the next resume redoes it
             with contextlib.suppress(Exception):
-                store.mark_pending(s.run_id for s in in_flight.values())
+                store.mark_pending(s.run_id for batch in in_flight.values() for s in batch)
         raise
     backend.close()
     return result

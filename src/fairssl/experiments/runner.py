@@ -42,6 +42,7 @@ from fairssl.experiments.executors import (
 from fairssl.experiments.grid import RunSpec, Variant, expand, unique_runs, variants
 from fairssl.experiments.integrity import check_run, checkpoint_problem
 from fairssl.experiments.progress import LogProgress, Progress
+from fairssl.experiments.stacking import stack_key
 from fairssl.experiments.store import Store, lock_run_dir, open_store
 from fairssl.experiments.workspace import Workspace, run_dir_for, study_digest, study_label
 from fairssl.loader_options import window_key
@@ -260,8 +261,11 @@ def execute_grid(
     threads = threads_per_run(config.runtime)
     where = f"{backend.name}, {backend.slots} worker{'s' if backend.slots > 1 else ''}"
     where += f" x {threads} thread{'s' if threads > 1 else ''}"
+    if config.runtime.stack_runs > 1:
+        where += f", fine-tuning up to {config.runtime.stack_runs} runs as one stacked model"
     kinds = {k: sum(s.kind == k for s in plan.todo) for k in dict.fromkeys(s.kind for s in plan.todo)}
     progress.start(total=len(runs), done=len(plan.done), todo=len(plan.todo), where=where, kinds=kinds)
+    stack = {s.run_id: stack_key(s, groups[s.variant].config) for s in plan.todo}
     try:
         result = execute(
             plan.todo,
@@ -272,6 +276,8 @@ def execute_grid(
             ),
             already_done=plan.done,
             on_finish=progress.finished,
+            stack=stack,
+            stack_size=config.runtime.stack_runs,
         )
     finally:
         progress.close()

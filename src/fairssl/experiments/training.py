@@ -23,6 +23,7 @@ import os
 import pickle
 import shutil
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -48,12 +49,13 @@ from fairssl.experiments.grid import RunSpec
 from fairssl.experiments.integrity import fingerprint
 from fairssl.experiments.workspace import Workspace, epoch_reporter
 from fairssl.finetune.mitigation import check_target_attributes, needs_groups
-from fairssl.finetune.setups import get_setup
-from fairssl.finetune.train import finetune, predict_proba
+from fairssl.finetune.setups import Setup, get_setup
+from fairssl.finetune.train import FinetuneResult, finetune, predict_proba
 from fairssl.runtime import keeps_global_rng, resolve_device
 from fairssl.similarity.activations import capture_activations
 from fairssl.ssl.encoder import Encoder
 from fairssl.ssl.encoders import encoder_layer_names
+from fairssl.ssl.heads import Classifier
 from fairssl.ssl.pretrain import PretrainResult, build_encoder, pretrain
 
 _ARCHITECTURE_FIX = (
@@ -244,48 +246,75 @@ def _pretrain_run(spec: RunSpec, ds: WindowDataset, config: StudyConfig, out: Pa
     }
 
 
-def _finetune_run(
-    spec: RunSpec, ds: WindowDataset, config: StudyConfig, ws: Workspace, out: Path
-) -> dict[str, Any]:
-    """Fine-tune one setup; store test and validation predictions and conv activations keyed by window
-    id; apply the post-processing mitigation to the test scores."""
-    device = resolve_device(config.runtime.device)
-    ft = config.finetune
+@dataclass
+class FinetuneInputs:
+    """What one fine-tuning run trains on beyond the shared windows: its setup, the pre-trained encoder
+    (SSL setups), the training windows' group labels (mitigations that need them) and the splits whose
+    scores are recorded every epoch (``supervised``: the test windows)."""
+
+    setup: Setup
+    encoder_state: dict[str, torch.Tensor] | None
+    groups: np.ndarray | None
+    record: dict[str, np.ndarray] | None
+
+
+def finetune_inputs(spec: RunSpec, ds: WindowDataset, config: StudyConfig, ws: Workspace) -> FinetuneInputs:
+    """The run-specific inputs of fine-tuning run ``spec`` (its encoder read from its pre-training run)."""
     setup = get_setup(spec.setup or "supervised", encoder_layer_names(config.model))
     encoder_state = None
     if spec.depends_on is not None:
         encoder_state = torch.load(ws.run(spec.depends_on) / "encoder.pt", weights_only=True)
+    record = {"test": np.asarray(ds.X[ds.indices("test")])} if setup.name == "supervised" else None
+    groups = None
+    if needs_groups(config.finetune.mitigation):  # training sees groups only when its mitigation needs them
+        groups = mitigation_groups(ds, ds.indices("train"), config.finetune.mitigation_attributes)
+    return FinetuneInputs(setup, encoder_state, groups, record)
+
+
+def _finetune_run(
+    spec: RunSpec, ds: WindowDataset, config: StudyConfig, ws: Workspace, out: Path
+) -> dict[str, Any]:
+    """Fine-tune one setup and write its artifacts (:func:`write_finetuned`)."""
+    inputs = finetune_inputs(spec, ds, config, ws)
     X_tr, y_tr = _labelled_arrays(ds, "train")
     X_va, y_va = _labelled_arrays(ds, "val")
-    test = ds.indices("test")
-    X_te = np.asarray(ds.X[test])
-    record = {"test": X_te} if setup.name == "supervised" else None
-    groups = None
-    if needs_groups(ft.mitigation):  # training sees groups only when its mitigation needs them
-        groups = mitigation_groups(ds, ds.indices("train"), ft.mitigation_attributes)
     model, result = finetune(
         X_tr,
         y_tr,
         X_va,
         y_va,
-        setup=setup,
+        setup=inputs.setup,
         model=config.model,
         config=config.finetune,
-        encoder_state=encoder_state,
+        encoder_state=inputs.encoder_state,
         n_classes=max(2, ds.n_classes),
         seed=spec.seed,
-        device=device,
+        device=resolve_device(config.runtime.device),
         on_epoch=epoch_reporter(out, config.finetune.epochs),
-        groups=groups,
-        record_splits=record,
+        groups=inputs.groups,
+        record_splits=inputs.record,
     )
+    return write_finetuned(model, result, ds, config, out)
+
+
+def write_finetuned(
+    model: Classifier, result: FinetuneResult, ds: WindowDataset, config: StudyConfig, out: Path
+) -> dict[str, Any]:
+    """Write a fine-tuned model's artifacts into ``out``: its weights, history, (trajectory), test and
+    validation predictions keyed by window id (post-processing mitigation applied to the test scores)
+    and conv activations; returns the run's summary numbers."""
+    device = resolve_device(config.runtime.device)
+    ft = config.finetune
+    test = ds.indices("test")
+    X_te = np.asarray(ds.X[test])
     torch_save_atomic(model.state_dict(), out / "model.pt")
     write_csv_atomic(pd.DataFrame(result.history), out / "history.csv")
-    if record is not None:
+    if result.trajectory:
         ids = {"val": ds.window_id[ds.indices("val")], "test": ds.window_id[test]}
         write_parquet_atomic(trajectory_table(result.trajectory, ids), out / "trajectory.parquet")
     pred = _predictions(ds, test, predict_proba(model, X_te, device=device))
     val_idx = ds.indices("val")
+    X_va, _ = _labelled_arrays(ds, "val")
     val = _predictions(ds, val_idx, predict_proba(model, X_va, device=device))
     extra: dict[str, Any] = {}
     if ft.mitigation == "thresholds":
@@ -317,18 +346,18 @@ def _finetune_run(
     }
 
 
-def execute_run(spec: RunSpec, ds: WindowDataset, config: StudyConfig, ws: Workspace) -> dict[str, Any]:
-    """Execute one run: write its artifacts under ``runs/.partial/<id>/`` (``done.json`` last), then
-    publish the folder as ``runs/<id>/`` with one rename, so ``runs/<id>/`` is always complete."""
+def start_run(spec: RunSpec, ws: Workspace) -> Path:
+    """A fresh ``runs/.partial/<id>/`` folder holding the run's ``spec.json``."""
     part = ws.partial(spec.run_id)
     part.mkdir(parents=True, exist_ok=True)
     write_json_atomic(part / "spec.json", spec.to_dict())
-    start = time.perf_counter()
-    if spec.kind == "pretrain":
-        summary = _pretrain_run(spec, ds, config, part)
-    else:
-        summary = _finetune_run(spec, ds, config, ws, part)
-    summary["seconds"] = round(time.perf_counter() - start, 2)
+    return part
+
+
+def publish_run(spec: RunSpec, ws: Workspace, summary: dict[str, Any]) -> None:
+    """Write ``done.json`` (the run's spec, thread count, torch version, summary and the fingerprint of
+    every file) into ``runs/.partial/<id>/``, then publish the folder as ``runs/<id>/`` with one rename."""
+    part = ws.partial(spec.run_id)
     (part / "progress.json").unlink(missing_ok=True)
     record = {
         **spec.to_dict(),
@@ -343,7 +372,30 @@ def execute_run(spec: RunSpec, ds: WindowDataset, config: StudyConfig, ws: Works
     if final.exists():  # a stale copy (its store record was not done): replaced whole
         shutil.rmtree(final)
     os.replace(part, final)
+
+
+def execute_run(spec: RunSpec, ds: WindowDataset, config: StudyConfig, ws: Workspace) -> dict[str, Any]:
+    """Execute one run: write its artifacts under ``runs/.partial/<id>/`` (``done.json`` last), then
+    publish the folder as ``runs/<id>/`` with one rename, so ``runs/<id>/`` is always complete."""
+    part = start_run(spec, ws)
+    start = time.perf_counter()
+    if spec.kind == "pretrain":
+        summary = _pretrain_run(spec, ds, config, part)
+    else:
+        summary = _finetune_run(spec, ds, config, ws, part)
+    summary["seconds"] = round(time.perf_counter() - start, 2)
+    publish_run(spec, ws, summary)
     return summary
 
 
-__all__ = ["architecture_mismatch", "execute_run", "load_encoder_weights", "trajectory_table"]
+__all__ = [
+    "FinetuneInputs",
+    "architecture_mismatch",
+    "execute_run",
+    "finetune_inputs",
+    "load_encoder_weights",
+    "publish_run",
+    "start_run",
+    "trajectory_table",
+    "write_finetuned",
+]

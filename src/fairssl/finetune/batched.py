@@ -277,17 +277,18 @@ def _batch_loss(
     y: list[torch.Tensor],
     groups: list[torch.Tensor | None],
     config: FinetuneConfig,
+    trains: dict[str, torch.Tensor] | None = None,
 ) -> torch.Tensor:
     """(K,) each model's batch loss as ``finetune`` computes it: its training loss on its logits plus
     ``l2_conv sum ||W_conv||^2`` over its trainable conv kernels and ``l2_head ||W_hidden||^2``."""
-    logits = stack.forward(x, [run.dropout for run in runs])  # (K, B, n_classes)
+    logits = stack.forward(x, [run.dropout for run in runs], trains=trains)  # (K, B, n_classes)
     conv_sq, hidden_sq = stack.l2_terms()  # per layer (K,), (K,) or None
     device = logits.device
     penalty = torch.zeros(len(runs), device=device)
     if config.l2_conv:
         for i, sq in enumerate(conv_sq):
-            trains = torch.tensor([float(run.conv_trains[i]) for run in runs], device=device)
-            penalty = penalty + config.l2_conv * sq * trains
+            trained = torch.tensor([float(run.conv_trains[i]) for run in runs], device=device)
+            penalty = penalty + config.l2_conv * sq * trained
     if config.l2_head and hidden_sq is not None:
         penalty = penalty + config.l2_head * hidden_sq
     losses = [run.loss_fn(logits[r], y[r], groups[r]) for r, run in enumerate(runs)]
@@ -342,7 +343,9 @@ def finetune_many(
             else:  # (K, B, C, T): each model's own batch
                 x = torch.from_numpy(np.stack([np.asarray(X_train[i], dtype=np.float32) for i in idx]))
             groups = [None if g is None else g[i].to(device) for g, i in zip(g_t, idx, strict=True)]
-            losses = _batch_loss(stack, runs, x.to(device), [y_t[i].to(device) for i in idx], groups, config)
+            losses = _batch_loss(
+                stack, runs, x.to(device), [y_t[i].to(device) for i in idx], groups, config, opt.trains
+            )
             step += 1
             opt.step(losses.sum(), config.lr * schedule(step))
             for r, value in enumerate(losses.detach().cpu().tolist()):

@@ -2,16 +2,22 @@
 
 K copies of the paper's CNN classifier (:class:`fairssl.ssl.heads.Classifier` over the conv
 :class:`fairssl.ssl.encoder.Encoder`) keep every parameter on a leading model axis: a conv kernel
-(C_out, C_in, k) becomes (K, C_out, C_in, k), a dense weight (H, D) becomes (K, H, D). One forward pass
-runs all K on activations laid out (B, K C, T) (model k owns channels k C .. (k + 1) C - 1):
+(C_out, C_in, k) becomes (K, C_out, C_in, k), a dense weight (H, D) becomes (K, H, D). The head of all K
+runs as batched matrix products (K, B, D) @ (K, D, H). The encoders:
 
-- the first conv layer: when every model sees the same batch (runs of one seed), ONE ordinary
-  convolution with K C_out filters; otherwise K ordinary convolutions, one per model's batch, joined
-  along channels. (A grouped convolution over the few input channels of a window sums in another order
-  in oneDNN; over the 540 Adam steps of the quick profile that rounding grew to 2e-4 in one model's
-  probabilities, while K plain convolutions reproduce the single runs bit for bit at about the same cost.)
-- every later conv layer: one grouped convolution (groups = K);
-- the head: batched matrix products (K, B, D) @ (K, D, H).
+- on CPU, each model's encoder runs its own plain convolutions on its batch, with its frozen layers
+  detached (so, as in its run alone, no gradient is computed for a frozen layer, nor below the model's
+  first trained layer). Measured with ``benchmarks/batched_finetune.py`` at the default study's shapes
+  (1 thread): 1.2-1.3x faster than one by one for the SSL setups of a seed, seeds of a setup, or
+  ``supervised`` with ``0``; 0.8x for seeds of ``3`` (every conv frozen), whose runs alone score the
+  validation windows from cached encoder outputs (:mod:`fairssl.finetune.val_cache`), which the stack
+  does not. The CUDA layout below, on CPU, was 0.6-1.0x: oneDNN's grouped convolutions are slower than K plain
+  ones at these sizes, and every model paid every layer's backward pass.
+- on CUDA (one kernel for all K: what stacking is for there), activations laid out (B, K C, T) (model k
+  owns channels k C .. (k + 1) C - 1). The first conv layer: when every model sees the same batch (runs
+  of one seed), ONE ordinary convolution with K C_out filters; otherwise K ordinary convolutions, one per
+  model's batch, joined along channels (a grouped convolution over the few input channels of a window
+  sums in another order). Every later conv layer: one grouped convolution (groups = K).
 
 Model k's logits depend on model k's parameters only, so the gradient of sum_k loss_k with respect to
 model k's slice is the gradient of loss_k alone.
@@ -112,6 +118,7 @@ class StackedClassifier:
         ]
         self.dropout = float(getattr(first.encoder, first.encoder.layer_names[0])[2].p)
         self.head_dropout = float(cast(nn.Dropout, first.head[2]).p) if len(self.dense) > 1 else 0.0
+        self.per_model = device.type == "cpu"
 
     @property
     def k(self) -> int:
@@ -131,12 +138,64 @@ class StackedClassifier:
         x: torch.Tensor,
         streams: list[DropoutStream] | None = None,
         params: dict[str, torch.Tensor] | None = None,
+        trains: dict[str, torch.Tensor] | None = None,
     ) -> torch.Tensor:
         """Logits (K, B, n_classes) of windows ``x``: (B, C, T) shared by every model, or (K, B, C, T) one
         batch per model. ``streams`` (one per model): training mode, dropout drawn from them; None: eval
-        mode (no dropout). ``params``: a subset of the stacked models (default: all)."""
+        mode (no dropout). ``params``: a subset of the stacked models (default: all). ``trains`` (name ->
+        (K,) bool): on CPU, a model's frozen conv layers enter its graph detached, so no gradient is
+        computed for them (nor, below its first trained layer, for its activations)."""
         params = self.params if params is None else params
         k = int(params[self.names[0]].shape[0])
+        b = x.shape[-3]
+        if self.per_model:
+            z = self._encode_each(x, k, streams, params, trains)
+        else:
+            z = self._encode_stacked(x, k, streams, params)
+        for j, (w_name, b_name) in enumerate(self.dense):
+            w, bias = params[w_name], params[b_name]  # (K, H, D), (K, H)
+            z = torch.baddbmm(bias.unsqueeze(1), z, w.transpose(1, 2))  # (K, B, H)
+            if j < len(self.dense) - 1:
+                z = relu(z)
+                if streams is not None:
+                    masks = _stack_noise(streams, (b, w.shape[1]), self.head_dropout)
+                    if masks is not None:
+                        z = z * torch.stack(masks)  # (K, B, H)
+        return z
+
+    def _encode_each(
+        self,
+        x: torch.Tensor,
+        k: int,
+        streams: list[DropoutStream] | None,
+        params: dict[str, torch.Tensor],
+        trains: dict[str, torch.Tensor] | None,
+    ) -> torch.Tensor:
+        """(K, B, D): each model's encoder on its batch with its own plain convolutions (CPU: oneDNN's
+        grouped convolutions are slower than K plain ones at these sizes, and sum in another order)."""
+        layers = []
+        for w_name, b_name, padding in self.conv:
+            ws, bs = params[w_name].unbind(0), params[b_name].unbind(0)
+            if trains is not None:
+                ws = tuple(w if t else w.detach() for w, t in zip(ws, trains[w_name].tolist(), strict=True))
+                bs = tuple(v if t else v.detach() for v, t in zip(bs, trains[b_name].tolist(), strict=True))
+            layers.append((ws, bs, padding))
+        pooled = []
+        for j in range(k):
+            h = x if x.dim() == 3 else x[j]
+            for ws, bs, padding in layers:
+                h = relu(conv1d(h, ws[j], bs[j], padding=padding))  # (B, C_out, T_i)
+                if streams is not None:
+                    mask = streams[j].noise(tuple(h.shape), self.dropout)
+                    if mask is not None:
+                        h = h * mask
+            pooled.append(h.amax(dim=2))
+        return torch.stack(pooled)
+
+    def _encode_stacked(
+        self, x: torch.Tensor, k: int, streams: list[DropoutStream] | None, params: dict[str, torch.Tensor]
+    ) -> torch.Tensor:
+        """(K, B, D): every model's encoder at once, activations laid out (B, K C, T) (see the module)."""
         b = x.shape[-3]
         h = x
         for i, (w_name, b_name, padding) in enumerate(self.conv):
@@ -154,17 +213,7 @@ class StackedClassifier:
                 if masks is not None:  # K x (B, C_out, T_i) -> (B, K C_out, T_i)
                     h = h * torch.stack(masks, dim=1).reshape(h.shape)
         c_last = params[self.conv[-1][0]].shape[1]
-        z = h.amax(dim=2).reshape(b, k, c_last).transpose(0, 1)  # (B, K D) -> (K, B, D)
-        for j, (w_name, b_name) in enumerate(self.dense):
-            w, bias = params[w_name], params[b_name]  # (K, H, D), (K, H)
-            z = torch.baddbmm(bias.unsqueeze(1), z, w.transpose(1, 2))  # (K, B, H)
-            if j < len(self.dense) - 1:
-                z = relu(z)
-                if streams is not None:
-                    masks = _stack_noise(streams, (b, w.shape[1]), self.head_dropout)
-                    if masks is not None:
-                        z = z * torch.stack(masks)  # (K, B, H)
-        return z
+        return h.amax(dim=2).reshape(b, k, c_last).transpose(0, 1)  # (B, K D) -> (K, B, D)
 
     def l2_terms(self) -> tuple[list[torch.Tensor], torch.Tensor | None]:
         """Per-model squared norms: one (K,) tensor ||W_conv||^2 per conv layer, and (K,) ||W_hidden||^2

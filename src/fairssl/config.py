@@ -110,7 +110,7 @@ class RuntimeConfig(_Section):
     checkpoint, and on CPU equals its run alone to float rounding (bit for bit in the default study; not
     guaranteed); on a GPU its dropout masks are other draws from the same distribution. Meant for a GPU
     (one kernel for many small models; not yet measured on one) and for CPU grids with more runs than
-    workers (1.1-1.5x less time per run). The cnn encoder only; other
+    workers (on CPU 1.2-1.7x less time per fine-tuning run). The cnn encoder only; other
     runs train alone. A run's ``stacked_runs`` metric says how many trained together."""
 
 

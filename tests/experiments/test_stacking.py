@@ -62,6 +62,22 @@ def test_ready_runs_are_cut_into_tasks_in_grid_order() -> None:
     assert [[s.run_id for s in t] for t in stack_batches(ready, key, 1)] == [[s.run_id] for s in ready]
 
 
+def _schedule(runs: list[RunSpec], fn, tmp_path: Path):
+    """``execute`` on the inline backend with task function ``fn``, stacking up to 4 runs per task."""
+    store = Store(tmp_path / "s.sqlite")
+    store.add_runs(runs)
+    cfg = _config()
+    result = execute(
+        runs,
+        backend=InlineBackend(fn),
+        store=store,
+        make_task=lambda s: Task(s, cfg, str(tmp_path)),
+        stack={s.run_id: stack_key(s, cfg) for s in runs},
+        stack_size=4,
+    )
+    return store, result
+
+
 def test_the_scheduler_sends_a_stacked_task_and_records_each_runs_own_outcome(tmp_path) -> None:
     runs = [PRE, *SSL, SUP]
     sent: list[tuple[str, ...]] = []
@@ -82,17 +98,7 @@ def test_the_scheduler_sends_a_stacked_task_and_records_each_runs_own_outcome(tm
         )
         return Outcome(ids[0], False, parts=parts)
 
-    store = Store(tmp_path / "s.sqlite")
-    store.add_runs(runs)
-    cfg = _config()
-    result = execute(
-        runs,
-        backend=InlineBackend(fn),
-        store=store,
-        make_task=lambda s: Task(s, cfg, str(tmp_path)),
-        stack={s.run_id: stack_key(s, cfg) for s in runs},
-        stack_size=4,
-    )
+    store, result = _schedule(runs, fn, tmp_path)
     assert ("ft-0", "ft-1-first", "ft-3") in sent and ("pre-0",) in sent and ("ft-sup",) in sent
     assert sent.index(("pre-0",)) < sent.index(("ft-0", "ft-1-first", "ft-3"))
     assert result.failed == {"ft-1-first": "OSError: disk full"}
@@ -107,17 +113,7 @@ def test_a_stacked_task_that_fails_as_a_whole_fails_each_of_its_runs(tmp_path) -
         return Outcome(task.spec.run_id, True, worker="w")
 
     runs = [PRE, *SSL]
-    store = Store(tmp_path / "s.sqlite")
-    store.add_runs(runs)
-    cfg = _config()
-    result = execute(
-        runs,
-        backend=InlineBackend(fn),
-        store=store,
-        make_task=lambda s: Task(s, cfg, str(tmp_path)),
-        stack={s.run_id: stack_key(s, cfg) for s in runs},
-        stack_size=4,
-    )
+    store, result = _schedule(runs, fn, tmp_path)
     assert result.done == ["pre-0"]
     assert result.failed == {s.run_id: "RuntimeError: out of memory" for s in SSL}
     assert store.counts()["failed"] == 3

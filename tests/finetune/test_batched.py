@@ -255,3 +255,29 @@ def test_leaves_the_global_random_state_alone() -> None:
         X, y, X, y, jobs=[FinetuneJob(get_setup("supervised"))], model=MODEL, config=FinetuneConfig(epochs=1)
     )
     assert torch.equal(torch.get_rng_state(), before)
+
+
+def test_scoring_reuses_each_models_frozen_prefix_and_returns_the_same_bits(monkeypatch) -> None:
+    from types import SimpleNamespace
+
+    import fairssl.finetune.batched_stack as batched_stack
+    from fairssl.finetune.batched import _predict, _ScoreCache
+
+    torch.manual_seed(3)
+    nets = [build_classifier(MODEL, build_encoder(MODEL, 3, 20), 2) for _ in range(3)]
+    stack = StackedClassifier(nets, torch.device("cpu"))
+    runs = [SimpleNamespace(prefix=p) for p in (0, 1, 3)]  # trains all; freezes conv1; freezes every conv
+    X = np.random.default_rng(0).normal(size=(1500, 3, 20)).astype(np.float32)  # two batches of 1024
+    calls = []
+    real = batched_stack.conv1d
+    monkeypatch.setattr(batched_stack, "conv1d", lambda *a, **k: calls.append(1) or real(*a, **k))
+    plain = _predict(stack, X, torch.device("cpu"), runs)
+    scores = _ScoreCache()
+    first = _predict(stack, X, torch.device("cpu"), runs, cache=(scores, "val"))
+    calls.clear()
+    again = _predict(stack, X, torch.device("cpu"), runs, cache=(scores, "val"))
+    assert len(calls) == 2 * (3 + 2 + 0)  # per batch: model 0 all three layers, model 1 two, model 2 none
+    for a, b, c in zip(plain, first, again, strict=True):
+        assert np.array_equal(a, b) and np.array_equal(a, c)
+    for k, net in enumerate(nets):  # and they are each model's own eval-mode scores
+        np.testing.assert_allclose(plain[k], predict_proba(net, X), rtol=0, atol=1e-6)

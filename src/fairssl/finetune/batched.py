@@ -16,9 +16,11 @@ jobs]`` returns (:func:`fairssl.finetune.train.finetune`: the best-validation cl
 - early stopping and best-checkpoint selection: a model that stops leaves the stack; the others go on.
 
 Results equal the one-by-one runs to float tolerance: the tests compare predictions and histories at
-1e-5 (with dropout on; the tests' tiny 8-channel models differ by ~1e-7, as the grouped convolutions sum
-in another order). At the quick profile's shapes (``benchmarks/batched_finetune.py``, K up to 16) they
-were bit-identical on CPU, which nothing guarantees in general.
+1e-5 (with dropout on). On CPU every model runs its own plain convolutions (:mod:`.batched_stack`), and
+at the default study's shapes (``benchmarks/batched_finetune.py``, ``benchmarks/stacked_study.py``) the
+runs were bit-identical, which nothing guarantees in general (the head's batched matrix products may sum
+in another order). The validation windows are scored each epoch from each model's cached frozen-prefix
+outputs, as a run alone scores them (:mod:`fairssl.finetune.val_cache`).
 
 Not supported (:class:`BatchUnsupportedError`, a ValueError; run those jobs with ``finetune``): encoders other
 than the conv :class:`~fairssl.ssl.encoder.Encoder` (residual, transformer, factory encoders), jobs that
@@ -58,6 +60,7 @@ from fairssl.finetune.train import (
     prob_metrics,
     seeded_classifier,
 )
+from fairssl.finetune.val_cache import MAX_CACHE_BYTES
 from fairssl.runtime import keeps_global_rng
 from fairssl.ssl.heads import Classifier
 from fairssl.ssl.pretrain import EpochCallback, batches, cosine_lambda
@@ -161,19 +164,62 @@ class _Optimiser:
             group["lr"] = lr
 
 
+class _ScoreCache:
+    """Each model's eval-mode output of its leading frozen conv layers on windows scored every epoch, per
+    batch of 1024 (CPU layout): those layers never move and dropout is off in eval mode, so each epoch
+    would compute the same tensors again (as :mod:`fairssl.finetune.val_cache` spares a run alone). Up to
+    :data:`~fairssl.finetune.val_cache.MAX_CACHE_BYTES` per model and split; beyond, that model is scored
+    in full."""
+
+    def __init__(self) -> None:
+        self.kept: dict[tuple[int, str], list[torch.Tensor | None]] = {}
+        self.full: set[tuple[int, str]] = set()  # over the cap: scored in full
+
+    def get(self, run: _Run, split: str, batch: int) -> torch.Tensor | None:
+        kept = self.kept.get((id(run), split))
+        return kept[batch] if kept is not None and batch < len(kept) else None
+
+    def put(self, run: _Run, split: str, batch: int, h: torch.Tensor | None) -> None:
+        key = (id(run), split)
+        if h is None or key in self.full or self.get(run, split, batch) is not None:
+            return
+        kept = self.kept.setdefault(key, [])
+        kept.append(h)
+        if sum(t.numel() * t.element_size() for t in kept if t is not None) > MAX_CACHE_BYTES:
+            self.full.add(key)
+            del self.kept[key]
+
+
 def _predict(
-    stack: StackedClassifier, X: np.ndarray, device: torch.device, rows: list[int] | None = None
+    stack: StackedClassifier,
+    X: np.ndarray,
+    device: torch.device,
+    runs: Sequence[_Run],
+    rows: list[int] | None = None,
+    cache: tuple[_ScoreCache, str] | None = None,
 ) -> list[np.ndarray]:
-    """Class probabilities (N, K_classes) of each stacked model (or of ``rows``), as ``predict_proba``."""
+    """Class probabilities (N, K_classes) of each stacked model (or of ``rows``), as ``predict_proba``;
+    ``runs``: the stacked runs in row order; ``cache``: where (and under which split name) the models'
+    frozen prefixes' outputs on ``X`` are kept (CPU layout only)."""
     params = stack.params
     if rows is not None:
         index = torch.tensor(rows, device=device)
         params = {n: p.index_select(0, index) for n, p in params.items()}
+        runs = [runs[r] for r in rows]
     out = []
     with torch.no_grad():
-        for i in range(0, X.shape[0], 1024):
+        for b, i in enumerate(range(0, X.shape[0], 1024)):
             x = torch.from_numpy(np.ascontiguousarray(X[i : i + 1024], dtype=np.float32)).to(device)
-            out.append(torch.softmax(stack.forward(x, params=params), dim=2).cpu().numpy())  # (K, B, n_cls)
+            if cache is not None and stack.per_model:
+                scores, split = cache
+                prefix = [0 if (id(r), split) in scores.full else r.prefix for r in runs]
+                cached = [scores.get(r, split, b) for r in runs]
+                logits, kept = stack.eval_logits(x, params, prefix, cached)
+                for run, h in zip(runs, kept, strict=True):
+                    scores.put(run, split, b, h)
+            else:
+                logits = stack.forward(x, params=params)
+            out.append(torch.softmax(logits, dim=2).cpu().numpy())  # (K, B, n_cls)
     probs = np.concatenate(out, axis=1)  # (K, N, n_cls)
     return list(probs)
 
@@ -193,6 +239,11 @@ class _Run:
     best_state: dict[str, torch.Tensor]
     best_score: float = math.inf
     bad: int = 0
+
+    @property
+    def prefix(self) -> int:
+        """How many leading conv layers this run freezes."""
+        return next((i for i, t in enumerate(self.conv_trains) if t), len(self.conv_trains))
 
     def order(self, n: int, bs: int, balanced: bool) -> list[np.ndarray]:
         """This epoch's index batches, drawn as ``finetune`` draws them."""
@@ -332,6 +383,7 @@ def finetune_many(
     g_t = [None if run.codes is None else torch.from_numpy(run.codes) for run in runs]
     y_val = np.asarray(y_val, dtype=np.int64)
     step = 0
+    scores = _ScoreCache()
     for epoch in range(config.epochs):
         orders = [run.order(n, bs, config.mitigation == "balanced") for run in runs]
         shared = all(all(np.array_equal(a, b) for a, b in zip(o, orders[0], strict=True)) for o in orders[1:])
@@ -350,7 +402,7 @@ def finetune_many(
             opt.step(losses.sum(), config.lr * schedule(step))
             for r, value in enumerate(losses.detach().cpu().tolist()):
                 totals[r] += value * len(idx[r])
-        probs = _predict(stack, X_val, device)  # K x (M, n_classes)
+        probs = _predict(stack, X_val, device, runs, cache=(scores, "val"))  # K x (M, n_classes)
         keep = []
         for r, run in enumerate(runs):
             val_loss, val_auroc = prob_metrics(probs[r], y_val, weight, device)
@@ -358,7 +410,7 @@ def finetune_many(
                 run.result.trajectory[(epoch + 1, "val")] = positive_scores(probs[r])
                 for name, X in run.job.record_splits.items():
                     run.result.trajectory[(epoch + 1, name)] = positive_scores(
-                        _predict(stack, X, device, [r])[0]
+                        _predict(stack, X, device, runs, [r], cache=(scores, name))[0]
                     )
             row = {
                 "epoch": float(epoch + 1),

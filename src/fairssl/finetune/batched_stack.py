@@ -7,12 +7,13 @@ runs as batched matrix products (K, B, D) @ (K, D, H). The encoders:
 
 - on CPU, each model's encoder runs its own plain convolutions on its batch, with its frozen layers
   detached (so, as in its run alone, no gradient is computed for a frozen layer, nor below the model's
-  first trained layer). Measured with ``benchmarks/batched_finetune.py`` at the default study's shapes
-  (1 thread): 1.2-1.3x faster than one by one for the SSL setups of a seed, seeds of a setup, or
-  ``supervised`` with ``0``; 0.8x for seeds of ``3`` (every conv frozen), whose runs alone score the
-  validation windows from cached encoder outputs (:mod:`fairssl.finetune.val_cache`), which the stack
-  does not. The CUDA layout below, on CPU, was 0.6-1.0x: oneDNN's grouped convolutions are slower than K plain
-  ones at these sizes, and every model paid every layer's backward pass.
+  first trained layer), and scores the validation windows from its cached frozen-prefix outputs
+  (:meth:`StackedClassifier.eval_logits`), as a run alone does. Measured with
+  ``benchmarks/batched_finetune.py`` at the default study's shapes, bit-identical to the runs alone:
+  1.2-1.4x faster than one by one on 1 thread (the SSL setups of a seed 1.35x, seeds of a setup
+  1.27-1.32x, ``supervised`` with ``0`` 1.23x, K = 14 mixed 1.44x), 1.6-1.7x on 2 threads. The CUDA
+  layout below, on CPU, was 0.6-1.0x: oneDNN's grouped convolutions are slower than K plain ones at
+  these sizes, and every model paid every layer's backward pass.
 - on CUDA (one kernel for all K: what stacking is for there), activations laid out (B, K C, T) (model k
   owns channels k C .. (k + 1) C - 1). The first conv layer: when every model sees the same batch (runs
   of one seed), ONE ordinary convolution with K C_out filters; otherwise K ordinary convolutions, one per
@@ -147,11 +148,42 @@ class StackedClassifier:
         computed for them (nor, below its first trained layer, for its activations)."""
         params = self.params if params is None else params
         k = int(params[self.names[0]].shape[0])
-        b = x.shape[-3]
         if self.per_model:
             z = self._encode_each(x, k, streams, params, trains)
         else:
             z = self._encode_stacked(x, k, streams, params)
+        return self._head(z, streams, params)
+
+    def eval_logits(
+        self,
+        x: torch.Tensor,
+        params: dict[str, torch.Tensor],
+        prefix: list[int],
+        cached: list[torch.Tensor | None],
+    ) -> tuple[torch.Tensor, list[torch.Tensor | None]]:
+        """Eval-mode logits (K, B, n_classes) of windows ``x`` (B, C, T), each model on its own plain
+        convolutions (the CPU layout), and each model's output after its first ``prefix[k]`` conv layers
+        (None where ``prefix[k]`` is 0). Model k starts from ``cached[k]`` where given: that output, as an
+        earlier call returned it for the same windows (valid while those layers do not move)."""
+        layers = [(params[w].unbind(0), params[b].unbind(0), pad) for w, b, pad in self.conv]
+        pooled, kept = [], []
+        for j, (start, h0) in enumerate(zip(prefix, cached, strict=True)):
+            h, first = (x, 0) if h0 is None else (h0, start)
+            keep = h0
+            for i in range(first, len(layers)):
+                ws, bs, padding = layers[i]
+                h = relu(conv1d(h, ws[j], bs[j], padding=padding))
+                if i + 1 == start:
+                    keep = h
+            kept.append(keep)
+            pooled.append(h.amax(dim=2))
+        return self._head(torch.stack(pooled), None, params), kept
+
+    def _head(
+        self, z: torch.Tensor, streams: list[DropoutStream] | None, params: dict[str, torch.Tensor]
+    ) -> torch.Tensor:
+        """Logits (K, B, n_classes) of the heads on pooled features ``z`` (K, B, D)."""
+        b = z.shape[1]
         for j, (w_name, b_name) in enumerate(self.dense):
             w, bias = params[w_name], params[b_name]  # (K, H, D), (K, H)
             z = torch.baddbmm(bias.unsqueeze(1), z, w.transpose(1, 2))  # (K, B, H)

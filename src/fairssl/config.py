@@ -105,7 +105,8 @@ class RuntimeConfig(_Section):
     instance."""
     stack_runs: int = Field(1, ge=1, le=64, examples=[6])
     """Fine-tuning runs trained together as one stacked model, at most this many per task: runs of one
-    variant and seed that wait on the same pre-training run (or on none); 1 = every run alone. Each keeps
+    variant that wait on the same pre-training run (or on none: supervised and controls); 1 = every run
+    alone. Each keeps
     its own initialisation, data order, dropout draws, optimiser, schedule, early stopping and best
     checkpoint, and on CPU equals its run alone to float rounding (bit for bit in the default study; not
     guaranteed); on a GPU its dropout masks are other draws from the same distribution. Meant for a GPU

@@ -29,14 +29,17 @@ def _config(**runtime: Any):
     return build_config({"runtime": {"stack_runs": 4, **runtime}})
 
 
-def test_the_ssl_setups_of_a_seed_share_a_key_and_the_runs_without_pretraining_share_another() -> None:
+def test_runs_waiting_on_one_encoder_share_a_key_and_the_runs_without_pretraining_share_another() -> None:
     cfg = _config()
     keys = {s.run_id: stack_key(s, cfg) for s in [PRE, *SSL, SUP, CTRL]}
     assert keys["pre-0"] is None  # pre-training never stacks
     assert keys["ft-0"] == keys["ft-1-first"] == keys["ft-3"] is not None
     assert keys["ft-sup"] == keys["ft-ctrl"] is not None and keys["ft-sup"] != keys["ft-0"]
-    other_seed = RunSpec("ft-0-s1", "finetune", 1, setup="0", depends_on="pre-1")
-    assert stack_key(other_seed, cfg) != keys["ft-0"]
+    other_encoder = RunSpec("ft-0-s1", "finetune", 1, setup="0", depends_on="pre-1")
+    assert stack_key(other_encoder, cfg) != keys["ft-0"]  # waits on another pre-training run
+    shared_encoder = RunSpec("ft-0-s1b", "finetune", 1, setup="0", depends_on="pre-0")
+    assert stack_key(shared_encoder, cfg) == keys["ft-0"]  # seeds that share one encoder stack together
+    assert stack_key(RunSpec("ft-sup-s1", "finetune", 1, setup="supervised"), cfg) == keys["ft-sup"]
     probe = RunSpec("ft-lp", "finetune", 0, setup="linear-probe", depends_on="pre-0")
     assert stack_key(probe, cfg) not in (None, keys["ft-0"])  # a linear head stacks only with its kind
 
@@ -133,13 +136,14 @@ def test_a_stacked_study_equals_the_study_trained_run_by_run(tmp_path, tiny_conf
     cfg: dict[str, Any] = copy.deepcopy(tiny_config_dict)
     cfg["finetune"] |= {"setups": ["supervised", "random:2-first-last", "0", "2-first-last", "1-first"]}
     cfg["finetune"]["epochs"] = 3
+    cfg["seeds"] = [0, 1]
     folders = {}
     for stack in (1, 4):
         cfg["runtime"] = {"workers": 1, "stack_runs": stack}
         folders[stack] = run_study(build_config(cfg), run_dir=tmp_path / f"s{stack}", log=lambda _m: None)
     alone, stacked = folders[1], folders[4]
     runs = sorted(p.name for p in (alone / "runs").iterdir() if (p / "model.pt").exists())
-    assert len(runs) == 5 and runs == sorted(
+    assert len(runs) == 10 and runs == sorted(
         p.name for p in (stacked / "runs").iterdir() if (p / "model.pt").exists()
     )
     together = {}
@@ -153,16 +157,19 @@ def test_a_stacked_study_equals_the_study_trained_run_by_run(tmp_path, tiny_conf
         np.testing.assert_allclose(hb["val_loss"], ha["val_loss"], rtol=0, atol=1e-5)
         done = json.loads((stacked / "runs" / run / "done.json").read_text())
         assert "stacked_runs" not in json.loads((alone / "runs" / run / "done.json").read_text())["summary"]
-        together[done["setup"]] = done["summary"]["stacked_runs"]
+        together[done["setup"], done["seed"]] = done["summary"]["stacked_runs"]
         if done["setup"] == "supervised":  # its recorded scores per epoch, as when it trains alone
             ta = pd.read_parquet(alone / "runs" / run / "trajectory.parquet")
             tb = pd.read_parquet(stacked / "runs" / run / "trajectory.parquet")
             assert len(ta) == len(tb) > 0 and ta["window_id"].tolist() == tb["window_id"].tolist()
             np.testing.assert_allclose(tb["prob_1"], ta["prob_1"], rtol=0, atol=1e-5)
-    # the SSL setups of the seed trained as one model, the supervised run with its control as another
-    assert together == {"supervised": 2, "random:2-first-last": 2, "0": 3, "2-first-last": 3, "1-first": 3}
+    # each seed's SSL setups trained as one model; the runs without pre-training, of both seeds, as another
+    assert together == {
+        **{(s, seed): 3 for s in ("0", "2-first-last", "1-first") for seed in (0, 1)},
+        **{(s, seed): 4 for s in ("supervised", "random:2-first-last") for seed in (0, 1)},
+    }
     with Store(stacked / "results.sqlite", readonly=True) as store:
-        assert store.counts()["done"] == 6
+        assert store.counts()["done"] == 12
 
 
 @pytest.mark.slow

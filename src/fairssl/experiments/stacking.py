@@ -1,9 +1,11 @@
 """Fine-tuning runs of a grid trained together as one stacked model (``runtime.stack_runs`` > 1).
 
 Which runs may share a task (:func:`stack_key`): fine-tuning runs of one variant (so one dataset, split
-and config) and one seed that wait on the same pre-training run (the SSL setups of a seed) or on none
-(``supervised`` and the ``random:<setup>`` controls), with the same kind of head and thread count, on the
-conv encoder, without gradual unfreezing of frozen layers. The scheduler cuts each such group, in grid
+and config) that wait on the same pre-training run (the SSL setups of a seed; of every seed when the
+seeds share one encoder, e.g. ``pretrain.weights``) or on none (``supervised`` and the ``random:<setup>``
+controls, of every seed), with the same kind of head and thread count, on the conv encoder, without
+gradual unfreezing of frozen layers. Runs of one key become ready together, so each task is whole when
+it is submitted. The scheduler cuts each such group, in grid
 order, into tasks of at most ``stack_runs`` runs (:func:`fairssl.experiments.executors.execute`), so
 which runs share a task never depends on ``--workers`` or timing on a fresh study.
 
@@ -42,7 +44,7 @@ def stack_key(spec: RunSpec, config: StudyConfig) -> Hashable | None:
     setup = get_setup(spec.setup or "supervised", encoder_layer_names(config.model))
     if config.finetune.unfreeze_every and setup.frozen:
         return None
-    return (spec.variant, spec.seed, spec.depends_on, setup.linear_head, spec.threads)
+    return (spec.variant, spec.depends_on, setup.linear_head, spec.threads)
 
 
 def stack_batches(

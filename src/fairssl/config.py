@@ -106,13 +106,12 @@ class RuntimeConfig(_Section):
     stack_runs: int = Field(1, ge=1, le=64, examples=[6])
     """Fine-tuning runs trained together as one stacked model, at most this many per task: runs of one
     variant that wait on the same pre-training run (or on none: supervised and controls); 1 = every run
-    alone. Each keeps
-    its own initialisation, data order, dropout draws, optimiser, schedule, early stopping and best
-    checkpoint, and on CPU equals its run alone to float rounding (bit for bit in the default study; not
-    guaranteed); on a GPU its dropout masks are other draws from the same distribution. Meant for a GPU
-    (one kernel for many small models; not yet measured on one) and for CPU grids with more runs than
-    workers (on CPU 1.2-1.7x less time per fine-tuning run). The cnn encoder only; other
-    runs train alone. A run's ``stacked_runs`` metric says how many trained together."""
+    alone. Each keeps its own initialisation, data order, dropout draws, optimiser, schedule, early
+    stopping and best checkpoint, and on CPU equals its run alone to float rounding (bit for bit in the
+    default study; not guaranteed); on a GPU its dropout masks are other draws from the same
+    distribution. Meant for a GPU (one kernel for many small models; not yet measured on one) and for CPU
+    grids with more runs than workers (on CPU 1.2-1.7x less time per fine-tuning run). The cnn encoder
+    only; other runs train alone. A run's ``stacked_runs`` metric says how many trained together."""
 
 
 class StudyConfig(_Section):

@@ -200,27 +200,21 @@ def run_task(task: Task) -> Outcome:
     try:
         pin_torch(task.spec.threads)
         ds = dataset_for(task.config)
-        if task.also:
-            from fairssl.experiments.stacking import execute_stacked
+        if not task.also:
+            summary = execute_run(task.spec, ds, task.config, ws)
+            return Outcome(
+                task.spec.run_id, True, _summary_numbers(summary), time.perf_counter() - start, worker=me
+            )
+        from fairssl.experiments.stacking import execute_stacked
 
-            done = execute_stacked(task.specs, ds, task.config, ws)
-        else:
-            done = [execute_run(task.spec, ds, task.config, ws)]
+        done = execute_stacked(task.specs, ds, task.config, ws)
     except Exception as exc:
         return _failure(task.spec.run_id, exc, time.perf_counter() - start, me)
-    outcomes = [
+    parts = tuple(
         _failure(spec.run_id, item, 0.0, me)
         if isinstance(item, Exception)
         else Outcome(spec.run_id, True, _summary_numbers(item), float(item.get("seconds", 0.0)), worker=me)
         for spec, item in zip(task.specs, done, strict=True)
-    ]
-    if not task.also:
-        one = outcomes[0]
-        return Outcome(one.run_id, one.ok, one.summary, time.perf_counter() - start, one.error, me)
-    return Outcome(
-        task.spec.run_id,
-        all(o.ok for o in outcomes),
-        seconds=time.perf_counter() - start,
-        worker=me,
-        parts=tuple(outcomes),
     )
+    ok = all(o.ok for o in parts)
+    return Outcome(task.spec.run_id, ok, seconds=time.perf_counter() - start, worker=me, parts=parts)

@@ -171,9 +171,9 @@ def execute(
             for handle, outcome in backend.wait(list(in_flight)):
                 parts = {o.run_id: o for o in outcome.parts}
                 for spec in in_flight[handle]:
-                    one = parts.get(spec.run_id) or outcome
-                    if one.run_id != spec.run_id or not one.run_id:  # a task that failed as a whole
-                        one = Outcome(spec.run_id, False, error=outcome.error or "the task failed")
+                    one = parts.get(spec.run_id, outcome)
+                    if one.run_id != spec.run_id:  # a task that failed as a whole
+                        one = Outcome(spec.run_id, False, error=outcome.error)
                     finish(spec, one)
                 del in_flight[handle]  # after its records are written: a failed write leaves it in flight
     except BaseException:

@@ -149,7 +149,7 @@ class StackedClassifier:
         params = self.params if params is None else params
         k = int(params[self.names[0]].shape[0])
         if self.per_model:
-            z = self._encode_each(x, k, streams, params, trains)
+            z, _ = self._encode_each(x, k, streams, params, trains)
         else:
             z = self._encode_stacked(x, k, streams, params)
         return self._head(z, streams, params)
@@ -165,19 +165,8 @@ class StackedClassifier:
         convolutions (the CPU layout), and each model's output after its first ``prefix[k]`` conv layers
         (None where ``prefix[k]`` is 0). Model k starts from ``cached[k]`` where given: that output, as an
         earlier call returned it for the same windows (valid while those layers do not move)."""
-        layers = [(params[w].unbind(0), params[b].unbind(0), pad) for w, b, pad in self.conv]
-        pooled, kept = [], []
-        for j, (start, h0) in enumerate(zip(prefix, cached, strict=True)):
-            h, first = (x, 0) if h0 is None else (h0, start)
-            keep = h0
-            for i in range(first, len(layers)):
-                ws, bs, padding = layers[i]
-                h = relu(conv1d(h, ws[j], bs[j], padding=padding))
-                if i + 1 == start:
-                    keep = h
-            kept.append(keep)
-            pooled.append(h.amax(dim=2))
-        return self._head(torch.stack(pooled), None, params), kept
+        z, kept = self._encode_each(x, len(prefix), None, params, None, prefix, cached)
+        return self._head(z, None, params), kept
 
     def _head(
         self, z: torch.Tensor, streams: list[DropoutStream] | None, params: dict[str, torch.Tensor]
@@ -202,9 +191,13 @@ class StackedClassifier:
         streams: list[DropoutStream] | None,
         params: dict[str, torch.Tensor],
         trains: dict[str, torch.Tensor] | None,
-    ) -> torch.Tensor:
+        prefix: list[int] | None = None,
+        cached: list[torch.Tensor | None] | None = None,
+    ) -> tuple[torch.Tensor, list[torch.Tensor | None]]:
         """(K, B, D): each model's encoder on its batch with its own plain convolutions (CPU: oneDNN's
-        grouped convolutions are slower than K plain ones at these sizes, and sum in another order)."""
+        grouped convolutions are slower than K plain ones at these sizes, and sum in another order); and
+        each model's output after its first ``prefix[k]`` layers, started from ``cached[k]`` where given
+        (see :meth:`eval_logits`)."""
         layers = []
         for w_name, b_name, padding in self.conv:
             ws, bs = params[w_name].unbind(0), params[b_name].unbind(0)
@@ -212,17 +205,25 @@ class StackedClassifier:
                 ws = tuple(w if t else w.detach() for w, t in zip(ws, trains[w_name].tolist(), strict=True))
                 bs = tuple(v if t else v.detach() for v, t in zip(bs, trains[b_name].tolist(), strict=True))
             layers.append((ws, bs, padding))
-        pooled = []
+        prefix = prefix or [0] * k
+        cached = cached or [None] * k
+        pooled, kept = [], []
         for j in range(k):
-            h = x if x.dim() == 3 else x[j]
-            for ws, bs, padding in layers:
+            h0 = cached[j]
+            h, first = (x if x.dim() == 3 else x[j], 0) if h0 is None else (h0, prefix[j])
+            keep = h0
+            for i in range(first, len(layers)):
+                ws, bs, padding = layers[i]
                 h = relu(conv1d(h, ws[j], bs[j], padding=padding))  # (B, C_out, T_i)
                 if streams is not None:
                     mask = streams[j].noise(tuple(h.shape), self.dropout)
                     if mask is not None:
                         h = h * mask
+                if i + 1 == prefix[j]:
+                    keep = h
+            kept.append(keep)
             pooled.append(h.amax(dim=2))
-        return torch.stack(pooled)
+        return torch.stack(pooled), kept
 
     def _encode_stacked(
         self, x: torch.Tensor, k: int, streams: list[DropoutStream] | None, params: dict[str, torch.Tensor]
